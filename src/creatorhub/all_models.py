@@ -1,0 +1,21 @@
+"""Every models module of the platform, imported so that `Base.metadata` knows every table.
+
+Alembic's env.py and the models-match-migrations check (`creatorhub.migrate.pending_diff`) read
+`Base.metadata` after importing this module. A table whose module is missing here is invisible
+to both: autogenerate would propose dropping it and the check would not notice it drifting.
+
+**When you add a module with a `models.py`, add its import below.**
+"""
+
+from __future__ import annotations
+
+from creatorhub.audit import models as audit_models
+from creatorhub.db import Base
+from creatorhub.identity import models as identity_models
+from creatorhub.mail import models as mail_models
+
+MODEL_MODULES = (identity_models, audit_models, mail_models)
+
+metadata = Base.metadata
+
+__all__ = ["MODEL_MODULES", "metadata"]

@@ -1,0 +1,120 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from creatorhub import __version__
+from creatorhub.audit.api import router as audit_router
+from creatorhub.config import Settings, get_settings
+from creatorhub.db import Database
+from creatorhub.embedded_db import resolve_database_url
+from creatorhub.identity.api import routers as identity_routers
+from creatorhub.jobs import JobRuntime, start_worker_task
+from creatorhub.kit.errors import install_error_handlers, problem_response, problem_responses
+from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """
+Self-hostable backend for creator-economy platforms.
+
+Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code` and,
+where one input is at fault, the `field`. Every response carries an `X-Request-ID`.
+Authenticate with `Authorization: Bearer <access token>` from `POST /v1/auth/login`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    """Build the app. The database is connected when the app starts (lifespan).
+
+    `database_url` overrides the settings (tests, and `serve`, which has already started the
+    embedded server and migrated it).
+    """
+    settings = settings or get_settings()
+    app_settings: Settings = settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url: str = (
+            database_url
+            if database_url is not None
+            else await asyncio.to_thread(resolve_database_url, app_settings)
+        )
+        database = Database.connect(url, app_settings)
+        app.state.db = database
+        runtime = JobRuntime(database, app_settings)
+        async with runtime.open():
+            worker = start_worker_task(runtime) if app_settings.worker_runs_in_process else None
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.cancel()
+                    await asyncio.gather(worker, return_exceptions=True)
+        await database.dispose()
+
+    app = FastAPI(
+        title="creatorhub",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    metrics = Metrics()
+    app.state.metrics = metrics
+    install_error_handlers(app)
+
+    async def body_too_large(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            413,
+            "request_too_large",
+            detail=f"request bodies are limited to {settings.max_request_body_bytes} bytes",
+        )
+
+    app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_request_body_bytes
+    )
+
+    for router in [*identity_routers, audit_router]:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The database answers",
+        responses=problem_responses(503),
+    )
+    async def readyz(request: Request) -> Response:
+        database: Database = request.app.state.db
+        try:
+            async with asyncio.timeout(2.0), database.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("readiness_failed", error=f"{type(exc).__name__}: {exc}")
+            return problem_response(
+                503, "database_unavailable", detail="the database does not answer"
+            )
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

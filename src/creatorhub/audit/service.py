@@ -1,0 +1,190 @@
+"""Recording the audit trail and system logs, for every module.
+
+* `record_change` writes an audit row in the caller's transaction, so the record exists if and
+  only if the change it describes committed.
+* `record_system_log` writes a system log in the caller's transaction (an error noted while work
+  goes on).
+* `record_blocked` writes a system log in a transaction of its own, for refusals: the request
+  that was refused rolls back, but the record of the attempt must stay.
+
+Request id, client IP and user agent come from the request context; callers pass only what the
+change was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import structlog
+from sqlalchemy import inspect, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.models import AuditLog, LogLevel, Severity, SystemLog
+from creatorhub.db import Database
+from creatorhub.kit.request_context import current_request
+
+log = structlog.get_logger(__name__)
+
+# Never copied into the trail, whatever table they are in.
+SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "access_token", "refresh_token"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def snapshot(entity: Any, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The mapped columns of an ORM object as JSON-ready values, secrets left out."""
+    skipped = SECRET_COLUMNS | set(exclude)
+    mapper = inspect(entity).mapper
+    return {
+        attr.key: _jsonable(getattr(entity, attr.key))
+        for attr in mapper.column_attrs
+        if attr.key not in skipped
+    }
+
+
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose values differ, so the trail shows what changed, not whole rows."""
+    keys = [key for key in after if before.get(key) != after.get(key)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+async def record_change(
+    session: AsyncSession,
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: str | uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    severity: Severity = Severity.INFO,
+) -> None:
+    context = current_request()
+    session.add(
+        AuditLog(
+            actor_id=actor_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id) if entity_id is not None else None,
+            before=_jsonable(before) if before is not None else None,
+            after=_jsonable(after) if after is not None else None,
+            description=description,
+            severity=severity.value,
+            ip=context.ip if context else None,
+            user_agent=context.user_agent if context else None,
+            request_id=context.request_id if context else None,
+        )
+    )
+    await session.flush()
+
+
+def _system_log(
+    *,
+    component: str,
+    data: Mapping[str, Any],
+    source_uid: uuid.UUID | None,
+    level: LogLevel,
+) -> SystemLog:
+    context = current_request()
+    return SystemLog(
+        component=component,
+        data=_jsonable(data),
+        source_uid=source_uid,
+        level=level.value,
+        request_id=context.request_id if context else None,
+    )
+
+
+async def record_system_log(
+    session: AsyncSession,
+    *,
+    component: str,
+    data: Mapping[str, Any],
+    source_uid: uuid.UUID | None = None,
+    level: LogLevel = LogLevel.WARNING,
+) -> None:
+    session.add(_system_log(component=component, data=data, source_uid=source_uid, level=level))
+    await session.flush()
+
+
+async def record_blocked(
+    database: Database,
+    *,
+    component: str,
+    data: Mapping[str, Any],
+    source_uid: uuid.UUID | None = None,
+    level: LogLevel = LogLevel.WARNING,
+) -> None:
+    """A refused action, kept even though the refused request's transaction rolls back.
+
+    Failure to write it is logged and swallowed: the refusal itself must still reach the
+    client as the 4xx it is.
+    """
+    try:
+        async with database.session_scope() as session:
+            session.add(
+                _system_log(component=component, data=data, source_uid=source_uid, level=level)
+            )
+    except Exception:
+        log.exception("system_log_write_failed", component=component, data=_jsonable(data))
+
+
+async def list_audit_logs(
+    session: AsyncSession,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> list[AuditLog]:
+    """Newest first; `before` is the (created_at, id) cursor of the last row already seen."""
+    query = select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
+    if entity_type is not None:
+        query = query.where(AuditLog.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditLog.entity_id == entity_id)
+    if actor_id is not None:
+        query = query.where(AuditLog.actor_id == actor_id)
+    if before is not None:
+        query = query.where(tuple_(AuditLog.created_at, AuditLog.id) < before)
+    return list((await session.scalars(query)).all())
+
+
+async def list_system_logs(
+    session: AsyncSession,
+    *,
+    component: str | None = None,
+    action: str | None = None,
+    source_uid: uuid.UUID | None = None,
+    limit: int = 50,
+) -> list[SystemLog]:
+    query = select(SystemLog).order_by(SystemLog.log_time.desc(), SystemLog.uid.desc()).limit(limit)
+    if component is not None:
+        query = query.where(SystemLog.component == component)
+    if action is not None:
+        query = query.where(SystemLog.data["action"].astext == action)
+    if source_uid is not None:
+        query = query.where(SystemLog.source_uid == source_uid)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,212 @@
+"""The `creatorhub` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from typing import Annotated
+
+import typer
+
+from creatorhub.config import Settings, get_settings
+from creatorhub.embedded_db import resolve_database_url
+from creatorhub.observability import configure_logging
+
+cli = typer.Typer(
+    help="creatorhub: a self-hostable backend for creator-economy platforms.\n\n"
+    "Without DATABASE_URL every command uses the embedded PostgreSQL in "
+    "CREATORHUB_DATA_DIR (default ./.creatorhub), starting it when needed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+user_cli = typer.Typer(help="Account administration.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(user_cli, name="user")
+
+
+def _prepare(settings: Settings, *, migrate: bool) -> str:
+    from creatorhub import migrate as migrations
+
+    configure_logging(settings.log_level, settings.log_json)
+    url = resolve_database_url(settings)
+    if migrate:
+        migrations.upgrade(url)
+    return url
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data first")] = False,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run a job worker in this process (default: only with the embedded database)",
+        ),
+    ] = None,
+) -> None:
+    """Migrate the database, then serve the API, the docs and the pages.
+
+    With the embedded database a job worker runs in the same process, so this one command
+    runs everything.
+    """
+    import uvicorn
+
+    from creatorhub.app import create_app
+
+    settings = get_settings()
+    if worker is not None:
+        settings = settings.model_copy(update={"run_worker_in_process": worker})
+    url = _prepare(settings, migrate=True)
+    if demo:
+        from creatorhub.demo import load_demo
+
+        asyncio.run(load_demo(url, settings))
+    host = host or settings.host
+    port = port or settings.port
+    base = f"http://{host}:{port}"
+    where = (
+        f"embedded, in {settings.data_dir}" if settings.uses_embedded_database else "DATABASE_URL"
+    )
+    jobs = "in this process" if settings.worker_runs_in_process else "run `creatorhub worker`"
+    typer.echo(
+        "\ncreatorhub is starting\n"
+        f"  API docs      {base}/docs\n"
+        f"  OpenAPI       {base}/openapi.json\n"
+        f"  health        {base}/healthz  {base}/readyz\n"
+        f"  metrics       {base}/metrics\n"
+        f"  database      {where}\n"
+        f"  job worker    {jobs}\n"
+    )
+    uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_config=None)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+) -> None:
+    """Run a background job worker (as many as you like, on any machine)."""
+    from creatorhub.db import Database
+    from creatorhub.jobs import JobRuntime
+
+    settings = get_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    url = _prepare(settings, migrate=False)
+
+    async def run() -> None:
+        database = Database.connect(url, settings)
+        try:
+            runtime = JobRuntime(database, settings)
+            async with runtime.open():
+                await runtime.run_worker()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from creatorhub import migrate as migrations
+
+    url = _prepare(get_settings(), migrate=False)
+    migrations.upgrade(url, revision)
+    typer.echo(f"database at {migrations.current(url)}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision, `-1` for one step, `base` for empty")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Undo migrations down to REVISION. Data in dropped tables is lost."""
+    from creatorhub import migrate as migrations
+
+    if not yes and not typer.confirm(f"Downgrade to {revision}? Dropped tables lose their data"):
+        raise typer.Exit(1)
+    url = _prepare(get_settings(), migrate=False)
+    migrations.downgrade(url, revision)
+    typer.echo(f"database at {migrations.current(url) or 'base (empty)'}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one available."""
+    from creatorhub import migrate as migrations
+
+    url = _prepare(get_settings(), migrate=False)
+    current, head = migrations.current(url), migrations.head()
+    typer.echo(f"current: {current or 'base (empty)'}\nhead:    {head}")
+    if current != head:
+        typer.echo("run `creatorhub db upgrade` to apply the newer migrations")
+
+
+@cli.command()
+def demo() -> None:
+    """Load the demo data (idempotent: running it again changes nothing)."""
+    from creatorhub.demo import load_demo
+
+    settings = get_settings()
+    url = _prepare(settings, migrate=True)
+    asyncio.run(load_demo(url, settings))
+
+
+@user_cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="E-mail address of the administrator")],
+    display_name: Annotated[str, typer.Option(help="Name shown to others")] = "Administrator",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (asked for when omitted; avoid it on shared machines)"),
+    ] = None,
+) -> None:
+    """Create an administrator account, or give an existing account the admin role."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from creatorhub.db import Database
+    from creatorhub.identity.passwords import password_problem
+    from creatorhub.identity.schemas import Email
+    from creatorhub.identity.service import create_admin as create
+
+    try:
+        email = TypeAdapter(Email).validate_python(email)
+    except ValidationError:
+        typer.echo(f"not a valid e-mail address: {email}", err=True)
+        raise typer.Exit(2) from None
+    if password is None:
+        password = getpass.getpass("Password: ")
+    problem = password_problem(password, email=email)
+    if problem:
+        typer.echo(f"password {problem}", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    url = _prepare(settings, migrate=True)
+
+    async def run() -> str:
+        database = Database.connect(url, settings)
+        try:
+            async with database.session_scope() as session:
+                user = await create(
+                    session, email=email, password=password, display_name=display_name
+                )
+                return str(user.id)
+        finally:
+            await database.dispose()
+
+    user_id = asyncio.run(run())
+    typer.echo(f"administrator {email} ({user_id}) is ready")
+
+
+def main() -> None:
+    cli(prog_name="creatorhub")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Configuration from environment variables and an optional `.env` file.
+
+Every setting has the prefix ``CREATORHUB_`` except ``DATABASE_URL``, which keeps the name that
+hosting platforms and tools already use. Without ``DATABASE_URL`` the platform runs its own
+embedded PostgreSQL in ``CREATORHUB_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CREATORHUB_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "CREATORHUB_DATABASE_URL"),
+        description="postgresql:// URL of a PostgreSQL 15+ server; unset = embedded server",
+    )
+    data_dir: Path = Field(
+        default=Path(".creatorhub"),
+        description="Where the embedded PostgreSQL keeps its data (only without DATABASE_URL)",
+    )
+    embedded_database_name: str = "creatorhub"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    # --- HTTP -----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base of the links put in e-mails (verification, password reset)",
+    )
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # --- jobs -----------------------------------------------------------------------------
+    run_worker_in_process: bool | None = Field(
+        default=None,
+        description="Run a job worker inside `serve`; unset = only with the embedded database",
+    )
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    stalled_job_seconds: int = Field(
+        default=300,
+        ge=10,
+        description="A job whose worker sent no heartbeat for this long is retried",
+    )
+
+    # --- auth -----------------------------------------------------------------------------
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+    email_token_ttl_seconds: int = Field(default=86_400, ge=60)
+    password_reset_ttl_seconds: int = Field(default=3_600, ge=60)
+    login_window_seconds: int = Field(default=900, ge=10)
+    login_max_attempts_per_account: int = Field(default=5, ge=1)
+    login_max_attempts_per_ip: int = Field(default=50, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+
+    # --- mail -----------------------------------------------------------------------------
+    smtp_host: str | None = Field(default=None, description="unset = mail goes to the dev log")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "creatorhub <no-reply@creatorhub.localhost>"
+
+    # --- logging --------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _empty_url_means_embedded(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def worker_runs_in_process(self) -> bool:
+        if self.run_worker_in_process is None:
+            return self.uses_embedded_database
+        return self.run_worker_in_process
+
+    @property
+    def access_token_ttl(self) -> timedelta:
+        return timedelta(seconds=self.access_token_ttl_seconds)
+
+    @property
+    def refresh_token_ttl(self) -> timedelta:
+        return timedelta(seconds=self.refresh_token_ttl_seconds)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,85 @@
+"""Authorization as FastAPI dependencies, for every module's routes.
+
+* `AnyStatusPrincipal`: a valid token, whatever the account's status. Only for the few routes a
+  suspended or banned account may still use (reading its own status, logging out).
+* `CurrentPrincipal`: a valid token of an *active* account: the default for everything else.
+* `require_roles(...)`: the caller has at least one of the roles.
+* `owner_or_roles(...)`: the `user_id` path parameter is the caller, or the caller has one of
+  the roles (ownership check for `/users/{user_id}/…` routes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from creatorhub.db import DbSession
+from creatorhub.identity.models import AccountStatus, Role
+from creatorhub.identity.service import Principal, authenticate
+from creatorhub.kit.errors import Forbidden, NotFound, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /v1/auth/login")
+
+
+async def _any_status_principal(
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("this endpoint needs an access token", code="not_authenticated")
+    if len(credentials.credentials) > 200:
+        raise Unauthorized("the access token is not valid", code="invalid_token")
+    return await authenticate(session, credentials.credentials)
+
+
+AnyStatusPrincipal = Annotated[Principal, Depends(_any_status_principal)]
+
+
+async def _active_principal(principal: AnyStatusPrincipal) -> Principal:
+    status = principal.user.status
+    if status == AccountStatus.SUSPENDED.value:
+        raise Forbidden(
+            "the account is suspended; only its status can be read", code="account_suspended"
+        )
+    if status == AccountStatus.BANNED.value:
+        raise Forbidden("the account is banned; only its status can be read", code="account_banned")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_active_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    wanted = {role.value for role in roles}
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not wanted.intersection(principal.user.roles):
+            raise Forbidden(
+                f"this needs one of the roles: {', '.join(sorted(wanted))}", code="role_required"
+            )
+        return principal
+
+    return check
+
+
+def owner_or_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    privileged = {role.value for role in roles}
+
+    async def check(
+        principal: CurrentPrincipal, user_id: Annotated[uuid.UUID, Path()]
+    ) -> Principal:
+        if principal.id != user_id and not privileged.intersection(principal.user.roles):
+            # 404 rather than 403: whether another account exists is not the caller's business.
+            raise NotFound("no such user", code="user_not_found")
+        return principal
+
+    return check
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+StaffPrincipal = Annotated[Principal, Depends(require_roles(Role.MODERATOR, Role.ADMIN))]
+OwnerOrAdmin = Annotated[Principal, Depends(owner_or_roles(Role.ADMIN))]

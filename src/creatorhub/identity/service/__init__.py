@@ -1,0 +1,70 @@
+"""Identity workflows: accounts, sessions and tokens, profiles, administration.
+
+Services take the request's session, flush, and never commit. Errors are `Problem`s with
+stable codes. Callers use the names re-exported here.
+"""
+
+from creatorhub.identity.service.accounts import (
+    change_password,
+    confirm_email_change,
+    confirm_password_reset,
+    delete_account,
+    register,
+    request_email_change,
+    request_password_reset,
+    resend_verification,
+    verify_email,
+)
+from creatorhub.identity.service.admin import (
+    create_admin,
+    record_age_verification,
+    set_roles,
+    set_status,
+)
+from creatorhub.identity.service.lookup import Principal, get_user
+from creatorhub.identity.service.profiles import (
+    get_brand_profile,
+    get_creator_by_slug,
+    get_creator_profile,
+    put_brand_profile,
+    put_creator_profile,
+    update_user,
+)
+from creatorhub.identity.service.sessions import (
+    authenticate,
+    login,
+    logout,
+    purge_expired,
+    refresh,
+    revoke_user_sessions,
+)
+
+__all__ = [
+    "Principal",
+    "authenticate",
+    "change_password",
+    "confirm_email_change",
+    "confirm_password_reset",
+    "create_admin",
+    "delete_account",
+    "get_brand_profile",
+    "get_creator_by_slug",
+    "get_creator_profile",
+    "get_user",
+    "login",
+    "logout",
+    "purge_expired",
+    "put_brand_profile",
+    "put_creator_profile",
+    "record_age_verification",
+    "refresh",
+    "register",
+    "request_email_change",
+    "request_password_reset",
+    "resend_verification",
+    "revoke_user_sessions",
+    "set_roles",
+    "set_status",
+    "update_user",
+    "verify_email",
+]

@@ -1,0 +1,157 @@
+"""Account details and the creator and brand profiles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.service import changed_fields, record_change, snapshot
+from creatorhub.identity.models import (
+    AccountStatus,
+    BrandProfile,
+    CreatorProfile,
+    FollowerEstimate,
+    User,
+)
+from creatorhub.identity.schemas import (
+    BrandProfileIn,
+    CreatorProfileIn,
+    UserUpdate,
+)
+from creatorhub.identity.service.lookup import (
+    Principal,
+    is_unique_violation,
+)
+from creatorhub.kit.errors import (
+    Conflict,
+    NotFound,
+)
+
+
+async def update_user(
+    session: AsyncSession, actor: Principal, user: User, changes: UserUpdate
+) -> User:
+    before = snapshot(user)
+    values: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    for key, value in values.items():
+        if key == "display_name" and value is None:
+            continue
+        setattr(user, key, value)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, "uq_users_username_lower"):
+            raise Conflict(
+                "the username is taken", code="username_taken", field="body.username"
+            ) from None
+        raise
+    await session.refresh(user)
+    old, new = changed_fields(before, snapshot(user))
+    if new:
+        await record_change(
+            session,
+            action="user.updated",
+            entity_type="user",
+            entity_id=user.id,
+            actor_id=actor.id,
+            before=old,
+            after=new,
+        )
+    return user
+
+
+async def get_creator_profile(
+    session: AsyncSession, user_id: uuid.UUID
+) -> tuple[CreatorProfile, dict[str, int]] | None:
+    profile = await session.get(CreatorProfile, user_id)
+    if profile is None:
+        return None
+    rows = await session.execute(
+        select(FollowerEstimate.platform, FollowerEstimate.followers)
+        .where(FollowerEstimate.user_id == user_id)
+        .order_by(FollowerEstimate.platform)
+    )
+    return profile, dict(rows.tuples().all())
+
+
+async def get_creator_by_slug(
+    session: AsyncSession, slug: str
+) -> tuple[User, CreatorProfile, dict[str, int]]:
+    profile = await session.scalar(
+        select(CreatorProfile).where(func.lower(CreatorProfile.slug) == slug.lower())
+    )
+    user = await session.get(User, profile.user_id) if profile else None
+    if profile is None or user is None or user.status != AccountStatus.ACTIVE.value:
+        raise NotFound("no creator has this profile address", code="creator_not_found")
+    found = await get_creator_profile(session, user.id)
+    assert found is not None
+    return user, found[0], found[1]
+
+
+async def put_creator_profile(
+    session: AsyncSession, principal: Principal, data: CreatorProfileIn
+) -> tuple[CreatorProfile, dict[str, int]]:
+    user = principal.user
+    fields = data.model_dump(exclude={"follower_estimates"})
+    existing = await get_creator_profile(session, user.id)
+    before = snapshot(existing[0]) if existing else None
+    profile = existing[0] if existing else CreatorProfile(user_id=user.id)
+    for key, value in fields.items():
+        setattr(profile, key, value)
+    session.add(profile)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, "uq_creator_profiles_slug_lower"):
+            raise Conflict(
+                "the profile address is taken", code="slug_taken", field="body.slug"
+            ) from None
+        raise
+    await session.execute(delete(FollowerEstimate).where(FollowerEstimate.user_id == user.id))
+    for platform, followers in data.follower_estimates.items():
+        session.add(FollowerEstimate(user_id=user.id, platform=platform, followers=followers))
+    await session.flush()
+    await session.refresh(profile)
+    await record_change(
+        session,
+        action="creator_profile.saved",
+        entity_type="creator_profile",
+        entity_id=user.id,
+        actor_id=user.id,
+        before=before,
+        after={**snapshot(profile), "follower_estimates": data.follower_estimates},
+    )
+    return profile, dict(sorted(data.follower_estimates.items()))
+
+
+async def put_brand_profile(
+    session: AsyncSession, principal: Principal, data: BrandProfileIn
+) -> BrandProfile:
+    user = principal.user
+    profile = await session.get(BrandProfile, user.id)
+    before = snapshot(profile) if profile else None
+    if profile is None:
+        profile = BrandProfile(user_id=user.id)
+        session.add(profile)
+    for key, value in data.model_dump().items():
+        setattr(profile, key, value)
+    await session.flush()
+    await session.refresh(profile)
+    await record_change(
+        session,
+        action="brand_profile.saved",
+        entity_type="brand_profile",
+        entity_id=user.id,
+        actor_id=user.id,
+        before=before,
+        after=snapshot(profile),
+    )
+    return profile
+
+
+async def get_brand_profile(session: AsyncSession, user_id: uuid.UUID) -> BrandProfile | None:
+    return await session.get(BrandProfile, user_id)
