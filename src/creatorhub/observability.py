@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -88,6 +89,15 @@ class Metrics:
         )
 
 
+def _valid_ip(host: str) -> str | None:
+    """The client address, or None when the server was given something that is not one
+    (test clients, Unix sockets): it is stored in `inet` columns."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -114,7 +124,7 @@ class RequestMiddleware:
         client = scope.get("client")
         context = RequestContext(
             request_id=request_id,
-            ip=client[0] if client else None,
+            ip=_valid_ip(client[0]) if client else None,
             user_agent=(_header(scope, b"user-agent") or "")[:512] or None,
         )
         token = set_request_context(context)

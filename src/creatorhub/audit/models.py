@@ -65,7 +65,7 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     description: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(Text, nullable=False, server_default=Severity.INFO.value)
-    ip: Mapped[str | None] = mapped_column(INET)
+    ip: Mapped[str | None] = mapped_column(INET)  # read back as ipaddress objects
     user_agent: Mapped[str | None] = mapped_column(String(512))
     request_id: Mapped[str | None] = mapped_column(String(128))
 

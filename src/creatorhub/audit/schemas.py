@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, IPvAnyAddress
 
 
 class AuditLogOut(BaseModel):
@@ -20,7 +20,7 @@ class AuditLogOut(BaseModel):
     after: dict[str, Any] | None
     description: str | None
     severity: str
-    ip: str | None
+    ip: IPvAnyAddress | None
     user_agent: str | None
     request_id: str | None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +42,7 @@ from creatorhub.identity.schemas import (
     UserOut,
     UserUpdate,
 )
-from creatorhub.kit.errors import Forbidden, problem_responses
+from creatorhub.kit.errors import Forbidden, problem_response, problem_responses
 from creatorhub.kit.state import AppDatabase, AppSettings
 
 auth_router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -126,11 +127,18 @@ async def login(
 
 @auth_router.post(
     "/refresh",
+    response_model=TokenPair,
     responses=problem_responses(401, 422),
     summary="Spend a refresh token for a new token pair (the old refresh token dies)",
 )
-async def refresh(body: RefreshRequest, session: DbSession, settings: AppSettings) -> TokenPair:
-    return await service.refresh(session, settings, body.refresh_token)
+async def refresh(body: RefreshRequest, session: DbSession, settings: AppSettings) -> Any:
+    try:
+        return await service.refresh(session, settings, body.refresh_token)
+    except service.RefreshTokenReused as refusal:
+        # Returned, not raised: the session's revocation must commit with this answer.
+        return problem_response(
+            refusal.status, refusal.code, detail=refusal.detail, headers=refusal.headers
+        )
 
 
 @auth_router.post(

@@ -253,7 +253,7 @@ class AuthSession(Base):
     last_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(Text)
-    ip: Mapped[str | None] = mapped_column(INET)
+    ip: Mapped[str | None] = mapped_column(INET)  # read back as ipaddress objects
     user_agent: Mapped[str | None] = mapped_column(String(512))
 
 

@@ -31,6 +31,7 @@ from creatorhub.identity.service.profiles import (
     update_user,
 )
 from creatorhub.identity.service.sessions import (
+    RefreshTokenReused,
     authenticate,
     login,
     logout,
@@ -41,6 +42,7 @@ from creatorhub.identity.service.sessions import (
 
 __all__ = [
     "Principal",
+    "RefreshTokenReused",
     "authenticate",
     "change_password",
     "confirm_email_change",

@@ -46,6 +46,11 @@ from creatorhub.kit.tokens import new_token, token_hash
 ACCESS_PREFIX, REFRESH_PREFIX = "cha", "chr"
 
 
+class RefreshTokenReused(Unauthorized):
+    """A spent refresh token was presented again. The session was revoked in the caller's
+    transaction, which must commit: answer with this problem without rolling back."""
+
+
 async def count_attempt(database: Database, key: str, window_seconds: int) -> tuple[int, int]:
     """Add one attempt for `key` in the current fixed window, in a transaction of its own.
 
@@ -185,7 +190,7 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
             actor_id=auth_session.user_id,
             severity=Severity.WARNING,
         )
-        raise Unauthorized("the refresh token was already used", code="token_reused")
+        raise RefreshTokenReused("the refresh token was already used", code="token_reused")
     if row.expires_at <= utcnow():
         raise Unauthorized("the refresh token has expired", code="token_expired")
     user = await session.get(User, auth_session.user_id)

@@ -1,0 +1,38 @@
+"""Test-only job tasks, registered on creatorhub's `job_app` when this module is imported.
+
+They carry explicit names, so a worker finds them whatever the module is called on its
+`sys.path`: the test process imports this file as `slow_tasks` (pytest puts tests/platform on
+the path), and the worker subprocess of `job_worker.py` adds it through `job_app.import_paths`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import procrastinate
+
+from creatorhub.jobs import job_app
+
+HOLD_SECONDS = 300.0
+
+
+@job_app.task(name="tests.hold_until_retried", queue="tests", pass_context=True)
+async def hold_until_retried(context: procrastinate.JobContext, marker: str) -> str:
+    """Append the pid of the running process to `marker`; the first attempt then hangs.
+
+    A test kills the worker during that first attempt; the retry (attempts > 0) finishes at
+    once, so the marker ends up naming the killed worker and the one that completed the job.
+    """
+    with Path(marker).open("a", encoding="utf-8") as file:
+        file.write(f"{os.getpid()}\n")
+    if context.job.attempts == 0:
+        await asyncio.sleep(HOLD_SECONDS)
+    return "done"
+
+
+@job_app.task(name="tests.noop", queue="tests")
+async def noop(value: int) -> int:
+    """A task that does nothing, for tests about deferring."""
+    return value

@@ -1,0 +1,202 @@
+"""The `creatorhub` command line, run as a real subprocess on the test's database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from creatorhub import migrate
+from creatorhub.db import Database
+from creatorhub.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from helpers import login, scalar
+
+TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user"]
+SUBCOMMANDS = {"db": ["upgrade", "downgrade", "current"], "user": ["create-admin"]}
+COMMAND_TIMEOUT = 120
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def command_prefix() -> list[str]:
+    script = Path(sys.executable).with_name("creatorhub")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "creatorhub.cli"]
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREATORHUB_")}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "CREATORHUB_ENVIRONMENT": "test",
+            # Never the embedded server: if DATABASE_URL were ignored, this directory shows it.
+            "CREATORHUB_DATA_DIR": str(tmp_path / "embedded-must-stay-unused"),
+            "CREATORHUB_ARGON2_TIME_COST": "1",
+            "CREATORHUB_ARGON2_MEMORY_KIB": "1024",
+            "CREATORHUB_LOG_JSON": "false",
+            "CREATORHUB_LOG_LEVEL": "WARNING",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "COLUMNS": "200",
+        }
+    )
+    return env
+
+
+async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> Result:
+    process = await asyncio.create_subprocess_exec(
+        *command_prefix(),
+        *args,
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(COMMAND_TIMEOUT):
+            stdout, stderr = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return Result(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def test_help_lists_every_command_and_each_help_exits_zero(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    invocations = [
+        ["--help"],
+        *([command, "--help"] for command in TOP_LEVEL_COMMANDS),
+        *([group, sub, "--help"] for group, subs in SUBCOMMANDS.items() for sub in subs),
+    ]
+    results = await asyncio.gather(*(run_cli(cli_env, tmp_path, *args) for args in invocations))
+    by_args = {tuple(args): result for args, result in zip(invocations, results, strict=True)}
+    for args, result in by_args.items():
+        assert result.code == 0, (args, result)
+        assert "Usage:" in result.stdout, (args, result.stdout)
+
+    main = by_args[("--help",)].stdout
+    for command in TOP_LEVEL_COMMANDS:
+        assert f" {command} " in main, (command, main)
+    for group, subs in SUBCOMMANDS.items():
+        text = by_args[(group, "--help")].stdout
+        for sub in subs:
+            assert f" {sub} " in text, (group, sub, text)
+    assert "--email" in by_args[("user", "create-admin", "--help")].stdout
+    assert not (tmp_path / "embedded-must-stay-unused").exists()
+
+
+async def test_db_current_shows_the_head_revision(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    head = migrate.head()
+    result = await run_cli(cli_env, tmp_path, "db", "current")
+    assert result.code == 0, result
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    assert lines["current"].strip() == head, result.stdout
+    assert lines["head"].strip() == head, result.stdout
+    assert "db upgrade" not in result.stdout
+    assert not (tmp_path / "embedded-must-stay-unused").exists()
+
+
+async def test_create_admin_makes_an_admin_who_can_log_in(
+    cli_env: dict[str, str], tmp_path: Path, client: httpx.AsyncClient, database: Database
+) -> None:
+    email, password = "root@example.com", "a long admin passphrase"
+    result = await run_cli(
+        cli_env, tmp_path, "user", "create-admin", "--email", email, "--password", password,
+        "--display-name", "Root",
+    )
+    assert result.code == 0, result
+    assert f"administrator {email}" in result.stdout
+
+    tokens = await login(client, email, password)
+    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 200, me.text
+    assert "admin" in me.json()["roles"]
+    assert me.json()["display_name"] == "Root"
+    assert me.json()["id"] in result.stdout
+
+    # An administrator reaches the admin API.
+    logs = await client.get(
+        "/v1/admin/audit-logs", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert logs.status_code == 200, logs.text
+
+    # Running it again for the same address keeps one account.
+    again = await run_cli(
+        cli_env, tmp_path, "user", "create-admin", "--email", email, "--password", password
+    )
+    assert again.code == 0, again
+    assert await scalar(
+        database, "SELECT count(*) FROM identity.users WHERE lower(email) = :e", e=email
+    ) == 1
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("short", "too short"), ("password123", "a known common password")],
+)
+async def test_create_admin_refuses_a_weak_password(
+    cli_env: dict[str, str], tmp_path: Path, database: Database, password: str, reason: str
+) -> None:
+    email = "weak@example.com"
+    result = await run_cli(
+        cli_env, tmp_path, "user", "create-admin", "--email", email, "--password", password
+    )
+    assert result.code == 2, (reason, result)
+    assert "password" in result.stderr, result
+    assert await scalar(
+        database, "SELECT count(*) FROM identity.users WHERE lower(email) = :e", e=email
+    ) == 0
+
+
+async def test_create_admin_refuses_an_invalid_email(
+    cli_env: dict[str, str], tmp_path: Path, database: Database
+) -> None:
+    result = await run_cli(
+        cli_env, tmp_path, "user", "create-admin", "--email", "not-an-address",
+        "--password", "a long admin passphrase",
+    )
+    assert result.code == 2, result
+    assert "e-mail" in result.stderr
+    assert await scalar(database, "SELECT count(*) FROM identity.users") == 0
+
+
+async def test_demo_twice_creates_the_demo_accounts_once(
+    cli_env: dict[str, str], tmp_path: Path, client: httpx.AsyncClient, database: Database
+) -> None:
+    demo_emails = sorted(account.email for account in DEMO_ACCOUNTS)
+    ids_sql = "SELECT string_agg(id::text || ' ' || email, ',' ORDER BY email) FROM identity.users"
+
+    first = await run_cli(cli_env, tmp_path, "demo")
+    assert first.code == 0, first
+    assert await scalar(database, "SELECT count(*) FROM identity.users") == len(DEMO_ACCOUNTS)
+    ids_after_first = await scalar(database, ids_sql)
+
+    second = await run_cli(cli_env, tmp_path, "demo")
+    assert second.code == 0, second
+    assert await scalar(database, "SELECT count(*) FROM identity.users") == len(DEMO_ACCOUNTS)
+    assert await scalar(database, ids_sql) == ids_after_first
+    emails = await scalar(
+        database, "SELECT string_agg(lower(email), ',' ORDER BY lower(email)) FROM identity.users"
+    )
+    assert emails.split(",") == demo_emails
+
+    # The published demo password works.
+    tokens = await login(client, DEMO_ACCOUNTS[0].email, DEMO_PASSWORD)
+    assert tokens["access_token"]
