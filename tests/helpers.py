@@ -79,8 +79,9 @@ async def grant_roles(database: Database, user_id: str, *roles: str) -> None:
     async with database.session_scope() as session:
         await session.execute(
             text(
-                "UPDATE identity.users SET roles = ARRAY(SELECT DISTINCT unnest(roles || CAST(:roles AS text[]))) "
-                "WHERE id = CAST(:id AS uuid)"
+                "UPDATE identity.users"
+                " SET roles = ARRAY(SELECT DISTINCT unnest(roles || CAST(:roles AS text[])))"
+                " WHERE id = CAST(:id AS uuid)"
             ),
             {"roles": list(roles), "id": user_id},
         )

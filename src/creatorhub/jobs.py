@@ -86,7 +86,9 @@ class JobRuntime:
         global _database, _settings
         pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
             libpq_url(self.database.url),
-            kwargs={"options": connection_options(self.settings), "autocommit": True},
+            # No autocommit here: procrastinate adds it to its LISTEN connection itself, and
+            # psycopg_pool commits each pooled block when it ends.
+            kwargs={"options": connection_options(self.settings)},
             min_size=1,
             max_size=self.settings.worker_concurrency + 2,
             open=False,
@@ -115,11 +117,28 @@ class JobRuntime:
         )
 
 
+async def supervise_worker(runtime: JobRuntime, *, max_backoff: float = 30.0) -> None:
+    """Run the in-process worker, restarting it when it stops on an error.
+
+    A `serve` whose worker died would accept work that nothing ever runs; restarting (with a
+    growing pause, so a persistent fault does not spin) keeps the one-command setup honest.
+    """
+    backoff = min(1.0, max_backoff)
+    while True:
+        try:
+            await runtime.run_worker(install_signal_handlers=False)
+            log.warning("worker_stopped_restarting")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker_crashed_restarting", retry_in_seconds=backoff)
+        await asyncio.sleep(backoff)
+        backoff = min(max_backoff, backoff * 2)
+
+
 def start_worker_task(runtime: JobRuntime) -> asyncio.Task[None]:
-    """A worker as a task of the current event loop (the in-process worker of `serve`)."""
-    return asyncio.create_task(
-        runtime.run_worker(install_signal_handlers=False), name="creatorhub-worker"
-    )
+    """A supervised worker as a task of the current event loop (the worker inside `serve`)."""
+    return asyncio.create_task(supervise_worker(runtime), name="creatorhub-worker")
 
 
 @job_app.periodic(cron="* * * * *", periodic_id="retry_stalled_jobs")

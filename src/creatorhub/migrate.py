@@ -13,7 +13,7 @@ that keeps two processes from migrating at once) live here and env.py uses them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.runtime.environment import IncludeNameFn, NameFilterParentNames, NameFilterType
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, text
@@ -59,7 +60,7 @@ def _partitioned_tables(metadata: MetaData) -> set[tuple[str | None, str]]:
     }
 
 
-def make_include_name(metadata: MetaData) -> Any:
+def make_include_name(metadata: MetaData) -> IncludeNameFn:
     """The autogenerate filter: only our schemas, and no partitions of partitioned tables.
 
     Partitions are created at run time (`audit.ensure_monthly_partitions`), so they have no
@@ -69,7 +70,9 @@ def make_include_name(metadata: MetaData) -> Any:
     """
     partitioned = _partitioned_tables(metadata)
 
-    def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
+    def include_name(
+        name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames
+    ) -> bool:
         if type_ == "schema":
             return _is_our_schema(name)
         if type_ == "table" and name is not None:
@@ -142,7 +145,7 @@ def _connection(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _run_command(url: str, fn: Any, revision: str) -> None:
+def _run_command(url: str, fn: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     with _connection(url) as connection:
         # A fresh connection, not in a transaction: env.py's transaction commits the work.

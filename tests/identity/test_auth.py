@@ -71,7 +71,8 @@ async def test_register_creates_account_mail_and_job_in_one_transaction(
     )
     audit = await scalar(
         database,
-        "SELECT request_id FROM audit.audit_logs WHERE action = 'user.registered' AND entity_id = :id",
+        "SELECT request_id FROM audit.audit_logs"
+        " WHERE action = 'user.registered' AND entity_id = :id",
         id=user["id"],
     )
     assert audit == response.headers["x-request-id"]
@@ -321,7 +322,8 @@ async def test_expired_access_token_is_401(client: httpx.AsyncClient, database: 
 
         await session.execute(
             text(
-                "UPDATE identity.auth_tokens SET expires_at = now() - interval '1 second' WHERE kind = 'access'"
+                "UPDATE identity.auth_tokens SET expires_at = now() - interval '1 second'"
+                " WHERE kind = 'access'"
             )
         )
     assert_problem(await client.get("/v1/me", headers=me.headers), 401, "token_expired")
@@ -483,7 +485,8 @@ async def test_change_email_needs_confirmation_from_the_new_address(
     await login(client, "moved@example.com")
     notice = await scalar(
         database,
-        "SELECT count(*) FROM mail.outbox WHERE template = 'email_changed_notice' AND to_address = :e",
+        "SELECT count(*) FROM mail.outbox"
+        " WHERE template = 'email_changed_notice' AND to_address = :e",
         e=me.email,
     )
     assert notice == 1
