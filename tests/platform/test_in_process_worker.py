@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from conftest import make_settings
-from helpers import PASSWORD, scalar
 
+from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import Database
 from creatorhub.jobs import JobRuntime, supervise_worker
+from helpers import PASSWORD, scalar
 
 
 async def test_the_in_process_worker_delivers_queued_mail(database_url: str) -> None:

@@ -304,7 +304,7 @@ def test_audit_rows_cannot_change(
         if through == "partition":
             target = partition_of_any(conn, table)
         statement = change.format(target)
-        with pytest.raises(errors.RaiseException, match="append-only") as raised:
+        with pytest.raises(errors.RaiseException, match=f"audit.{table} is append-only") as raised:
             conn.execute(statement)
         assert raised.value.sqlstate == "P0001"
         count = conn.execute(
@@ -372,6 +372,29 @@ def test_ensure_monthly_partitions(database_url: str) -> None:
             conn.execute(
                 "SELECT audit.ensure_monthly_partitions('identity.users', '2030-01-01', 1)"
             )
+
+
+def test_ensure_monthly_partitions_concurrently(database_url: str) -> None:
+    """The second caller waits for the first and finds the partitions made: no duplicate error."""
+    query = "SELECT audit.ensure_monthly_partitions('audit.system_logs', '2040-01-01', 2)"
+    results: list[object] = []
+
+    def second() -> None:
+        try:
+            with connect(database_url) as conn:
+                results.append(conn.execute(query).fetchone())
+        except Exception as exc:  # reported by the assertion below
+            results.append(exc)
+
+    with connect(database_url, autocommit=False) as first:
+        assert first.execute(query).fetchone() == (2,)
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive(), "the second caller did not wait for the first"
+        first.commit()
+    waiting.join(timeout=30)
+    assert results == [(0,)]
 
 
 # --- (d), (e) identity ----------------------------------------------------------------------

@@ -7,8 +7,9 @@
 CREATE FUNCTION audit.forbid_row_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION '%.% is append-only: % of a row is not allowed',
-            TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
+    -- Named after the partitioned table, not the partition the row happens to sit in.
+    RAISE EXCEPTION '% is append-only: % of a row is not allowed',
+            coalesce(pg_partition_root(TG_RELID), TG_RELID)::regclass, TG_OP
         USING ERRCODE = 'P0001',
               HINT = 'Audit rows are never changed; retention drops whole monthly partitions.';
 END;
