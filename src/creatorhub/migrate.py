@@ -1,4 +1,4 @@
-"""Schema migrations: the Python API behind `creatorhub migrate`, the tests and `migrations/env.py`.
+"""Schema migrations: the Python API behind `creatorhub db ...` and `serve`, the tests, env.py.
 
 * `upgrade`, `downgrade`, `current`, `head`: Alembic's commands on a database URL, with a
   configuration built here, so they work from any working directory.

@@ -41,8 +41,8 @@ def schemas(url: str) -> set[str]:
     return {name for (name,) in rows}
 
 
-def leftovers(url: str) -> dict[str, list[str]]:
-    """Everything outside PostgreSQL's own schemas except Alembic's (empty) version table."""
+def objects(url: str) -> dict[str, list[str]]:
+    """Everything outside PostgreSQL's own schemas except Alembic's version table."""
     queries = {
         "schemas": "SELECT nspname FROM pg_namespace WHERE nspname <> ALL(%(system)s)"
         " AND nspname NOT LIKE 'pg\\_%%' AND nspname <> 'public'",
@@ -54,15 +54,26 @@ def leftovers(url: str) -> dict[str, list[str]]:
         "types": "SELECT oid::regtype::text FROM pg_type"
         " WHERE typnamespace::regnamespace::text <> ALL(%(system)s)"
         " AND typname NOT IN ('alembic_version', '_alembic_version')",
-        "triggers": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
-        "versions": "SELECT version_num FROM public.alembic_version",
+        "triggers": "SELECT tgrelid::regclass::text || ' ' || tgname FROM pg_trigger"
+        " WHERE NOT tgisinternal",
     }
     system = {"system": ["pg_catalog", "information_schema", "pg_toast"]}
     with connect(url) as conn:
         found = {
-            key: [row[0] for row in conn.execute(query, system)] for key, query in queries.items()
+            key: sorted(row[0] for row in conn.execute(query, system))
+            for key, query in queries.items()
         }
     return {key: names for key, names in found.items() if names}
+
+
+def leftovers(url: str) -> dict[str, list[str]]:
+    """What a database at base still holds besides an empty version table (should be nothing)."""
+    found = objects(url)
+    with connect(url) as conn:
+        versions = conn.execute("SELECT version_num FROM public.alembic_version").fetchall()
+    if versions:
+        found["versions"] = [version for (version,) in versions]
+    return found
 
 
 # --- (a) up, down, up ---------------------------------------------------------------------
@@ -73,6 +84,14 @@ def test_revisions_form_one_linear_chain() -> None:
     chain = [rev.revision for rev in script.walk_revisions("base", "heads")]
     assert script.get_heads() == [migrate.head()]
     assert tuple(reversed(chain))[: len(REVISIONS)] == REVISIONS
+
+
+def test_missing_migrations_directory_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", tmp_path / "migrations")
+    with pytest.raises(RuntimeError, match="migrations not found"):
+        migrate.head()
 
 
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
@@ -98,9 +117,12 @@ def test_each_downgrade_undoes_its_upgrade(empty_database_url: str) -> None:
     url = empty_database_url
     previous: str | None = None
     for revision in REVISIONS:
+        found = objects(url)
         migrate.upgrade(url, revision)
+        assert objects(url) != found, f"{revision} created nothing"
         migrate.downgrade(url, previous or "base")
         assert migrate.current(url) == previous
+        assert objects(url) == found, f"downgrade of {revision} left a difference"
         migrate.upgrade(url, revision)
         assert migrate.current(url) == revision
         previous = revision
