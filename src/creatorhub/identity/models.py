@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    FetchedValue,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -70,6 +71,17 @@ def _created_at() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+def _updated_at() -> Mapped[datetime]:
+    # Set by the identity.touch_updated_at() trigger; FetchedValue tells the ORM to read it back
+    # instead of keeping the value it loaded before the UPDATE.
+    return mapped_column(
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.now(),
+        server_onupdate=FetchedValue(),
+    )
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -125,9 +137,7 @@ class User(Base):
     # Firebase uid of accounts carried over from seeds 000 and 002.
     external_uid: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    updated_at: Mapped[datetime] = _updated_at()
 
     def has_role(self, role: Role) -> bool:
         return role.value in self.roles
@@ -175,9 +185,7 @@ class CreatorProfile(Base):
         ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
     )
     created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    updated_at: Mapped[datetime] = _updated_at()
 
 
 class FollowerEstimate(Base):
@@ -195,6 +203,7 @@ class FollowerEstimate(Base):
     )
     platform: Mapped[str] = mapped_column(Text, primary_key=True)
     followers: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Rows are replaced whole when the profile is saved, so the insert default is the update time.
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -223,9 +232,7 @@ class BrandProfile(Base):
         ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
     )
     created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    updated_at: Mapped[datetime] = _updated_at()
 
 
 class AuthSession(Base):
