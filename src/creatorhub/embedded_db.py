@@ -8,6 +8,7 @@ it never conflicts with another PostgreSQL on the machine.
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,12 @@ _servers: dict[Path, Any] = {}
 
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or reuse) the server for `data_dir`; returns the URL of its `postgres` database."""
-    # Imported here: only needed without DATABASE_URL.
-    from pgserver import postgres_server
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime directory, which warns where XDG_RUNTIME_DIR
+        # is unset (containers, CI) and then falls back to /tmp: nothing for the user to do.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        # Imported here: only needed without DATABASE_URL.
+        from pgserver import postgres_server
 
     pgdata = (data_dir / "pgdata").resolve()
     with _lock:
@@ -35,7 +40,9 @@ def start_embedded_server(data_dir: Path) -> str:
         if server is None:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
             log.info("embedded_postgres_starting", pgdata=str(pgdata))
-            server = postgres_server.get_server(pgdata, cleanup_mode="stop")
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+                server = postgres_server.get_server(pgdata, cleanup_mode="stop")
             _servers[pgdata] = server
         uri: str = server.get_uri()
     return uri
