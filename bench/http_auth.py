@@ -32,8 +32,8 @@ import httpx
 PASSWORD = "bench passphrase 2026"
 
 
-async def wait_ready(base: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_ready(base: str, within_seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + within_seconds
     async with httpx.AsyncClient(base_url=base) as client:
         while time.monotonic() < deadline:
             try:

@@ -145,7 +145,20 @@ class RequestMiddleware:
 
         try:
             declared = _header(scope, b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            nul_in = _nul_location(scope)
+            if nul_in is not None:
+                # PostgreSQL text cannot hold U+0000; refused here, for every route at once,
+                # rather than reaching a query as a 500. (Bodies: see RequestModel.)
+                response = problem_response(
+                    422,
+                    "validation_error",
+                    detail="the URL must not contain NUL (U+0000) characters",
+                    field=nul_in,
+                )
+                await response(scope, receive, send_with_request_id)
+            elif (
+                declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes
+            ):
                 response = problem_response(
                     413,
                     "request_too_large",
@@ -172,6 +185,15 @@ class RequestMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
             reset_request_context(token)
+
+
+def _nul_location(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        return "query"
+    return None
 
 
 class BodyTooLarge(Exception):

@@ -51,7 +51,7 @@ class Inbox:
 
     messages: list[Received] = field(default_factory=list)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -102,9 +102,7 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-async def smtp_harness(
-    smtp_server: tuple[Inbox, int], database_url: str
-) -> AsyncIterator[Harness]:
+async def smtp_harness(smtp_server: tuple[Inbox, int], database_url: str) -> AsyncIterator[Harness]:
     _, port = smtp_server
     settings = make_settings(
         database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
@@ -129,30 +127,38 @@ async def dead_smtp_harness(database_url: str) -> AsyncIterator[Harness]:
 async def outbox_rows(database: Database, to_address: str) -> list[dict[str, Any]]:
     async with database.session_scope() as session:
         rows = (
-            await session.execute(
-                text(
-                    "SELECT id, status, attempts, last_error, sent_at, template, body_text "
-                    "FROM mail.outbox WHERE to_address = :to ORDER BY created_at"
-                ),
-                {"to": to_address},
+            (
+                await session.execute(
+                    text(
+                        "SELECT id, status, attempts, last_error, sent_at, template, body_text "
+                        "FROM mail.outbox WHERE to_address = :to ORDER BY created_at"
+                    ),
+                    {"to": to_address},
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     return [dict(row) for row in rows]
 
 
 async def delivery_jobs(database: Database, message_id: object) -> list[dict[str, Any]]:
     async with database.session_scope() as session:
         rows = (
-            await session.execute(
-                text(
-                    "SELECT id, status::text AS status, attempts, scheduled_at, "
-                    "scheduled_at > now() AS in_future "
-                    "FROM procrastinate.procrastinate_jobs "
-                    "WHERE task_name = :task AND args->>'message_id' = :id"
-                ),
-                {"task": deliver_mail.name, "id": str(message_id)},
+            (
+                await session.execute(
+                    text(
+                        "SELECT id, status::text AS status, attempts, scheduled_at, "
+                        "scheduled_at > now() AS in_future "
+                        "FROM procrastinate.procrastinate_jobs "
+                        "WHERE task_name = :task AND args->>'message_id' = :id"
+                    ),
+                    {"task": deliver_mail.name, "id": str(message_id)},
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     return [dict(row) for row in rows]
 
 

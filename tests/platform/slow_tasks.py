@@ -18,6 +18,11 @@ from creatorhub.jobs import job_app
 HOLD_SECONDS = 300.0
 
 
+def _append_line(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(f"{line}\n")
+
+
 @job_app.task(name="tests.hold_until_retried", queue="tests", pass_context=True)
 async def hold_until_retried(context: procrastinate.JobContext, marker: str) -> str:
     """Append the pid of the running process to `marker`; the first attempt then hangs.
@@ -25,8 +30,7 @@ async def hold_until_retried(context: procrastinate.JobContext, marker: str) -> 
     A test kills the worker during that first attempt; the retry (attempts > 0) finishes at
     once, so the marker ends up naming the killed worker and the one that completed the job.
     """
-    with Path(marker).open("a", encoding="utf-8") as file:
-        file.write(f"{os.getpid()}\n")
+    await asyncio.to_thread(_append_line, Path(marker), str(os.getpid()))
     if context.job.attempts == 0:
         await asyncio.sleep(HOLD_SECONDS)
     return "done"

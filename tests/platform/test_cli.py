@@ -100,9 +100,7 @@ async def test_help_lists_every_command_and_each_help_exits_zero(
     assert not (tmp_path / "embedded-must-stay-unused").exists()
 
 
-async def test_db_current_shows_the_head_revision(
-    cli_env: dict[str, str], tmp_path: Path
-) -> None:
+async def test_db_current_shows_the_head_revision(cli_env: dict[str, str], tmp_path: Path) -> None:
     head = migrate.head()
     result = await run_cli(cli_env, tmp_path, "db", "current")
     assert result.code == 0, result
@@ -118,8 +116,16 @@ async def test_create_admin_makes_an_admin_who_can_log_in(
 ) -> None:
     email, password = "root@example.com", "a long admin passphrase"
     result = await run_cli(
-        cli_env, tmp_path, "user", "create-admin", "--email", email, "--password", password,
-        "--display-name", "Root",
+        cli_env,
+        tmp_path,
+        "user",
+        "create-admin",
+        "--email",
+        email,
+        "--password",
+        password,
+        "--display-name",
+        "Root",
     )
     assert result.code == 0, result
     assert f"administrator {email}" in result.stdout
@@ -142,9 +148,12 @@ async def test_create_admin_makes_an_admin_who_can_log_in(
         cli_env, tmp_path, "user", "create-admin", "--email", email, "--password", password
     )
     assert again.code == 0, again
-    assert await scalar(
-        database, "SELECT count(*) FROM identity.users WHERE lower(email) = :e", e=email
-    ) == 1
+    assert (
+        await scalar(
+            database, "SELECT count(*) FROM identity.users WHERE lower(email) = :e", e=email
+        )
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -160,17 +169,26 @@ async def test_create_admin_refuses_a_weak_password(
     )
     assert result.code == 2, (reason, result)
     assert "password" in result.stderr, result
-    assert await scalar(
-        database, "SELECT count(*) FROM identity.users WHERE lower(email) = :e", e=email
-    ) == 0
+    assert (
+        await scalar(
+            database, "SELECT count(*) FROM identity.users WHERE lower(email) = :e", e=email
+        )
+        == 0
+    )
 
 
 async def test_create_admin_refuses_an_invalid_email(
     cli_env: dict[str, str], tmp_path: Path, database: Database
 ) -> None:
     result = await run_cli(
-        cli_env, tmp_path, "user", "create-admin", "--email", "not-an-address",
-        "--password", "a long admin passphrase",
+        cli_env,
+        tmp_path,
+        "user",
+        "create-admin",
+        "--email",
+        "not-an-address",
+        "--password",
+        "a long admin passphrase",
     )
     assert result.code == 2, result
     assert "e-mail" in result.stderr

@@ -13,9 +13,9 @@ from typing import Any
 
 import procrastinate
 import pytest
+import slow_tasks
 from sqlalchemy import text
 
-import slow_tasks
 from conftest import make_settings
 from creatorhub.config import Settings
 from creatorhub.db import Database
@@ -29,28 +29,32 @@ STALLED_SECONDS = 10  # the smallest the settings allow
 async def job_row(database: Database, job_id: int) -> dict[str, Any] | None:
     async with database.session_scope() as session:
         row = (
-            await session.execute(
-                text(
-                    "SELECT id, status::text AS status, attempts, worker_id, task_name, args "
-                    "FROM procrastinate.procrastinate_jobs WHERE id = :id"
-                ),
-                {"id": job_id},
+            (
+                await session.execute(
+                    text(
+                        "SELECT id, status::text AS status, attempts, worker_id, task_name, args "
+                        "FROM procrastinate.procrastinate_jobs WHERE id = :id"
+                    ),
+                    {"id": job_id},
+                )
             )
-        ).mappings().one_or_none()
+            .mappings()
+            .one_or_none()
+        )
     return dict(row) if row is not None else None
 
 
 async def eventually(
-    condition: Callable[[], Awaitable[Any]], *, timeout: float, what: str, interval: float = 0.2
+    condition: Callable[[], Awaitable[Any]], *, within: float, what: str, interval: float = 0.2
 ) -> Any:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll `condition` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         value = await condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(interval)
 
 
@@ -73,9 +77,12 @@ async def test_a_job_deferred_in_a_rolled_back_transaction_does_not_exist(
     class Cancelled(Exception):
         pass
 
-    with pytest.raises(Cancelled):
+    deferred: list[int] = []
+
+    async def defer_then_fail() -> None:
         async with database.session_scope() as session:
             job_id = await defer(session, slow_tasks.noop, value=1)
+            deferred.append(job_id)
             # Inside the transaction the job is there...
             inside = await session.scalar(
                 text("SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE id = :id"),
@@ -86,6 +93,10 @@ async def test_a_job_deferred_in_a_rolled_back_transaction_does_not_exist(
             assert await count_noop_jobs(database) == 0
             raise Cancelled
 
+    with pytest.raises(Cancelled):
+        await defer_then_fail()
+
+    [job_id] = deferred
     assert await count_noop_jobs(database) == 0
     assert await job_row(database, job_id) is None
 
@@ -194,7 +205,7 @@ async def test_a_job_of_a_killed_worker_is_retried_and_completes(
             started = marker.exists() and marker.read_text().strip()
             return row if row and row["status"] == "doing" and started else None
 
-        row = await eventually(running, timeout=20, what="the worker to start the job")
+        row = await eventually(running, within=20, what="the worker to start the job")
         assert row["worker_id"] is not None
         assert marker.read_text().split() == [str(worker.pid)]
 
@@ -215,7 +226,7 @@ async def test_a_job_of_a_killed_worker_is_retried_and_completes(
         return list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS))
 
     stalled_jobs = await eventually(
-        stalled, timeout=STALLED_SECONDS + 10, what="the dead worker's job to count as stalled"
+        stalled, within=STALLED_SECONDS + 10, what="the dead worker's job to count as stalled"
     )
     assert [job.id for job in stalled_jobs] == [job_id]
     assert await run_retry_stalled_jobs() == 1

@@ -144,6 +144,7 @@ async def refresh(body: RefreshRequest, session: DbSession, settings: AppSetting
 @auth_router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     responses=problem_responses(401),
     summary="Revoke the session of the access token (its refresh token dies with it)",
 )
@@ -165,6 +166,7 @@ async def verify_email(body: TokenRequest, session: DbSession) -> StatusOut:
 @auth_router.post(
     "/verify-email/resend",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     responses=problem_responses(401, 403, 409),
     summary="Mail a new verification code",
 )
@@ -178,6 +180,7 @@ async def resend_verification(
 @auth_router.post(
     "/password-reset",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     responses=problem_responses(422),
     summary="Mail a password reset code (answers 202 whether or not the account exists)",
 )
@@ -191,6 +194,7 @@ async def request_password_reset(
 @auth_router.post(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     responses=problem_responses(401, 410, 422),
     summary="Set a new password with a reset code; every session of the account ends",
 )
@@ -243,6 +247,7 @@ async def get_my_status(principal: AnyStatusPrincipal) -> StatusOut:
 @me_router.post(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     summary="Change the password; the caller's other sessions end",
 )
 async def change_password(
@@ -255,6 +260,7 @@ async def change_password(
 @me_router.post(
     "/email",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     responses=problem_responses(409),
     summary="Ask to change the e-mail address; a code is mailed to the new address",
 )
@@ -273,6 +279,7 @@ async def change_email(
 @me_router.post(
     "/delete",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     summary="Delete the account (soft: records the law requires stay, logins end)",
 )
 async def delete_me(

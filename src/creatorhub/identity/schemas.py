@@ -24,8 +24,26 @@ from pydantic import (
 from creatorhub.identity.passwords import MAX_PASSWORD_LENGTH, password_problem
 
 
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_characters(cls, value: object) -> object:
+        # PostgreSQL text cannot hold U+0000: a NUL that reached the database was a 500.
+        if _contains_nul(value):
+            raise ValueError("must not contain NUL (U+0000) characters")
+        return value
 
 
 def _check_password(value: str) -> str:
@@ -219,7 +237,14 @@ class UserUpdate(RequestModel):
     bio: Annotated[str, StringConstraints(max_length=2000)] | None = None
     socials: (
         dict[PlatformName, Annotated[str, StringConstraints(min_length=1, max_length=300)]] | None
-    ) = Field(default=None, max_length=20)
+    ) = Field(default=None, max_length=20, description="`null` clears them, like `{}`")
+
+    @field_validator("socials")
+    @classmethod
+    def _null_socials_clear_them(cls, socials: dict[str, str] | None) -> dict[str, str]:
+        # An explicit null clears, as it does for username, phone and bio. Passed on as None it
+        # was stored as a JSON null, and building the response (UserOut.socials) failed: a 500.
+        return {} if socials is None else socials
 
 
 class StatusOut(BaseModel):

@@ -194,6 +194,23 @@ _HTTP_CODES = {
 
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI turns a body that `json.loads` cannot even decode (not UTF-8, nested past
+        # the recursion limit) into a bare 400; it is the same client error as a JSON syntax
+        # error, so it gets the same documented answer: 422 `malformed_json`.
+        return problem_response(
+            422,
+            "malformed_json",
+            detail="the request body is not valid JSON in UTF-8",
+            field="body",
+            errors=[
+                FieldError(
+                    field="body",
+                    code="json_invalid",
+                    message=f"{type(exc.__cause__).__name__}: {exc.__cause__}"[:300],
+                )
+            ],
+        )
     return problem_response(
         exc.status_code,
         _HTTP_CODES.get(exc.status_code, "http_error"),

@@ -75,7 +75,7 @@ async def get_creator_profile(
         .where(FollowerEstimate.user_id == user_id)
         .order_by(FollowerEstimate.platform)
     )
-    return profile, dict(rows.tuples().all())
+    return profile, {row.platform: row.followers for row in rows}
 
 
 async def get_creator_by_slug(
