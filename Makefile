@@ -28,7 +28,7 @@ worker: $(VENV)/.installed-run
 	$(BIN)/creatorhub worker
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests migrations bench
+	$(BIN)/ruff check src tests bench
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

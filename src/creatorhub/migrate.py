@@ -31,8 +31,8 @@ from sqlalchemy.pool import NullPool
 from creatorhub.config import Settings, get_settings
 from creatorhub.db import JOBS_SCHEMA, connection_options, sqlalchemy_url
 
-# src/creatorhub/migrate.py -> the repository root, where migrations/ sits next to src/.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Inside the package, so an installed (not only an editable) creatorhub can migrate its database.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 VERSION_TABLE = "alembic_version"
 VERSION_TABLE_SCHEMA = "public"
@@ -126,9 +126,8 @@ def alembic_config() -> Config:
     """
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise RuntimeError(
-            f"Alembic migrations not found at {MIGRATIONS_DIR}: creatorhub must run from a "
-            "source checkout or an editable install (pip install -e .), which keeps "
-            "migrations/ next to src/"
+            f"Alembic migrations not found at {MIGRATIONS_DIR}: the creatorhub installation "
+            "is incomplete (the package ships them in creatorhub/migrations)"
         )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
