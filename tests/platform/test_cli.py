@@ -218,3 +218,32 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     # The published demo password works.
     tokens = await login(client, DEMO_ACCOUNTS[0].email, DEMO_PASSWORD)
     assert tokens["access_token"]
+
+
+async def test_the_embedded_server_keeps_its_data_across_restarts(tmp_path: Path) -> None:
+    """No DATABASE_URL: each command starts the embedded PostgreSQL in the data directory and
+    stops it when it exits; what one run wrote, the next run finds."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "DATABASE_URL" and not k.startswith("CREATORHUB_")
+    }
+    env.update(
+        {
+            "CREATORHUB_DATA_DIR": str(tmp_path / "data"),
+            "CREATORHUB_ARGON2_TIME_COST": "1",
+            "CREATORHUB_ARGON2_MEMORY_KIB": "1024",
+            "CREATORHUB_LOG_JSON": "true",
+            "CREATORHUB_LOG_LEVEL": "INFO",
+        }
+    )
+    first = await run_cli(env, tmp_path, "demo")
+    assert first.code == 0, first.stderr
+    assert (tmp_path / "data" / "pgdata" / "PG_VERSION").is_file()
+    assert '"created": ["admin@creatorhub.example"' in first.stderr
+
+    second = await run_cli(env, tmp_path, "demo")
+    assert second.code == 0, second.stderr
+    assert '"created": []' in second.stderr, second.stderr
+    current = await run_cli(env, tmp_path, "db", "current")
+    assert f"current: {migrate.head()}" in current.stdout
