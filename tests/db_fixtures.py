@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from creatorhub import migrate
 from creatorhub.db import libpq_url
-from creatorhub.embedded_db import replace_database, start_embedded_server
+from creatorhub.embedded_db import replace_database, start_embedded_server, stop_embedded_server
 
 TEST_SERVER_ENV = "CREATORHUB_TEST_DATABASE_URL"
 CLONE_STRATEGY_ENV = "CREATORHUB_TEST_CLONE_STRATEGY"
@@ -52,11 +55,20 @@ def _drop_database(admin: psycopg.Connection, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_server_url() -> Iterator[str]:
     configured = os.environ.get(TEST_SERVER_ENV)
     if configured:
-        return libpq_url(configured)
-    return start_embedded_server(tmp_path_factory.mktemp("pgserver"))
+        yield libpq_url(configured)
+        return
+    # Not under pytest's basetemp: run as root, pgserver hands the data directory to a
+    # `pgserver` user and opens its parents to it, and every new pytest session resets
+    # /tmp/pytest-of-<user> to 0700, locking a concurrent session's server out of its files.
+    data_dir = Path(tempfile.mkdtemp(prefix="creatorhub-test-pg-"))
+    try:
+        yield start_embedded_server(data_dir)
+    finally:
+        stop_embedded_server(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

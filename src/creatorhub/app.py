@@ -21,6 +21,8 @@ from creatorhub.identity.api import routers as identity_routers
 from creatorhub.jobs import JobRuntime, start_worker_task
 from creatorhub.kit.errors import install_error_handlers, problem_response, problem_responses
 from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware
+from creatorhub.web.pages import PageError
+from creatorhub.web.pages import router as pages_router
 
 log = structlog.get_logger(__name__)
 
@@ -83,12 +85,17 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             detail=f"request bodies are limited to {settings.max_request_body_bytes} bytes",
         )
 
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        return exc.response
+
     app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.add_exception_handler(PageError, page_error)
     app.add_middleware(
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_request_body_bytes
     )
 
-    for router in [*identity_routers, audit_router]:
+    for router in [*identity_routers, audit_router, pages_router]:
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")

@@ -74,6 +74,7 @@ def serve(
     jobs = "in this process" if settings.worker_runs_in_process else "run `creatorhub worker`"
     typer.echo(
         "\ncreatorhub is starting\n"
+        f"  pages         {base}/\n"
         f"  API docs      {base}/docs\n"
         f"  OpenAPI       {base}/openapi.json\n"
         f"  health        {base}/healthz  {base}/readyz\n"

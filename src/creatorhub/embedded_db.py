@@ -48,6 +48,15 @@ def start_embedded_server(data_dir: Path) -> str:
     return uri
 
 
+def stop_embedded_server(data_dir: Path) -> None:
+    """Stop the server of `data_dir` now rather than at process exit (tests, tools)."""
+    pgdata = (data_dir / "pgdata").resolve()
+    with _lock:
+        server = _servers.pop(pgdata, None)
+    if server is not None:
+        server.cleanup()  # with cleanup_mode="stop": stops the server, keeps the data
+
+
 def ensure_database(admin_url: str, name: str) -> str:
     """Create database `name` on the server behind `admin_url` if missing; return its URL."""
     with psycopg.connect(admin_url, autocommit=True) as conn:

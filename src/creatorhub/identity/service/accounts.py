@@ -84,8 +84,9 @@ async def _send_verification(session: AsyncSession, settings: Settings, user: Us
         subject="Confirm your e-mail address",
         body_text=(
             f"Hello {user.display_name},\n\n"
-            "Confirm your e-mail address for creatorhub by submitting this code\n"
-            f"to {settings.public_base_url}/v1/auth/verify-email:\n\n{token}\n\n"
+            "Confirm your e-mail address for creatorhub by opening this link:\n\n"
+            f"{settings.public_base_url}/verify-email?token={token}\n\n"
+            f"(Apps: POST the code {token} to /v1/auth/verify-email.)\n\n"
             f"It expires in {settings.email_token_ttl_seconds // 3600} hours. If you did not "
             "create an account, ignore this message.\n"
         ),
@@ -183,8 +184,8 @@ async def request_password_reset(
         subject="Reset your creatorhub password",
         body_text=(
             f"Hello {user.display_name},\n\nSomeone asked to reset the password of this account. "
-            "To choose a new one, submit this code with your new password\n"
-            f"to {settings.public_base_url}/v1/auth/password-reset/confirm:\n\n{token}\n\n"
+            "To choose a new one, open this link:\n\n"
+            f"{settings.public_base_url}/reset-password?token={token}\n\n"
             f"It expires in {settings.password_reset_ttl_seconds // 60} minutes. If it was not "
             "you, ignore this message: your password stays as it is.\n"
         ),
@@ -265,8 +266,8 @@ async def request_email_change(
         subject="Confirm your new e-mail address",
         body_text=(
             f"Hello {user.display_name},\n\nTo make {new_email} the address of your creatorhub "
-            "account, submit this code\n"
-            f"to {settings.public_base_url}/v1/auth/confirm-email-change:\n\n{token}\n"
+            "account, open this link:\n\n"
+            f"{settings.public_base_url}/confirm-email-change?token={token}\n"
         ),
         template="change_email",
         user_id=user.id,

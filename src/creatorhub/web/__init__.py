@@ -1,0 +1,1 @@
+"""Server-rendered pages: where people click rather than call the API."""
