@@ -115,16 +115,30 @@ async def index(request: Request) -> HTMLResponse:
 VERIFY = "Confirm your e-mail address"
 
 
-@router.get("/verify-email", response_class=HTMLResponse)
-async def verify_email_form(request: Request, token: Token = "") -> HTMLResponse:
+def _button_page(
+    request: Request, token: str, *, heading: str, explanation: str, action: str, button: str
+) -> HTMLResponse:
+    """A page whose only effect is a button that POSTs the token back to `action`."""
     return render(
         request,
         "confirm.html",
+        heading=heading,
+        explanation=explanation,
+        action=action,
+        button=button,
+        token=_checked_token(request, token, heading),
+    )
+
+
+@router.get("/verify-email", response_class=HTMLResponse)
+async def verify_email_form(request: Request, token: Token = "") -> HTMLResponse:
+    return _button_page(
+        request,
+        token,
         heading=VERIFY,
         explanation="Press the button to confirm that this address is yours.",
         action="/verify-email",
         button="Confirm my address",
-        token=_checked_token(request, token, VERIFY),
     )
 
 
@@ -198,14 +212,13 @@ CHANGE = "Confirm your new e-mail address"
 
 @router.get("/confirm-email-change", response_class=HTMLResponse)
 async def confirm_email_change_form(request: Request, token: Token = "") -> HTMLResponse:
-    return render(
+    return _button_page(
         request,
-        "confirm.html",
+        token,
         heading=CHANGE,
         explanation="Press the button to make this address the one your account uses.",
         action="/confirm-email-change",
         button="Use this address",
-        token=_checked_token(request, token, CHANGE),
     )
 
 
