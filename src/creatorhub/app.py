@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -25,6 +29,10 @@ from creatorhub.web.pages import PageError
 from creatorhub.web.pages import router as pages_router
 
 log = structlog.get_logger(__name__)
+
+# FastAPI's default docs pages load Swagger UI and ReDoc from a CDN: blank on a self-hosted
+# server without internet access. These are the same assets, shipped in a wheel.
+API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 DESCRIPTION = """
 Self-hostable backend for creator-economy platforms.
@@ -69,8 +77,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -97,6 +105,28 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     for router in [*identity_routers, audit_router, pages_router]:
         app.include_router(router)
+
+    app.mount("/static/api-docs", StaticFiles(directory=API_DOCS_ASSETS), name="api-docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="creatorhub API",
+            swagger_js_url="/static/api-docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/api-docs/swagger-ui.css",
+            swagger_favicon_url="/static/api-docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="creatorhub API",
+            redoc_js_url="/static/api-docs/redoc.standalone.js",
+            redoc_favicon_url="/static/api-docs/favicon.png",
+            with_google_fonts=False,
+        )
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from helpers import assert_problem
@@ -44,3 +46,17 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     assert all(path.startswith(("/v1/", "/healthz", "/readyz")) for path in spec["paths"])
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_api_docs_need_no_internet(client: httpx.AsyncClient) -> None:
+    """A self-hosted server may have no way out: the docs pages load only the server's assets."""
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets, html
+        assert not [url for url in assets if url.startswith(("http:", "https:", "//"))], assets
+        for url in assets:
+            if url.startswith("/static/"):
+                asset = await client.get(url)
+                assert asset.status_code == 200, url
+                assert len(asset.content) > 1000, url
