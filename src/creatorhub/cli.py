@@ -82,7 +82,14 @@ def serve(
         f"  database      {where}\n"
         f"  job worker    {jobs}\n"
     )
-    uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_app(settings, database_url=url),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 @cli.command()

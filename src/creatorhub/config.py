@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Base of the links put in e-mails (verification, password reset)",
     )
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For is believed (comma-separated, or *): the "
+        "client address drives per-IP login limits and the audit trail",
+    )
 
     # --- jobs -----------------------------------------------------------------------------
     run_worker_in_process: bool | None = Field(
