@@ -277,3 +277,47 @@ async def test_audit_log_pages_with_a_cursor(client: httpx.AsyncClient, database
         "invalid_cursor",
     )
     assert all("password" not in str(item) for item in page["items"])
+
+
+async def test_no_route_taking_a_user_id_lets_a_fan_reach_another_account(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Every operation in the API document with a `{user_id}` path parameter, called by an
+    ordinary account on another account: refused, and the other account is unchanged."""
+    fan, victim = await account(client), await account(client)
+    before = await scalar(
+        database,
+        "SELECT to_jsonb(u) - 'updated_at' FROM identity.users u WHERE id = CAST(:id AS uuid)",
+        id=victim.id,
+    )
+    spec = (await client.get("/openapi.json")).json()
+    # A valid body for each, so that refusals come from authorization, not from validation.
+    # A new route with a body fails here with 422 until it gets an entry: on purpose.
+    bodies = {
+        ("patch", "/v1/users/{user_id}"): {"display_name": "taken over"},
+        ("put", "/v1/admin/users/{user_id}/roles"): {"roles": ["admin"]},
+        ("post", "/v1/admin/users/{user_id}/status"): {"status": "suspended", "reason": "x"},
+        ("post", "/v1/admin/users/{user_id}/age-verification"): {
+            "method": "id_provider",
+            "result": "passed",
+        },
+    }
+    tried = []
+    for path, operations in spec["paths"].items():
+        if "{user_id}" not in path:
+            continue
+        for method in operations:
+            url = path.replace("{user_id}", victim.id)
+            response = await client.request(
+                method.upper(), url, headers=fan.headers, json=bodies.get((method, path))
+            )
+            tried.append((method, path, response.status_code))
+            assert response.status_code in (403, 404), (method, path, response.text)
+            assert victim.email not in response.text
+    assert len(tried) >= 5, tried
+    after = await scalar(
+        database,
+        "SELECT to_jsonb(u) - 'updated_at' FROM identity.users u WHERE id = CAST(:id AS uuid)",
+        id=victim.id,
+    )
+    assert after == before
