@@ -95,6 +95,10 @@ def serve(
 @cli.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this queue (repeatable: mail, maintenance, ...); default all"),
+    ] = None,
 ) -> None:
     """Run a background job worker (as many as you like, on any machine)."""
     from creatorhub.db import Database
@@ -110,7 +114,7 @@ def worker(
         try:
             runtime = JobRuntime(database, settings)
             async with runtime.open():
-                await runtime.run_worker()
+                await runtime.run_worker(queues=queue or None)
         finally:
             await database.dispose()
 

@@ -105,16 +105,26 @@ class JobRuntime:
                 await connector.close_async()
                 await pool.close()
 
-    async def run_worker(self, *, wait: bool = True, install_signal_handlers: bool = True) -> None:
-        """Run a worker on all queues until stopped (or, with wait=False, until idle)."""
-        await job_app.run_worker_async(
-            concurrency=self.settings.worker_concurrency,
-            wait=wait,
-            install_signal_handlers=install_signal_handlers,
+    async def run_worker(
+        self,
+        *,
+        wait: bool = True,
+        install_signal_handlers: bool = True,
+        queues: list[str] | None = None,
+    ) -> None:
+        """Run a worker until stopped (or, with wait=False, until idle); all queues unless
+        `queues` names some."""
+        options: procrastinate.app.WorkerOptions = {
+            "concurrency": self.settings.worker_concurrency,
+            "wait": wait,
+            "install_signal_handlers": install_signal_handlers,
             # Heartbeats let `retry_stalled_jobs` tell a dead worker from a slow one.
-            update_heartbeat_interval=min(10.0, self.settings.stalled_job_seconds / 3),
-            stalled_worker_timeout=float(self.settings.stalled_job_seconds),
-        )
+            "update_heartbeat_interval": min(10.0, self.settings.stalled_job_seconds / 3),
+            "stalled_worker_timeout": float(self.settings.stalled_job_seconds),
+        }
+        if queues:
+            options["queues"] = queues
+        await job_app.run_worker_async(**options)
 
 
 async def supervise_worker(runtime: JobRuntime, *, max_backoff: float = 30.0) -> None:

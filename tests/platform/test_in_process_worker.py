@@ -43,7 +43,11 @@ async def test_a_crashed_worker_is_restarted(database_url: str) -> None:
 
     class FlakyRuntime(JobRuntime):
         async def run_worker(
-            self, *, wait: bool = True, install_signal_handlers: bool = True
+            self,
+            *,
+            wait: bool = True,
+            install_signal_handlers: bool = True,
+            queues: list[str] | None = None,
         ) -> None:
             nonlocal runs
             runs += 1
