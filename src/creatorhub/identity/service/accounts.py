@@ -17,15 +17,8 @@ from creatorhub.audit.service import record_change, snapshot
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.identity import passwords
-from creatorhub.identity.models import (
-    AccountStatus,
-    EmailToken,
-    EmailTokenPurpose,
-    User,
-)
-from creatorhub.identity.schemas import (
-    RegisterRequest,
-)
+from creatorhub.identity.models import AccountStatus, EmailToken, EmailTokenPurpose, User
+from creatorhub.identity.schemas import RegisterRequest
 from creatorhub.identity.service.lookup import (
     Principal,
     email_key,
@@ -35,13 +28,7 @@ from creatorhub.identity.service.lookup import (
 )
 from creatorhub.identity.service.sessions import count_attempt, revoke_user_sessions
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import (
-    Conflict,
-    Forbidden,
-    Gone,
-    Unauthorized,
-    Unprocessable,
-)
+from creatorhub.kit.errors import Conflict, Forbidden, Gone, Unauthorized, Unprocessable
 from creatorhub.kit.tokens import new_token, token_hash
 from creatorhub.mail import service as mail
 

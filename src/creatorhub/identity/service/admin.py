@@ -9,20 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creatorhub.audit.models import Severity
 from creatorhub.audit.service import record_change
 from creatorhub.identity import passwords
-from creatorhub.identity.models import (
-    AccountStatus,
-    Role,
-    User,
-)
-from creatorhub.identity.service.lookup import (
-    Principal,
-    user_by_email,
-)
+from creatorhub.identity.models import AccountStatus, Role, User
+from creatorhub.identity.service.lookup import Principal, user_by_email
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import (
-    Forbidden,
-    NotFound,
-)
+from creatorhub.kit.errors import Forbidden, NotFound
 
 
 async def set_status(

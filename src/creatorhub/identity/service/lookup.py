@@ -9,14 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creatorhub.identity.models import (
-    AccountStatus,
-    Role,
-    User,
-)
-from creatorhub.kit.errors import (
-    NotFound,
-)
+from creatorhub.identity.models import AccountStatus, Role, User
+from creatorhub.kit.errors import NotFound
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,9 @@ from creatorhub.identity.models import (
     FollowerEstimate,
     User,
 )
-from creatorhub.identity.schemas import (
-    BrandProfileIn,
-    CreatorProfileIn,
-    UserUpdate,
-)
-from creatorhub.identity.service.lookup import (
-    Principal,
-    is_unique_violation,
-)
-from creatorhub.kit.errors import (
-    Conflict,
-    NotFound,
-)
+from creatorhub.identity.schemas import BrandProfileIn, CreatorProfileIn, UserUpdate
+from creatorhub.identity.service.lookup import Principal, is_unique_violation
+from creatorhub.kit.errors import Conflict, NotFound
 
 
 async def update_user(

@@ -27,19 +27,10 @@ from creatorhub.identity.models import (
     LoginThrottle,
     User,
 )
-from creatorhub.identity.schemas import (
-    TokenPair,
-)
-from creatorhub.identity.service.lookup import (
-    Principal,
-    email_key,
-    user_by_email,
-)
+from creatorhub.identity.schemas import TokenPair
+from creatorhub.identity.service.lookup import Principal, email_key, user_by_email
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import (
-    TooManyRequests,
-    Unauthorized,
-)
+from creatorhub.kit.errors import TooManyRequests, Unauthorized
 from creatorhub.kit.request_context import current_request
 from creatorhub.kit.tokens import new_token, token_hash
 
