@@ -22,7 +22,9 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
 user_cli = typer.Typer(help="Account administration.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+ledger_cli = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 cli.add_typer(user_cli, name="user")
+cli.add_typer(ledger_cli, name="ledger")
 
 
 def _prepare(settings: Settings, *, migrate: bool) -> str:
@@ -158,6 +160,21 @@ def db_current() -> None:
     typer.echo(f"current: {current or 'base (empty)'}\nhead:    {head}")
     if current != head:
         typer.echo("run `creatorhub db upgrade` to apply the newer migrations")
+
+
+@ledger_cli.command("verify")
+def ledger_verify() -> None:
+    """Check the money invariants I1–I6; exit 1 and name the rows at fault on a violation."""
+    from creatorhub.ledger.verify import CHECKS, verify
+
+    url = _prepare(get_settings(), migrate=False)
+    violations = verify(url)
+    for violation in violations:
+        typer.echo(f"VIOLATION {violation}", err=True)
+    if violations:
+        typer.echo(f"{len(violations)} of {len(CHECKS)} checks failed", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ledger sound: {len(CHECKS)} checks of I1-I6 passed")
 
 
 @cli.command()

@@ -89,6 +89,34 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "creatorhub <no-reply@creatorhub.localhost>"
 
+    # --- money ----------------------------------------------------------------------------
+    payments_provider: Literal["sandbox", "stripe"] = "sandbox"
+    # The sandbox provider signs its webhook events with this secret, exactly as a real provider
+    # would; it is not a credential for anything else.
+    sandbox_webhook_secret: str = "whsec_sandbox_development_only"
+    sandbox_auto_confirm: bool = Field(
+        default=False, description="sandbox: confirm funding intents as soon as they are created"
+    )
+    sandbox_fail_amounts: list[int] = Field(
+        default_factory=lambda: [13_13],
+        description="sandbox: funding intents for these amounts fail instead of succeeding",
+    )
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = Field(
+        default=None, description="override Stripe's API address (tests: a local emulator)"
+    )
+    webhook_tolerance_seconds: int = Field(default=300, ge=10)
+    payout_minimum_amount: int = Field(default=2000, ge=0, description="minor units ($20)")
+    payout_currency: str = "USD"
+    earnings_hold_days: int = Field(
+        default=0, ge=0, description="days earnings stay pending before they become available"
+    )
+    idempotency_key_retention_hours: int = Field(default=48, ge=24)
+    fee_shards: int = Field(
+        default=16, ge=1, le=256, description="sub-accounts the platform fee account is split into"
+    )
+
     # --- logging --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True

@@ -1,0 +1,326 @@
+"""Moving money: accounts, transfers (single, grouped, batched) and two-phase holds.
+
+Each call is one round trip to a PL/pgSQL function that locks the accounts involved in id order,
+writes the transfer and its entries, and updates the balances in the same statement. The caller's
+transaction decides when it all commits. Refusals come back as `LedgerProblem`s (4xx); a
+refused transfer leaves the caller's transaction aborted, so callers that want to go on after one
+(a renewal job marking a subscription past due, say) wrap the call in `session.begin_nested()`.
+
+Idempotency keys are mandatory: a transfer with a key seen before is not applied again and the
+earlier transfer is returned (`created=False`); the same key for a different transfer is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.models import LogLevel
+from creatorhub.audit.service import record_blocked
+from creatorhub.db import Database
+from creatorhub.ledger.errors import InsufficientFunds, InvalidAmount, translate
+from creatorhub.ledger.models import (
+    PLATFORM_OWNER_ID,
+    Account,
+    AccountKind,
+    Hold,
+    OwnerType,
+)
+
+# Accounts that stand for the world outside the ledger: they go negative by design, so that
+# every currency still sums to zero (I1).
+NEGATIVE_KINDS = frozenset({AccountKind.PROVIDER_CLEARING, AccountKind.CREDIT_ISSUANCE})
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    debit_account_id: uuid.UUID
+    credit_account_id: uuid.UUID
+    amount: int
+    kind: str
+    idempotency_key: str
+    currency: str | None = None  # when given, both accounts must hold it
+    reference_type: str | None = None
+    reference_id: str | None = None
+    metadata: dict[str, Any] | None = field(default=None, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "debit_account_id": str(self.debit_account_id),
+            "credit_account_id": str(self.credit_account_id),
+            "amount": self.amount,
+            "kind": self.kind,
+            "idempotency_key": self.idempotency_key,
+            "currency": self.currency,
+            "reference_type": self.reference_type,
+            "reference_id": self.reference_id,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transfer_id: uuid.UUID
+    idempotency_key: str
+    created: bool
+
+
+def _check_amount(amount: object) -> None:
+    # bool is an int subclass; a JSON `true` must not move one cent.
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidAmount(f"amounts are integers in minor units, got {amount!r}")
+
+
+async def _call(session: AsyncSession, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+    """Run a ledger function, turning its refusals into problems."""
+    try:
+        result = await session.execute(text(sql), params)
+        return result.all()
+    except DBAPIError as error:
+        problem = translate(error)
+        if problem is None:
+            raise
+        raise problem from error
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+async def ensure_account(
+    session: AsyncSession,
+    *,
+    owner_type: OwnerType | str,
+    owner_id: uuid.UUID,
+    kind: AccountKind | str,
+    currency: str,
+    shard: int = 0,
+    allow_negative: bool | None = None,
+) -> uuid.UUID:
+    """The id of the account, created on first use (concurrent first uses get the same row)."""
+    if allow_negative is None:
+        allow_negative = kind in NEGATIVE_KINDS
+    rows = await _call(
+        session,
+        "SELECT ledger.ensure_account(:owner_type, :owner_id, :kind, :currency,"
+        " CAST(:shard AS smallint), :allow_negative)",
+        {
+            "owner_type": str(owner_type),
+            "owner_id": owner_id,
+            "kind": str(kind),
+            "currency": currency,
+            "shard": shard,
+            "allow_negative": allow_negative,
+        },
+    )
+    account_id: uuid.UUID = rows[0][0]
+    return account_id
+
+
+async def user_account(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    currency: str,
+    kind: AccountKind = AccountKind.WALLET_AVAILABLE,
+) -> uuid.UUID:
+    return await ensure_account(
+        session, owner_type=OwnerType.USER, owner_id=user_id, kind=kind, currency=currency
+    )
+
+
+async def platform_account(session: AsyncSession, kind: AccountKind, currency: str) -> uuid.UUID:
+    return await ensure_account(
+        session, owner_type=OwnerType.PLATFORM, owner_id=PLATFORM_OWNER_ID, kind=kind,
+        currency=currency,
+    )
+
+
+def fee_shard_for(key: str, shards: int) -> int:
+    """The fee sub-account a transfer credits, spread evenly and reproducibly by its key.
+
+    One fee account would be locked by every fee-bearing transfer and serialize them all;
+    `shards` sub-accounts let that many proceed at once. Their sum is the platform's fee income.
+    """
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+async def fee_account(
+    session: AsyncSession, currency: str, *, key: str, shards: int
+) -> uuid.UUID:
+    return await ensure_account(
+        session,
+        owner_type=OwnerType.PLATFORM,
+        owner_id=PLATFORM_OWNER_ID,
+        kind=AccountKind.PLATFORM_FEES,
+        currency=currency,
+        shard=fee_shard_for(key, shards),
+    )
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id, populate_existing=True)
+
+
+async def find_account(
+    session: AsyncSession,
+    *,
+    owner_type: OwnerType,
+    owner_id: uuid.UUID,
+    kind: AccountKind,
+    currency: str,
+) -> Account | None:
+    return await session.scalar(
+        select(Account)
+        .where(
+            Account.owner_type == owner_type,
+            Account.owner_id == owner_id,
+            Account.kind == kind,
+            Account.currency == currency,
+            Account.shard == 0,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+# --- transfers ----------------------------------------------------------------------------
+
+
+async def apply_transfers(
+    session: AsyncSession,
+    transfers: Sequence[TransferSpec],
+    *,
+    group_id: uuid.UUID | None = None,
+) -> list[TransferResult]:
+    """Apply all the transfers or none, as one group, in one round trip (also the batch API)."""
+    for spec in transfers:
+        _check_amount(spec.amount)
+    rows = await _call(
+        session,
+        "SELECT transfer_id, idempotency_key, created"
+        " FROM ledger.apply_transfers(CAST(:transfers AS jsonb), :group_id)",
+        {"transfers": json.dumps([t.as_json() for t in transfers]), "group_id": group_id},
+    )
+    return [TransferResult(row[0], row[1], row[2]) for row in rows]
+
+
+async def transfer(session: AsyncSession, spec: TransferSpec) -> TransferResult:
+    (result,) = await apply_transfers(session, [spec])
+    return result
+
+
+# --- holds --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    hold_id: uuid.UUID
+    created: bool
+
+
+async def create_hold(
+    session: AsyncSession,
+    *,
+    debit_account_id: uuid.UUID,
+    credit_account_id: uuid.UUID,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    currency: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    expires_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> HoldResult:
+    """Reserve `amount` on the debit account for a later post or void."""
+    _check_amount(amount)
+    rows = await _call(
+        session,
+        "SELECT hold_id, created FROM ledger.create_hold(:debit, :credit, :amount, :kind, :key,"
+        " :reference_type, :reference_id, :expires_at, CAST(:metadata AS jsonb), :currency)",
+        {
+            "debit": debit_account_id,
+            "credit": credit_account_id,
+            "amount": amount,
+            "kind": kind,
+            "key": idempotency_key,
+            "reference_type": reference_type,
+            "reference_id": reference_id,
+            "expires_at": expires_at,
+            "metadata": json.dumps(metadata) if metadata is not None else None,
+            "currency": currency,
+        },
+    )
+    return HoldResult(rows[0][0], rows[0][1])
+
+
+async def post_hold(
+    session: AsyncSession,
+    hold_id: uuid.UUID,
+    *,
+    amount: int | None = None,
+    also: Sequence[TransferSpec] = (),
+    metadata: dict[str, Any] | None = None,
+) -> list[TransferResult]:
+    """Post all of the hold or `amount` of it (the rest is released), with `also` atomically."""
+    if amount is not None:
+        _check_amount(amount)
+    for spec in also:
+        _check_amount(spec.amount)
+    rows = await _call(
+        session,
+        "SELECT transfer_id, idempotency_key, created FROM ledger.post_hold(:hold_id, :amount,"
+        " CAST(:also AS jsonb), CAST(:metadata AS jsonb))",
+        {
+            "hold_id": hold_id,
+            "amount": amount,
+            "also": json.dumps([t.as_json() for t in also]),
+            "metadata": json.dumps(metadata) if metadata is not None else None,
+        },
+    )
+    return [TransferResult(row[0], row[1], row[2]) for row in rows]
+
+
+async def void_hold(session: AsyncSession, hold_id: uuid.UUID) -> None:
+    await _call(session, "SELECT ledger.void_hold(:hold_id, 'voided')", {"hold_id": hold_id})
+
+
+async def expire_holds(session: AsyncSession, now: datetime, *, limit: int = 500) -> int:
+    rows = await _call(
+        session, "SELECT ledger.expire_holds(:now, :limit)", {"now": now, "limit": limit}
+    )
+    count: int = rows[0][0]
+    return count
+
+
+async def get_hold(session: AsyncSession, hold_id: uuid.UUID) -> Hold | None:
+    return await session.get(Hold, hold_id, populate_existing=True)
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+async def record_insufficient_funds(database: Database, refusal: InsufficientFunds) -> None:
+    """Keep seed 000's `prevent_negative_wallet` record of a refused debit in system_logs.
+
+    The refused transaction rolled back, so this writes in a transaction of its own.
+    """
+    owner_id = refusal.record.get("owner_id")
+    source_uid = None
+    if refusal.record.get("owner_type") == OwnerType.USER and owner_id:
+        source_uid = uuid.UUID(str(owner_id))
+    await record_blocked(
+        database,
+        component="ledger",
+        data=refusal.record or {"action": "prevent_negative_wallet"},
+        source_uid=source_uid,
+        level=LogLevel.WARNING,
+    )

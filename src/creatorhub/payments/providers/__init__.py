@@ -1,0 +1,1 @@
+"""Payment providers behind one interface: `sandbox` (local, the default) and `stripe`."""
