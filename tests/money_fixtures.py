@@ -11,7 +11,7 @@ from creatorhub.ledger.verify import verify
 
 @pytest.fixture(autouse=True)
 def ledger_verified(request: pytest.FixtureRequest, database_url: str) -> Iterator[None]:
-    """After the test: I1–I6 hold on its database. Opt out only where a test corrupts it."""
+    """After the test: I1-I6 hold on its database. Opt out only where a test corrupts it."""
     yield
     if request.node.get_closest_marker("ledger_corrupted"):
         return

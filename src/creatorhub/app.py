@@ -24,7 +24,11 @@ from creatorhub.embedded_db import resolve_database_url
 from creatorhub.identity.api import routers as identity_routers
 from creatorhub.jobs import JobRuntime, start_worker_task
 from creatorhub.kit.errors import install_error_handlers, problem_response, problem_responses
+from creatorhub.kit.idempotency import install_idempotency_handlers
 from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware
+from creatorhub.payments.api import install_payments_handlers
+from creatorhub.payments.api import routers as payments_routers
+from creatorhub.payments.tasks import deliver_in_process
 from creatorhub.web.pages import PageError
 from creatorhub.web.pages import router as pages_router
 
@@ -61,6 +65,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
         database = Database.connect(url, app_settings)
         app.state.db = database
+        deliver_in_process(app)
         runtime = JobRuntime(database, app_settings)
         async with runtime.open():
             worker = start_worker_task(runtime) if app_settings.worker_runs_in_process else None
@@ -85,6 +90,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_idempotency_handlers(app)
 
     async def body_too_large(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
@@ -103,7 +109,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_request_body_bytes
     )
 
-    for router in [*identity_routers, audit_router, pages_router]:
+    install_payments_handlers(app)
+    for router in [*identity_routers, audit_router, *payments_routers, pages_router]:
         app.include_router(router)
 
     app.mount("/static/api-docs", StaticFiles(directory=API_DOCS_ASSETS), name="api-docs-assets")

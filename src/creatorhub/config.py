@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     payments_provider: Literal["sandbox", "stripe"] = "sandbox"
     # The sandbox provider signs its webhook events with this secret, exactly as a real provider
     # would; it is not a credential for anything else.
-    sandbox_webhook_secret: str = "whsec_sandbox_development_only"
+    sandbox_webhook_secret: str = "whsec_sandbox_development_only"  # noqa: S105
     sandbox_auto_confirm: bool = Field(
         default=False, description="sandbox: confirm funding intents as soon as they are created"
     )

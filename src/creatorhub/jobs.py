@@ -33,6 +33,8 @@ TASK_MODULES = [
     "creatorhub.audit.tasks",
     "creatorhub.identity.tasks",
     "creatorhub.mail.tasks",
+    "creatorhub.payments.tasks",
+    "creatorhub.kit.tasks",
 ]
 
 # The connector given here is replaced by `JobRuntime` with one bound to the configured

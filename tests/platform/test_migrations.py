@@ -23,8 +23,16 @@ from creatorhub import all_models, migrate
 from creatorhub.config import Settings
 from creatorhub.db import JOBS_SCHEMA, connection_options, libpq_url
 
-OUR_SCHEMAS = ("identity", "audit", "mail", JOBS_SCHEMA)
-REVISIONS = ("0001_identity", "0002_audit", "0003_mail", "0004_jobs")
+OUR_SCHEMAS = ("identity", "audit", "mail", JOBS_SCHEMA, "api", "ledger", "payments")
+REVISIONS = (
+    "0001_identity",
+    "0002_audit",
+    "0003_mail",
+    "0004_jobs",
+    "0005_idempotency",
+    "0006_ledger",
+    "0007_payments",
+)
 
 
 @contextmanager

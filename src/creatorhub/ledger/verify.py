@@ -1,4 +1,4 @@
-"""`creatorhub ledger verify`: the money invariants I1–I6 of docs/DESIGN (Money), checked in SQL.
+"""`creatorhub ledger verify`: the money invariants I1-I6 of docs/DESIGN (Money), checked in SQL.
 
 Each check is a query that returns the rows violating it, so an empty result means the
 invariant holds and a failure names the accounts, transfers or payouts at fault. The checks read
@@ -225,7 +225,7 @@ def run_checks(connection: psycopg.Connection[Any]) -> list[Violation]:
                 row = cursor.fetchone()
                 if row is None or not row[0]:
                     continue
-            cursor.execute(check.sql)  # type: ignore[arg-type]  # constant SQL of this module
+            cursor.execute(check.sql)
             names = [column.name for column in cursor.description or ()]
             rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
             if rows:
@@ -234,7 +234,7 @@ def run_checks(connection: psycopg.Connection[Any]) -> list[Violation]:
 
 
 def verify(database_url: str) -> list[Violation]:
-    """All violations of I1–I6 in one snapshot of the database; empty when the ledger is sound."""
+    """All violations of I1-I6 in one snapshot of the database; empty when the ledger is sound."""
     with psycopg.connect(libpq_url(database_url), autocommit=False) as connection:
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         try:

@@ -134,7 +134,9 @@ class PaymentProvider(Protocol):
         metadata: Mapping[str, str],
     ) -> ProviderIntent: ...
 
-    async def confirm_funding_intent(self, reference: str) -> ProviderIntent: ...
+    async def confirm_funding_intent(
+        self, reference: str, *, amount: int, currency: str
+    ) -> ProviderIntent: ...
 
     async def refund(
         self, *, refund_id: uuid.UUID, payment_reference: str, amount: int

@@ -1,0 +1,51 @@
+"""Choosing the configured provider (`CREATORHUB_PAYMENTS_PROVIDER`: sandbox or stripe)."""
+
+from __future__ import annotations
+
+from creatorhub.config import Settings
+from creatorhub.kit.errors import Problem
+from creatorhub.payments.providers.base import PaymentProvider
+from creatorhub.payments.providers.sandbox import EventSink, SandboxProvider
+
+
+class ProviderUnavailable(Problem):
+    status, code = 503, "payments_provider_unavailable"
+
+
+def provider_names() -> tuple[str, ...]:
+    return ("sandbox", "stripe")
+
+
+def get_provider(
+    settings: Settings, name: str | None = None, *, emit: EventSink | None = None
+) -> PaymentProvider:
+    """The provider called `name` (default: the configured one).
+
+    `emit` receives the sandbox's webhook events; the services bind it to a job deferred in
+    their transaction, so an event is delivered only if the change that caused it commits.
+    """
+    name = name or settings.payments_provider
+    if name == "sandbox":
+        return SandboxProvider(
+            webhook_secret=settings.sandbox_webhook_secret,
+            fail_amounts=frozenset(settings.sandbox_fail_amounts),
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+            emit=emit,
+            public_base_url=settings.public_base_url,
+        )
+    if name == "stripe":
+        if not settings.stripe_api_key or not settings.stripe_webhook_secret:
+            raise ProviderUnavailable(
+                "the stripe provider needs CREATORHUB_STRIPE_API_KEY and "
+                "CREATORHUB_STRIPE_WEBHOOK_SECRET"
+            )
+        from creatorhub.payments.providers.stripe_provider import StripeProvider
+
+        provider: PaymentProvider = StripeProvider(
+            settings.stripe_api_key,
+            settings.stripe_webhook_secret,
+            api_base=settings.stripe_api_base,
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+        )
+        return provider
+    raise ProviderUnavailable(f"unknown payments provider {name!r}")

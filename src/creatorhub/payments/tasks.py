@@ -1,0 +1,148 @@
+"""Jobs of the payments module: webhook delivery (sandbox), payout submission, periodic upkeep."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import procrastinate
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.jobs import defer, job_app, task_database, task_settings
+from creatorhub.kit.clock import utcnow
+from creatorhub.ledger import service as ledger
+from creatorhub.ledger.errors import InsufficientFunds, LedgerProblem
+from creatorhub.payments import earnings, payouts
+from creatorhub.payments.providers.base import PaymentProvider
+from creatorhub.payments.providers.registry import get_provider
+from creatorhub.payments.providers.sandbox import SIGNATURE_HEADER, sign
+
+log = structlog.get_logger(__name__)
+
+# When the app runs in this process, sandbox events are posted to it in memory (still through
+# the webhook endpoint, its signature check and its transaction); otherwise over HTTP to
+# `public_base_url`.
+_local_app: Any = None
+
+
+def deliver_in_process(app: Any) -> None:
+    global _local_app
+    _local_app = app
+
+
+def provider_in(session: AsyncSession, name: str | None = None) -> PaymentProvider:
+    """The configured provider, its sandbox events deferred in `session`'s transaction."""
+
+    async def emit(event: dict[str, Any]) -> None:
+        await defer(session, deliver_sandbox_event, event=event)
+
+    return get_provider(task_settings(), name, emit=emit)
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+@job_app.task(
+    queue="webhooks",
+    retry=procrastinate.RetryStrategy(
+        max_attempts=10, exponential_wait=2, retry_exceptions={DeliveryFailed, httpx.HTTPError}
+    ),
+)
+async def deliver_sandbox_event(event: dict[str, Any]) -> int:
+    """POST one signed sandbox event to the webhook endpoint, as a provider would."""
+    settings = task_settings()
+    body = json.dumps(event, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(
+            settings.sandbox_webhook_secret, body, int(datetime.now(UTC).timestamp())
+        ),
+    }
+    if _local_app is not None:
+        transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=_local_app)
+        base_url = "http://sandbox.internal"
+    else:
+        transport = httpx.AsyncHTTPTransport(retries=1)
+        base_url = settings.public_base_url
+    async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=10) as http:
+        response = await http.post("/v1/webhooks/sandbox", content=body, headers=headers)
+    if response.status_code >= 300:
+        raise DeliveryFailed(f"webhook answered {response.status_code}: {response.text[:200]}")
+    return response.status_code
+
+
+@job_app.task(
+    queue="payouts",
+    retry=procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2),
+)
+async def submit_payout(payout_id: str) -> str:
+    async with task_database().session_scope() as session:
+        outcome = await payouts.submit_payout(session, provider_in(session), uuid.UUID(payout_id))
+    log.info("payout_submitted", payout_id=payout_id, outcome=outcome)
+    return outcome
+
+
+@job_app.periodic(cron="*/5 * * * *", periodic_id="release_due_earnings")
+@job_app.task(queue="maintenance", queueing_lock="release_due_earnings")
+async def release_due_earnings(timestamp: int) -> int:
+    async with task_database().session_scope() as session:
+        released = await earnings.release_due_earnings(session, utcnow())
+    log.info("earnings_released", count=released)
+    return released
+
+
+@job_app.periodic(cron="* * * * *", periodic_id="expire_holds")
+@job_app.task(queue="maintenance", queueing_lock="expire_holds")
+async def expire_holds(timestamp: int) -> int:
+    async with task_database().session_scope() as session:
+        expired = await ledger.expire_holds(session, utcnow())
+    if expired:
+        log.info("holds_expired", count=expired)
+    return expired
+
+
+async def run_payout_cycle(now: datetime) -> dict[str, int]:
+    """Pay out every ready payee's whole available balance once per month (if ≥ the minimum)."""
+    settings = task_settings()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    counts = {"requested": 0, "below_minimum": 0, "failed": 0}
+    database = task_database()
+    async with database.session_scope() as session:
+        due = await payouts.payees_due_for_cycle(
+            session, settings, settings.payout_currency, month_start
+        )
+    for user_id in due:
+        # One payee per transaction: one refusal must not undo the others' payouts.
+        try:
+            async with database.session_scope() as session:
+                available = await payouts.available_balance(
+                    session, user_id, settings.payout_currency
+                )
+                if available < max(settings.payout_minimum_amount, 1):
+                    counts["below_minimum"] += 1
+                    continue
+                payout = await payouts.request_payout(
+                    session, settings, user_id=user_id, amount=available,
+                    currency=settings.payout_currency, trigger="monthly_cycle",
+                )
+                await defer(session, submit_payout, payout_id=str(payout.id))
+                counts["requested"] += 1
+        except InsufficientFunds as refusal:
+            await ledger.record_insufficient_funds(database, refusal)
+            counts["failed"] += 1
+        except LedgerProblem:
+            log.exception("payout_cycle_refused", user_id=str(user_id))
+            counts["failed"] += 1
+    log.info("payout_cycle_done", **counts)
+    return counts
+
+
+@job_app.periodic(cron="0 6 1 * *", periodic_id="monthly_payout_cycle")
+@job_app.task(queue="payouts", queueing_lock="monthly_payout_cycle")
+async def monthly_payout_cycle(timestamp: int) -> dict[str, int]:
+    return await run_payout_cycle(utcnow())

@@ -1,0 +1,359 @@
+"""`Idempotency-Key`: replays, refusals, in-flight and concurrent retries, purging.
+
+A test-only router is mounted on the app: its endpoints write an audit row (the "effect", counted
+in the database) and answer 201 with a generated id, through the real dependency and handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from creatorhub.audit.service import record_change
+from creatorhub.config import Settings
+from creatorhub.db import Database, DbSession
+from creatorhub.identity.deps import CurrentPrincipal
+from creatorhub.jobs import defer
+from creatorhub.kit.errors import Unprocessable
+from creatorhub.kit.idempotency import (
+    IDEMPOTENCY_RESPONSES,
+    Idempotency,
+    IdempotentRequest,
+    idempotency_in_scope,
+    lock_key,
+    purge_expired_keys,
+)
+from creatorhub.kit.tasks import purge_idempotency_keys
+from helpers import Account, account, assert_problem, scalar
+
+PATH = "/test/idempotency/transfers"
+OTHER_PATH = "/test/idempotency/refunds"
+ANON_PATH = "/test/idempotency/anonymous"
+ENTITY = "idempotency_test"
+
+
+class TransferIn(BaseModel):
+    amount: int
+
+
+class TransferOut(BaseModel):
+    id: uuid.UUID
+    amount: int
+
+
+class Controls:
+    """What the test endpoints do on their next call."""
+
+    def __init__(self) -> None:
+        self.fail = False
+        self.entered: asyncio.Event | None = None
+        self.release: asyncio.Event | None = None
+
+
+def build_router(controls: Controls) -> APIRouter:
+    router = APIRouter()
+
+    async def transfer(
+        body: TransferIn, actor: uuid.UUID | None, session: DbSession, idem: IdempotentRequest
+    ) -> JSONResponse:
+        transfer_id = uuid.uuid4()
+        await record_change(
+            session,
+            action="transfer.created",
+            entity_type=ENTITY,
+            entity_id=transfer_id,
+            actor_id=actor,
+            after={"amount": body.amount},
+        )
+        if controls.entered is not None and controls.release is not None:
+            controls.entered.set()
+            await controls.release.wait()
+        if controls.fail:
+            raise Unprocessable("refused after writing", code="test_refusal")
+        return await idem.respond(session, 201, TransferOut(id=transfer_id, amount=body.amount))
+
+    @router.post(PATH, status_code=201, response_model=TransferOut, responses=IDEMPOTENCY_RESPONSES)
+    async def create_transfer(
+        body: TransferIn, principal: CurrentPrincipal, session: DbSession, idem: Idempotency
+    ) -> JSONResponse:
+        return await transfer(body, principal.id, session, idem)
+
+    @router.post(OTHER_PATH, status_code=201, response_model=TransferOut)
+    async def create_refund(
+        body: TransferIn, principal: CurrentPrincipal, session: DbSession, idem: Idempotency
+    ) -> JSONResponse:
+        return await transfer(body, principal.id, session, idem)
+
+    @router.post(ANON_PATH, status_code=201, response_model=TransferOut)
+    async def create_anonymous(
+        body: TransferIn,
+        session: DbSession,
+        idem: Annotated[IdempotentRequest, Depends(idempotency_in_scope("test:anonymous"))],
+    ) -> JSONResponse:
+        return await transfer(body, None, session, idem)
+
+    return router
+
+
+@pytest.fixture
+def controls(app: FastAPI) -> Controls:
+    state = Controls()
+    app.include_router(build_router(state))
+    return state
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient, controls: Controls) -> Account:
+    return await account(client)
+
+
+async def effects(database: Database) -> int:
+    count: int = await scalar(
+        database, "SELECT count(*) FROM audit.audit_logs WHERE entity_type = :e", e=ENTITY
+    )
+    return count
+
+
+async def stored_keys(database: Database) -> int:
+    count: int = await scalar(database, "SELECT count(*) FROM api.idempotency_keys")
+    return count
+
+
+def headers(user: Account, key: str | bytes) -> dict[str, Any]:
+    return {**user.headers, "Idempotency-Key": key}
+
+
+async def test_a_retry_replays_the_first_answer_without_a_second_effect(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    key = str(uuid.uuid4())
+    first = await client.post(PATH, json={"amount": 500}, headers=headers(user, key))
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    assert first.json()["amount"] == 500
+
+    second = await client.post(PATH, json={"amount": 500}, headers=headers(user, key))
+    assert second.status_code == 201, second.text
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.json() == first.json()
+    assert await effects(database) == 1
+    assert await stored_keys(database) == 1
+
+    row = await scalar(
+        database,
+        "SELECT json_build_object('scope', scope, 'method', method, 'path', path,"
+        " 'status', response_status, 'body', response_body, 'fp', request_fingerprint)"
+        " FROM api.idempotency_keys WHERE key = :key",
+        key=key,
+    )
+    assert row["scope"] == user.id
+    assert (row["method"], row["path"], row["status"]) == ("POST", PATH, 201)
+    assert row["body"] == first.json()
+    assert len(row["fp"]) == 64
+
+
+async def test_the_same_key_with_other_parameters_is_refused(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    key = "order-42"
+    first = await client.post(PATH, json={"amount": 500}, headers=headers(user, key))
+    assert first.status_code == 201
+
+    other_body = await client.post(PATH, json={"amount": 501}, headers=headers(user, key))
+    assert_problem(other_body, 422, "idempotency_key_reused", field="header.Idempotency-Key")
+    other_query = await client.post(
+        PATH, params={"x": "1"}, json={"amount": 500}, headers=headers(user, key)
+    )
+    assert_problem(other_query, 422, "idempotency_key_reused")
+    other_route = await client.post(OTHER_PATH, json={"amount": 500}, headers=headers(user, key))
+    assert_problem(other_route, 422, "idempotency_key_reused")
+
+    assert await effects(database) == 1
+    assert await stored_keys(database) == 1
+    replay = await client.post(PATH, json={"amount": 500}, headers=headers(user, key))
+    assert replay.json() == first.json()
+
+
+async def test_missing_or_malformed_keys_are_refused(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    missing = await client.post(PATH, json={"amount": 1}, headers=user.headers)
+    assert_problem(missing, 400, "idempotency_key_required", field="header.Idempotency-Key")
+
+    for bad in ["k" * 256, "k" * 300, "", "caf\xe9".encode("latin-1"), b"tab\there"]:
+        response = await client.post(PATH, json={"amount": 1}, headers=headers(user, bad))
+        assert_problem(response, 422, "idempotency_key_invalid", field="header.Idempotency-Key")
+
+    longest = await client.post(PATH, json={"amount": 1}, headers=headers(user, "k" * 255))
+    assert longest.status_code == 201, longest.text
+    assert await effects(database) == 1
+
+
+async def test_an_anonymous_caller_gets_401_before_any_key_check(
+    client: httpx.AsyncClient, controls: Controls
+) -> None:
+    response = await client.post(PATH, json={"amount": 1})
+    assert_problem(response, 401, "not_authenticated")
+
+
+async def test_a_key_in_flight_gets_409(
+    client: httpx.AsyncClient, database: Database, user: Account, controls: Controls
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    controls.entered, controls.release = entered, release
+    key = "slow-one"
+    first = asyncio.create_task(client.post(PATH, json={"amount": 7}, headers=headers(user, key)))
+    try:
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        controls.entered = controls.release = None
+        during = await client.post(PATH, json={"amount": 7}, headers=headers(user, key))
+        body = assert_problem(during, 409, "idempotency_key_in_flight")
+        assert during.headers["retry-after"] == "1"
+        assert "still being processed" in body["detail"]
+    finally:
+        release.set()
+    done = await first
+    assert done.status_code == 201, done.text
+    after = await client.post(PATH, json={"amount": 7}, headers=headers(user, key))
+    assert after.headers["idempotent-replayed"] == "true"
+    assert after.json() == done.json()
+    assert await effects(database) == 1
+
+
+async def test_a_key_locked_elsewhere_gets_409_then_works(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    key = "locked-key"
+    async with database.session_scope() as holder:
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock_key(user.id, key)}
+        )
+        during = await client.post(PATH, json={"amount": 3}, headers=headers(user, key))
+        assert_problem(during, 409, "idempotency_key_in_flight")
+    after = await client.post(PATH, json={"amount": 3}, headers=headers(user, key))
+    assert after.status_code == 201, after.text
+    assert await effects(database) == 1
+
+
+async def test_two_users_keys_are_independent(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    other = await account(client)
+    key = "shared-key"
+    mine = await client.post(PATH, json={"amount": 10}, headers=headers(user, key))
+    theirs = await client.post(PATH, json={"amount": 20}, headers=headers(other, key))
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert "idempotent-replayed" not in theirs.headers
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert theirs.json()["amount"] == 20
+    assert await effects(database) == 2
+    assert await stored_keys(database) == 2
+
+
+async def test_a_refused_request_stores_nothing_and_its_retry_runs(
+    client: httpx.AsyncClient, database: Database, user: Account, controls: Controls
+) -> None:
+    key = "retry-me"
+    controls.fail = True
+    refused = await client.post(PATH, json={"amount": 5}, headers=headers(user, key))
+    assert_problem(refused, 422, "test_refusal")
+    assert await effects(database) == 0  # the row written before the refusal rolled back
+    assert await stored_keys(database) == 0
+
+    controls.fail = False
+    retried = await client.post(PATH, json={"amount": 5}, headers=headers(user, key))
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert await effects(database) == 1
+    assert await stored_keys(database) == 1
+
+
+async def test_concurrent_requests_with_one_key_have_one_effect(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    key = "race"
+    responses = await asyncio.gather(
+        *(client.post(PATH, json={"amount": 99}, headers=headers(user, key)) for _ in range(20))
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert set(statuses) <= {201, 409}, [r.text for r in responses]
+    created = [response for response in responses if response.status_code == 201]
+    assert created
+    assert len({response.text for response in created}) == 1
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, "idempotency_key_in_flight")
+    assert sum("idempotent-replayed" not in r.headers for r in created) == 1
+    assert await effects(database) == 1
+    assert await stored_keys(database) == 1
+
+
+async def test_an_explicit_scope_serves_callers_without_an_account(
+    client: httpx.AsyncClient, database: Database, controls: Controls
+) -> None:
+    first = await client.post(ANON_PATH, json={"amount": 1}, headers={"Idempotency-Key": "a"})
+    again = await client.post(ANON_PATH, json={"amount": 1}, headers={"Idempotency-Key": "a"})
+    assert first.status_code == 201, first.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await scalar(database, "SELECT scope FROM api.idempotency_keys") == "test:anonymous"
+    assert await effects(database) == 1
+    missing = await client.post(ANON_PATH, json={"amount": 1})
+    assert_problem(missing, 400, "idempotency_key_required")
+
+
+async def test_the_header_is_documented(client: httpx.AsyncClient, controls: Controls) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"][PATH]["post"]
+    (header,) = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key"
+    assert "Retrying with the same key" in header["description"]
+    assert {"400", "409", "422"} <= set(operation["responses"])
+
+
+async def insert_key(database: Database, key: str, age: timedelta) -> None:
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "INSERT INTO api.idempotency_keys (scope, key, method, path, request_fingerprint,"
+                " response_status, response_body, created_at) VALUES ('s', :key, 'POST', '/x',"
+                " repeat('0', 64), 201, '{}', now() - :age)"
+            ),
+            {"key": key, "age": age},
+        )
+
+
+async def test_purge_deletes_keys_older_than_the_retention(
+    database: Database, settings: Settings
+) -> None:
+    retention = timedelta(hours=settings.idempotency_key_retention_hours)
+    await insert_key(database, "old", retention + timedelta(minutes=1))
+    await insert_key(database, "recent", retention - timedelta(minutes=1))
+    await insert_key(database, "new", timedelta(0))
+    async with database.session_scope() as session:
+        assert await purge_expired_keys(session, retention) == 1
+    remaining = await scalar(
+        database, "SELECT array_agg(key ORDER BY key) FROM api.idempotency_keys"
+    )
+    assert remaining == ["new", "recent"]
+
+
+async def test_the_periodic_task_purges_with_the_configured_retention(
+    database: Database, settings: Settings, run_jobs: Any
+) -> None:
+    hours = settings.idempotency_key_retention_hours
+    await insert_key(database, "old", timedelta(hours=hours, minutes=1))
+    await insert_key(database, "kept", timedelta(hours=hours, minutes=-1))
+    async with database.session_scope() as session:
+        await defer(session, purge_idempotency_keys, timestamp=0)
+    await run_jobs()
+    assert await scalar(database, "SELECT array_agg(key) FROM api.idempotency_keys") == ["kept"]
