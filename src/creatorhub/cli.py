@@ -164,7 +164,7 @@ def db_current() -> None:
 
 @ledger_cli.command("verify")
 def ledger_verify() -> None:
-    """Check the money invariants I1–I6; exit 1 and name the rows at fault on a violation."""
+    """Check the money invariants I1-I6; exit 1 and name the rows at fault on a violation."""
     from creatorhub.ledger.verify import CHECKS, verify
 
     url = _prepare(get_settings(), migrate=False)
