@@ -25,16 +25,23 @@ def signed(
 ) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(event).encode()
     timestamp = int((at or datetime.now(UTC)).timestamp())
-    return body, {SIGNATURE_HEADER: sign(secret, body, timestamp),
-                  "Content-Type": "application/json"}
+    return body, {
+        SIGNATURE_HEADER: sign(secret, body, timestamp),
+        "Content-Type": "application/json",
+    }
 
 
-def funding_event(reference: str, kind: str = "funding.succeeded", amount: int = 0) -> dict[str, Any]:
-    return make_event(kind, {"id": reference, "amount": amount, "currency": "usd"},
-                      now=datetime.now(UTC))
+def funding_event(
+    reference: str, kind: str = "funding.succeeded", amount: int = 0
+) -> dict[str, Any]:
+    return make_event(
+        kind, {"id": reference, "amount": amount, "currency": "usd"}, now=datetime.now(UTC)
+    )
 
 
-async def post_event(client: httpx.AsyncClient, event: dict[str, Any], **kwargs: Any) -> httpx.Response:
+async def post_event(
+    client: httpx.AsyncClient, event: dict[str, Any], **kwargs: Any
+) -> httpx.Response:
     body, headers = signed(event, **kwargs)
     return await client.post("/v1/webhooks/sandbox", content=body, headers=headers)
 
@@ -43,7 +50,8 @@ async def create_intent(
     client: httpx.AsyncClient, headers: dict[str, str], amount: int, currency: str = "USD"
 ) -> dict[str, Any]:
     response = await client.post(
-        "/v1/funding", json={"amount": amount, "currency": currency},
+        "/v1/funding",
+        json={"amount": amount, "currency": currency},
         headers={**headers, **idem()},
     )
     assert response.status_code == 201, response.text
@@ -60,9 +68,7 @@ async def fund_wallet(
         f"/v1/funding/{intent['id']}/confirm", headers={**headers, **idem()}
     )
     assert confirmed.status_code == 200, confirmed.text
-    response = await post_event(
-        client, funding_event(intent["provider_reference"], amount=amount)
-    )
+    response = await post_event(client, funding_event(intent["provider_reference"], amount=amount))
     assert response.status_code == 200, response.text
     return intent
 

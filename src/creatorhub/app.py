@@ -28,6 +28,7 @@ from creatorhub.kit.idempotency import install_idempotency_handlers
 from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware
 from creatorhub.payments.api import install_payments_handlers
 from creatorhub.payments.api import routers as payments_routers
+from creatorhub.payments.billing_api import router as billing_router
 from creatorhub.payments.tasks import deliver_in_process
 from creatorhub.web.pages import PageError
 from creatorhub.web.pages import router as pages_router
@@ -110,7 +111,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
 
     install_payments_handlers(app)
-    for router in [*identity_routers, audit_router, *payments_routers, pages_router]:
+    routers = [*identity_routers, audit_router, *payments_routers, billing_router, pages_router]
+    for router in routers:
         app.include_router(router)
 
     app.mount("/static/api-docs", StaticFiles(directory=API_DOCS_ASSETS), name="api-docs-assets")

@@ -34,6 +34,7 @@ TASK_MODULES = [
     "creatorhub.identity.tasks",
     "creatorhub.mail.tasks",
     "creatorhub.payments.tasks",
+    "creatorhub.payments.billing_tasks",
     "creatorhub.kit.tasks",
 ]
 

@@ -1,4 +1,4 @@
-"""Bank-style races: many clients move money among a few accounts at once; I1–I6 must hold.
+"""Bank-style races: many clients move money among a few accounts at once; I1-I6 must hold.
 
 The same checker must also catch a broken ledger: a variant that updates balances by
 read-modify-write (the classic lost update) runs under the same load and `verify` fails.
@@ -48,9 +48,7 @@ async def test_random_concurrent_operations_keep_every_invariant(
 ) -> None:
     wallets = await open_wallets(database, WALLETS)
     async with database.session_scope() as session:
-        in_transit = await ledger.platform_account(
-            session, AccountKind.PAYOUTS_IN_TRANSIT, "USD"
-        )
+        in_transit = await ledger.platform_account(session, AccountKind.PAYOUTS_IN_TRANSIT, "USD")
         fee_shards = [
             await ledger.fee_account(session, "USD", key=f"k{n}", shards=4) for n in range(8)
         ]
@@ -72,14 +70,23 @@ async def test_random_concurrent_operations_keep_every_invariant(
                     session,
                     [
                         TransferSpec(a, b, amount, "tip", key),
-                        TransferSpec(b, rng.choice(fee_shards), amount // 10 + 1,
-                                     "platform_fee", f"{key}:fee"),
+                        TransferSpec(
+                            b,
+                            rng.choice(fee_shards),
+                            amount // 10 + 1,
+                            "platform_fee",
+                            f"{key}:fee",
+                        ),
                     ],
                 )
             elif operation == "hold":
                 hold = await ledger.create_hold(
-                    session, debit_account_id=a, credit_account_id=b, amount=amount,
-                    kind="escrow_release", idempotency_key=key,
+                    session,
+                    debit_account_id=a,
+                    credit_account_id=b,
+                    amount=amount,
+                    kind="escrow_release",
+                    idempotency_key=key,
                 )
                 pending_holds.append(hold.hold_id)
             elif operation in ("post", "void"):
@@ -100,8 +107,9 @@ async def test_random_concurrent_operations_keep_every_invariant(
                 if settle_to is not None:
                     await ledger.transfer(
                         session,
-                        TransferSpec(in_transit, settle_to, amount, "payout_returned",
-                                     f"{key}:returned"),
+                        TransferSpec(
+                            in_transit, settle_to, amount, "payout_returned", f"{key}:returned"
+                        ),
                     )
             else:
                 await ledger.apply_transfers(
@@ -141,8 +149,9 @@ async def test_random_concurrent_operations_keep_every_invariant(
     assert total == 0
 
 
-async def _broken_transfer(database: Database, debit: uuid.UUID, credit: uuid.UUID,
-                           amount: int) -> None:
+async def _broken_transfer(
+    database: Database, debit: uuid.UUID, credit: uuid.UUID, amount: int
+) -> None:
     """The bug the ledger functions exist to prevent: read, compute, write back."""
     async with database.session_scope() as session:
         rows = {
@@ -180,8 +189,14 @@ async def _broken_transfer(database: Database, debit: uuid.UUID, credit: uuid.UU
                     "INSERT INTO ledger.entries (account_id, account_version, transfer_id, amount,"
                     " previous_balance, new_balance) VALUES (:a, :v, :t, :amount, :prev, :new)"
                 ),
-                {"a": account_id, "v": version, "t": transfer_id, "amount": delta,
-                 "prev": stale, "new": stale + delta},
+                {
+                    "a": account_id,
+                    "v": version,
+                    "t": transfer_id,
+                    "amount": delta,
+                    "prev": stale,
+                    "new": stale + delta,
+                },
             )
 
 

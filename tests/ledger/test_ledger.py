@@ -197,15 +197,21 @@ async def test_account_currency_must_be_iso_or_credit(database: Database) -> Non
 
     async with database.session_scope() as session:
         credits = await ledger.ensure_account(
-            session, owner_type=OwnerType.USER, owner_id=uuid.uuid4(),
-            kind=AccountKind.CREDITS, currency="CREDIT",
+            session,
+            owner_type=OwnerType.USER,
+            owner_id=uuid.uuid4(),
+            kind=AccountKind.CREDITS,
+            currency="CREDIT",
         )
     assert credits
     with pytest.raises(IntegrityError):
         async with database.session_scope() as session:
             await ledger.ensure_account(
-                session, owner_type=OwnerType.USER, owner_id=uuid.uuid4(),
-                kind=AccountKind.WALLET_AVAILABLE, currency="usd",
+                session,
+                owner_type=OwnerType.USER,
+                owner_id=uuid.uuid4(),
+                kind=AccountKind.WALLET_AVAILABLE,
+                currency="usd",
             )
 
 
@@ -223,8 +229,12 @@ async def test_hold_reserves_then_posts_part_and_releases_the_rest(database: Dat
     creator = await funded_wallet(database, 0)
     async with database.session_scope() as session:
         hold = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=700,
-            kind="escrow_release", idempotency_key="h-1",
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=700,
+            kind="escrow_release",
+            idempotency_key="h-1",
         )
     assert await balances(database, brand) == [(1_000, 700, 1)]
     # Held money cannot be spent twice.
@@ -254,12 +264,17 @@ async def test_post_with_a_fee_in_the_same_group(database: Database) -> None:
     creator = await funded_wallet(database, 0)
     async with database.session_scope() as session:
         hold = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=1_000,
-            kind="escrow_release", idempotency_key="h-fee",
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=1_000,
+            kind="escrow_release",
+            idempotency_key="h-fee",
         )
         fees = await ledger.fee_account(session, "USD", key="h-fee", shards=16)
         results = await ledger.post_hold(
-            session, hold.hold_id,
+            session,
+            hold.hold_id,
             also=[TransferSpec(creator, fees, 100, "platform_fee", "h-fee:fee")],
         )
     assert len(results) == 2
@@ -271,8 +286,12 @@ async def test_void_releases_and_a_voided_hold_cannot_post(database: Database) -
     creator = await funded_wallet(database, 0)
     async with database.session_scope() as session:
         hold = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=500,
-            kind="escrow_release", idempotency_key="h-void",
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=500,
+            kind="escrow_release",
+            idempotency_key="h-void",
         )
         await ledger.void_hold(session, hold.hold_id)
     assert await balances(database, brand) == [(500, 0, 1)]
@@ -287,17 +306,29 @@ async def test_hold_bounds(database: Database) -> None:
     with pytest.raises(InsufficientFunds):
         async with database.session_scope() as session:
             await ledger.create_hold(
-                session, debit_account_id=brand, credit_account_id=creator, amount=501,
-                kind="escrow_release", idempotency_key="too-much",
+                session,
+                debit_account_id=brand,
+                credit_account_id=creator,
+                amount=501,
+                kind="escrow_release",
+                idempotency_key="too-much",
             )
     async with database.session_scope() as session:
         hold = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=200,
-            kind="escrow_release", idempotency_key="h-ok",
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=200,
+            kind="escrow_release",
+            idempotency_key="h-ok",
         )
         again = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=200,
-            kind="escrow_release", idempotency_key="h-ok",
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=200,
+            kind="escrow_release",
+            idempotency_key="h-ok",
         )
     assert not again.created and again.hold_id == hold.hold_id
     with pytest.raises(PostExceedsHold):
@@ -317,12 +348,22 @@ async def test_expiry_releases_due_holds_only(database: Database) -> None:
     now = utcnow()
     async with database.session_scope() as session:
         due = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=100,
-            kind="reservation", idempotency_key="due", expires_at=now - timedelta(seconds=1),
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=100,
+            kind="reservation",
+            idempotency_key="due",
+            expires_at=now - timedelta(seconds=1),
         )
         later = await ledger.create_hold(
-            session, debit_account_id=brand, credit_account_id=creator, amount=100,
-            kind="reservation", idempotency_key="later", expires_at=now + timedelta(hours=1),
+            session,
+            debit_account_id=brand,
+            credit_account_id=creator,
+            amount=100,
+            kind="reservation",
+            idempotency_key="later",
+            expires_at=now + timedelta(hours=1),
         )
     async with database.session_scope() as session:
         assert await ledger.expire_holds(session, now) == 1

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+
+from creatorhub.db import Database
 from helpers import account, assert_problem
 from payment_helpers import (
     count,
@@ -19,8 +21,6 @@ from payment_helpers import (
     signed,
     wallet,
 )
-
-from creatorhub.db import Database
 
 
 async def test_money_arrives_only_when_the_provider_confirms(
@@ -45,9 +45,7 @@ async def test_money_arrives_only_when_the_provider_confirms(
     assert await count(database, "SELECT count(*) FROM payments.webhook_events") == 1
 
 
-async def test_a_declined_payment_moves_no_money(
-    client: httpx.AsyncClient, run_jobs
-) -> None:  # type: ignore[no-untyped-def]
+async def test_a_declined_payment_moves_no_money(client: httpx.AsyncClient, run_jobs) -> None:  # type: ignore[no-untyped-def]
     brand = await account(client, roles=["brand"])
     intent = await create_intent(client, brand.headers, 13_13)  # the sandbox declines 13.13
     await client.post(f"/v1/funding/{intent['id']}/confirm", headers={**brand.headers, **idem()})
@@ -123,9 +121,10 @@ async def test_idempotency_race_has_exactly_one_effect(
     assert set(statuses) <= {201, 409}, statuses
     bodies = {r.text for r in responses if r.status_code == 201}
     assert len(bodies) == 1
-    assert await count(
-        database, "SELECT count(*) FROM payments.funding_intents WHERE amount = 999"
-    ) == 1
+    assert (
+        await count(database, "SELECT count(*) FROM payments.funding_intents WHERE amount = 999")
+        == 1
+    )
 
 
 async def test_webhook_chaos_each_event_applies_once(
@@ -160,9 +159,7 @@ async def test_webhook_chaos_each_event_applies_once(
         if how == "bad_signature":
             return await post_event(client, event, secret="whsec_wrong")
         if how == "stale":
-            return await post_event(
-                client, event, at=datetime.now(UTC) - timedelta(seconds=301)
-            )
+            return await post_event(client, event, at=datetime.now(UTC) - timedelta(seconds=301))
         return await post_event(client, event)
 
     results = await asyncio.gather(*(deliver(event, how) for event, how in deliveries))
@@ -187,10 +184,13 @@ async def test_webhook_chaos_each_event_applies_once(
         " WHERE i.status = 'succeeded'",
     )
     assert (await wallet(client, brand.headers))["available"] == credited
-    assert await count(
-        database,
-        "SELECT count(*) FROM audit.system_logs WHERE component = 'payments.webhooks'",
-    ) == 12
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM audit.system_logs WHERE component = 'payments.webhooks'",
+        )
+        == 12
+    )
 
 
 async def test_unconfigured_provider_and_garbage_are_refused(
@@ -200,18 +200,22 @@ async def test_unconfigured_provider_and_garbage_are_refused(
     body, headers = signed(event)
     assert_problem(
         await client.post("/v1/webhooks/stripe", content=body, headers=headers),
-        404, "unknown_provider",
+        404,
+        "unknown_provider",
     )
     assert_problem(
         await client.post("/v1/webhooks/sandbox", content=b"{}", headers={}),
-        400, "invalid_signature",
+        400,
+        "invalid_signature",
     )
     assert_problem(
         await client.post(
-            "/v1/webhooks/sandbox", content=b"not json",
+            "/v1/webhooks/sandbox",
+            content=b"not json",
             headers={"Sandbox-Signature": "t=abc,v1=00"},
         ),
-        400, "invalid_signature",
+        400,
+        "invalid_signature",
     )
     # Signed, but about nothing we know: stored, answered 200, no effect.
     response = await client.post("/v1/webhooks/sandbox", content=body, headers=headers)
@@ -237,5 +241,6 @@ async def test_funded_wallet_shows_in_transactions(client: httpx.AsyncClient) ->
     assert rest["next_cursor"] is None
     assert_problem(
         await client.get("/v1/wallet/transactions?cursor=%%%", headers=brand.headers),
-        422, "invalid_cursor",
+        422,
+        "invalid_cursor",
     )

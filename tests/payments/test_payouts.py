@@ -6,19 +6,20 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
-from helpers import account, assert_problem, grant_roles
-from payment_helpers import count, fund_wallet, idem, wallet
 
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.jobs import JobRuntime
 from creatorhub.payments.tasks import run_payout_cycle
+from helpers import account, assert_problem, grant_roles
+from payment_helpers import count, fund_wallet, idem, wallet
 
 
 async def creator_with_payout_account(client: httpx.AsyncClient, funds: int):  # type: ignore[no-untyped-def]
     creator = await account(client, roles=["creator"])
-    response = await client.post("/v1/payout-accounts", json={"country": "US"},
-                                 headers=creator.headers)
+    response = await client.post(
+        "/v1/payout-accounts", json={"country": "US"}, headers=creator.headers
+    )
     assert response.status_code == 201, response.text
     assert response.json()["payouts_enabled"] is True
     if funds:
@@ -29,8 +30,9 @@ async def creator_with_payout_account(client: httpx.AsyncClient, funds: int):  #
 async def test_payout_needs_an_account(client: httpx.AsyncClient) -> None:
     creator = await account(client, roles=["creator"])
     await fund_wallet(client, creator.headers, 50_00)
-    response = await client.post("/v1/payouts", json={"amount": 25_00},
-                                 headers={**creator.headers, **idem()})
+    response = await client.post(
+        "/v1/payouts", json={"amount": 25_00}, headers={**creator.headers, **idem()}
+    )
     assert_problem(response, 409, "payout_account_required")
     assert (await wallet(client, creator.headers))["available"] == 50_00
 
@@ -39,25 +41,36 @@ async def test_payout_goes_pending_in_transit_paid(
     client: httpx.AsyncClient, database: Database, run_jobs
 ) -> None:  # type: ignore[no-untyped-def]
     creator = await creator_with_payout_account(client, 50_00)
-    below = await client.post("/v1/payouts", json={"amount": 19_99},
-                              headers={**creator.headers, **idem()})
+    below = await client.post(
+        "/v1/payouts", json={"amount": 19_99}, headers={**creator.headers, **idem()}
+    )
     assert_problem(below, 422, "payout_below_minimum")
-    above = await client.post("/v1/payouts", json={"amount": 50_01},
-                              headers={**creator.headers, **idem()})
+    above = await client.post(
+        "/v1/payouts", json={"amount": 50_01}, headers={**creator.headers, **idem()}
+    )
     assert_problem(above, 409, "insufficient_funds")
-    assert await count(
-        database,
-        "SELECT count(*) FROM audit.system_logs WHERE component = 'ledger'"
-        " AND data->>'action' = 'prevent_negative_wallet' AND source_uid = :uid",
-        uid=creator.id,
-    ) == 1
-    for bad in ({"amount": 0}, {"amount": 25.5}, {"amount": "2500"}, {"amount": 2500,
-                                                                       "currency": "BTC"}):
-        assert (await client.post("/v1/payouts", json=bad,
-                                  headers={**creator.headers, **idem()})).status_code == 422
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM audit.system_logs WHERE component = 'ledger'"
+            " AND data->>'action' = 'prevent_negative_wallet' AND source_uid = :uid",
+            uid=creator.id,
+        )
+        == 1
+    )
+    for bad in (
+        {"amount": 0},
+        {"amount": 25.5},
+        {"amount": "2500"},
+        {"amount": 2500, "currency": "BTC"},
+    ):
+        assert (
+            await client.post("/v1/payouts", json=bad, headers={**creator.headers, **idem()})
+        ).status_code == 422
 
-    created = await client.post("/v1/payouts", json={"amount": 30_00},
-                                headers={**creator.headers, **idem()})
+    created = await client.post(
+        "/v1/payouts", json={"amount": 30_00}, headers={**creator.headers, **idem()}
+    )
     assert created.status_code == 201, created.text
     payout = created.json()
     assert (payout["status"], payout["minimum_amount"]) == ("pending", 20_00)
@@ -91,14 +104,18 @@ async def test_admin_release_below_minimum_and_a_failed_payout_returns_money(
     )
     assert released.status_code == 201, released.text
     assert released.json()["released_below_minimum_by"] == admin.id
-    assert await count(
-        database, "SELECT count(*) FROM audit.audit_logs WHERE action = 'payout.admin_override'"
-    ) == 1
+    assert (
+        await count(
+            database, "SELECT count(*) FROM audit.audit_logs WHERE action = 'payout.admin_override'"
+        )
+        == 1
+    )
     assert (await wallet(client, creator.headers))["available"] == 1_87
 
     await run_jobs()  # the sandbox fails 13.13: the money is back at once
-    payout = (await client.get(f"/v1/payouts/{released.json()['id']}",
-                               headers=creator.headers)).json()
+    payout = (
+        await client.get(f"/v1/payouts/{released.json()['id']}", headers=creator.headers)
+    ).json()
     assert payout["status"] == "failed"
     assert payout["failure_reason"] == "sandbox: account closed"
     shown = await wallet(client, creator.headers)
@@ -107,23 +124,25 @@ async def test_admin_release_below_minimum_and_a_failed_payout_returns_money(
 
 async def test_cancel_a_pending_payout(client: httpx.AsyncClient) -> None:
     creator = await creator_with_payout_account(client, 40_00)
-    created = (await client.post("/v1/payouts", json={}, headers={**creator.headers, **idem()}))
+    created = await client.post("/v1/payouts", json={}, headers={**creator.headers, **idem()})
     assert created.status_code == 201
     assert created.json()["amount"] == 40_00  # no amount: everything available
     payout_id = created.json()["id"]
     other = await account(client, roles=["creator"])
     assert_problem(
         await client.post(f"/v1/payouts/{payout_id}/cancel", headers={**other.headers, **idem()}),
-        404, "payout_not_found",
+        404,
+        "payout_not_found",
     )
-    canceled = await client.post(f"/v1/payouts/{payout_id}/cancel",
-                                 headers={**creator.headers, **idem()})
+    canceled = await client.post(
+        f"/v1/payouts/{payout_id}/cancel", headers={**creator.headers, **idem()}
+    )
     assert canceled.json()["status"] == "canceled"
     assert (await wallet(client, creator.headers))["available"] == 40_00
     assert_problem(
-        await client.post(f"/v1/payouts/{payout_id}/cancel",
-                          headers={**creator.headers, **idem()}),
-        409, "payout_not_cancelable",
+        await client.post(f"/v1/payouts/{payout_id}/cancel", headers={**creator.headers, **idem()}),
+        409,
+        "payout_not_cancelable",
     )
 
 
@@ -133,8 +152,9 @@ async def test_concurrent_payouts_never_overdraw(
     creator = await creator_with_payout_account(client, 100_00)
     responses = await asyncio.gather(
         *(
-            client.post("/v1/payouts", json={"amount": 30_00},
-                        headers={**creator.headers, **idem()})
+            client.post(
+                "/v1/payouts", json={"amount": 30_00}, headers={**creator.headers, **idem()}
+            )
             for _ in range(8)
         )
     )

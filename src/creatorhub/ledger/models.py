@@ -128,8 +128,11 @@ class Hold(Base):
             "expires_at",
             postgresql_where=text("status = 'pending' AND expires_at IS NOT NULL"),
         ),
-        Index("ix_holds_debit_account_id_pending", "debit_account_id",
-              postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_holds_debit_account_id_pending",
+            "debit_account_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_holds_reference", "reference_type", "reference_id"),
         {"schema": SCHEMA},
     )

@@ -138,7 +138,10 @@ async def user_account(
 
 async def platform_account(session: AsyncSession, kind: AccountKind, currency: str) -> uuid.UUID:
     return await ensure_account(
-        session, owner_type=OwnerType.PLATFORM, owner_id=PLATFORM_OWNER_ID, kind=kind,
+        session,
+        owner_type=OwnerType.PLATFORM,
+        owner_id=PLATFORM_OWNER_ID,
+        kind=kind,
         currency=currency,
     )
 
@@ -153,9 +156,7 @@ def fee_shard_for(key: str, shards: int) -> int:
     return int.from_bytes(digest, "big") % shards
 
 
-async def fee_account(
-    session: AsyncSession, currency: str, *, key: str, shards: int
-) -> uuid.UUID:
+async def fee_account(session: AsyncSession, currency: str, *, key: str, shards: int) -> uuid.UUID:
     return await ensure_account(
         session,
         owner_type=OwnerType.PLATFORM,

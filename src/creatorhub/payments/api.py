@@ -129,8 +129,13 @@ async def create_funding(
     """Start bringing money in; it is credited when the provider confirms (webhook)."""
     provider = provider_in(session)
     intent = await funding.create_intent(
-        session, provider, user_id=principal.id, amount=body.amount, currency=body.currency,
-        target_type=body.target_type, target_id=body.target_id,
+        session,
+        provider,
+        user_id=principal.id,
+        amount=body.amount,
+        currency=body.currency,
+        target_type=body.target_type,
+        target_id=body.target_id,
     )
     if settings.sandbox_auto_confirm and provider.name == "sandbox":
         await funding.confirm_intent(session, provider, intent)
@@ -141,9 +146,7 @@ async def create_funding(
 async def get_funding(
     intent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> FundingOut:
-    return FundingOut.model_validate(
-        await funding.get_own_intent(session, intent_id, principal.id)
-    )
+    return FundingOut.model_validate(await funding.get_own_intent(session, intent_id, principal.id))
 
 
 @funding_router.post("/{intent_id}/confirm", response_model=FundingOut)
@@ -188,7 +191,10 @@ async def create_payout_account(
     body: PayoutAccountCreate, principal: CurrentPrincipal, session: DbSession
 ) -> PayoutAccountOut:
     account = await payouts.create_payout_account(
-        session, provider_in(session), user_id=principal.id, email=principal.user.email,
+        session,
+        provider_in(session),
+        user_id=principal.id,
+        email=principal.user.email,
         country=body.country,
     )
     return PayoutAccountOut.model_validate(account)
@@ -204,7 +210,9 @@ async def list_payout_accounts(
 
 @payout_accounts_router.post("/{account_id}/onboarding-link", response_model=OnboardingLinkOut)
 async def payout_account_onboarding_link(
-    account_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession,
+    account_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
     settings: AppSettings,
 ) -> OnboardingLinkOut:
     account = await _own_payout_account(session, account_id, principal.id)
@@ -297,12 +305,22 @@ async def admin_release_payout(
 ) -> JSONResponse:
     """Release a payout below the minimum (audited, with the reason)."""
     payout = await payouts.request_payout(
-        session, settings, user_id=body.user_id, amount=body.amount, currency=body.currency,
-        trigger="admin", released_below_minimum_by=admin.id, actor_id=admin.id,
+        session,
+        settings,
+        user_id=body.user_id,
+        amount=body.amount,
+        currency=body.currency,
+        trigger="admin",
+        released_below_minimum_by=admin.id,
+        actor_id=admin.id,
     )
     await record_change(
-        session, action="payout.admin_override", entity_type="payout", entity_id=payout.id,
-        actor_id=admin.id, after={"reason": body.reason, "amount": body.amount},
+        session,
+        action="payout.admin_override",
+        entity_type="payout",
+        entity_id=payout.id,
+        actor_id=admin.id,
+        after={"reason": body.reason, "amount": body.amount},
     )
     await defer(session, submit_payout, payout_id=str(payout.id))
     return await idem.respond(session, 201, PayoutOut.model_validate(payout))
@@ -327,13 +345,17 @@ async def receive_webhook(
     body = await request.body()
     try:
         receipt = await webhooks.receive(
-            session, provider_in(session, provider), body=body, headers=request.headers,
+            session,
+            provider_in(session, provider),
+            body=body,
+            headers=request.headers,
             now=utcnow(),
         )
     except WebhookSignatureError as error:
         code = "stale_signature" if isinstance(error, WebhookStaleError) else "invalid_signature"
         await record_blocked(
-            database, component="payments.webhooks",
+            database,
+            component="payments.webhooks",
             data={"action": code, "provider": provider, "detail": str(error)},
             level=LogLevel.WARNING,
         )
@@ -369,8 +391,12 @@ async def set_fee_rule(
     rule = await session.scalar(query)
     before = snapshot(rule) if rule else None
     if rule is None:
-        rule = FeeRule(transaction_kind=transaction_kind, user_id=body.user_id,
-                       basis_points=body.basis_points, fixed_amount=body.fixed_amount)
+        rule = FeeRule(
+            transaction_kind=transaction_kind,
+            user_id=body.user_id,
+            basis_points=body.basis_points,
+            fixed_amount=body.fixed_amount,
+        )
         session.add(rule)
     rule.basis_points = body.basis_points
     rule.fixed_amount = body.fixed_amount
@@ -378,8 +404,13 @@ async def set_fee_rule(
     await session.flush()
     await session.refresh(rule)
     await record_change(
-        session, action="fees.set", entity_type="fee_rule", entity_id=rule.id,
-        actor_id=admin.id, before=before, after=snapshot(rule),
+        session,
+        action="fees.set",
+        entity_type="fee_rule",
+        entity_id=rule.id,
+        actor_id=admin.id,
+        before=before,
+        after=snapshot(rule),
     )
     return FeeRuleOut.model_validate(rule)
 
@@ -395,8 +426,12 @@ async def quote_fee(
     """What the platform fee on `gross` would be: gross, fee and net."""
     quote = await fees.quote(session, kind=kind, payee_id=payee_id or principal.id, gross=gross)
     return FeeQuoteOut(
-        kind=quote.kind, gross=quote.gross, fee=quote.fee, net=quote.net,
-        basis_points=quote.basis_points, fixed_amount=quote.fixed_amount,
+        kind=quote.kind,
+        gross=quote.gross,
+        fee=quote.fee,
+        net=quote.net,
+        basis_points=quote.basis_points,
+        fixed_amount=quote.fixed_amount,
     )
 
 

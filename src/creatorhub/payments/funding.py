@@ -64,7 +64,8 @@ async def create_intent(
         resolver = TARGET_RESOLVERS.get(target_type)
         if resolver is None or target_id is None:
             raise Unprocessable(
-                f"cannot fund a {target_type!r} here", code="unknown_funding_target",
+                f"cannot fund a {target_type!r} here",
+                code="unknown_funding_target",
                 field="body.target_type",
             )
         await resolver(session, user_id, target_id, currency)  # refuses what may not be funded
@@ -88,8 +89,12 @@ async def create_intent(
     )
     intent.provider_reference = answer.reference
     await record_change(
-        session, action="funding.create", entity_type="funding_intent", entity_id=intent.id,
-        actor_id=user_id, after=snapshot(intent),
+        session,
+        action="funding.create",
+        entity_type="funding_intent",
+        entity_id=intent.id,
+        actor_id=user_id,
+        after=snapshot(intent),
     )
     await session.flush()
     return intent
@@ -182,8 +187,13 @@ async def apply_provider_status(
     elif status in (FundingStatus.FAILED, FundingStatus.CANCELED):
         intent.failure_reason = reason
     await record_change(
-        session, action=f"funding.{status}", entity_type="funding_intent", entity_id=intent.id,
-        actor_id=None, before=before, after=snapshot(intent),
+        session,
+        action=f"funding.{status}",
+        entity_type="funding_intent",
+        entity_id=intent.id,
+        actor_id=None,
+        before=before,
+        after=snapshot(intent),
     )
     await session.flush()
     return f"applied_{status}"

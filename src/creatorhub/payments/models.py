@@ -243,9 +243,7 @@ class Payout(Base):
             "status IN ('pending', 'in_transit', 'paid', 'failed', 'canceled')",
             name="status_known",
         ),
-        CheckConstraint(
-            "trigger IN ('on_demand', 'monthly_cycle', 'admin')", name="trigger_known"
-        ),
+        CheckConstraint("trigger IN ('on_demand', 'monthly_cycle', 'admin')", name="trigger_known"),
         # I6 in the database: below the minimum only with an administrator's release.
         CheckConstraint(
             "amount >= minimum_amount OR released_below_minimum_by IS NOT NULL",
@@ -354,9 +352,7 @@ class Subscription(Base):
     # later must not lazy-load outside the async context.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('active', 'past_due', 'canceled')", name="status_known"
-        ),
+        CheckConstraint("status IN ('active', 'past_due', 'canceled')", name="status_known"),
         CheckConstraint("periods_paid >= 0", name="periods_paid_nonneg"),
         CheckConstraint("(status = 'canceled') = (canceled_at IS NOT NULL)", name="canceled_at"),
         # One live subscription per subscriber and plan.

@@ -68,19 +68,26 @@ async def create_payout_account(
         provider_reference=answer.reference,
         country=country,
     )
-    _apply_status(account, answer.payouts_enabled, answer.details_submitted,
-                  dict(answer.capabilities))
+    _apply_status(
+        account, answer.payouts_enabled, answer.details_submitted, dict(answer.capabilities)
+    )
     session.add(account)
     await session.flush()
     await record_change(
-        session, action="payout_account.create", entity_type="payout_account",
-        entity_id=account.id, actor_id=user_id, after=snapshot(account),
+        session,
+        action="payout_account.create",
+        entity_type="payout_account",
+        entity_id=account.id,
+        actor_id=user_id,
+        after=snapshot(account),
     )
     return account
 
 
 def _apply_status(
-    account: PayoutAccount, payouts_enabled: bool, details_submitted: bool,
+    account: PayoutAccount,
+    payouts_enabled: bool,
+    details_submitted: bool,
     capabilities: dict[str, str],
 ) -> None:
     account.payouts_enabled = payouts_enabled
@@ -98,8 +105,9 @@ async def refresh_payout_account(
     session: AsyncSession, provider: PaymentProvider, account: PayoutAccount
 ) -> PayoutAccount:
     answer = await provider.payee_account_status(account.provider_reference)
-    _apply_status(account, answer.payouts_enabled, answer.details_submitted,
-                  dict(answer.capabilities))
+    _apply_status(
+        account, answer.payouts_enabled, answer.details_submitted, dict(answer.capabilities)
+    )
     await session.flush()
     return account
 
@@ -119,8 +127,7 @@ async def apply_payee_account_update(
         account,
         bool(payload.get("payouts_enabled")),
         bool(payload.get("details_submitted")),
-        {str(k): str(v) for k, v in capabilities.items()} if isinstance(capabilities, dict)
-        else {},
+        {str(k): str(v) for k, v in capabilities.items()} if isinstance(capabilities, dict) else {},
     )
     await session.flush()
     return "applied_account_update"
@@ -161,8 +168,9 @@ async def request_payout(
 ) -> Payout:
     """Take `amount` (default: everything available) out of the wallet into a new payout."""
     account = await session.scalar(
-        select(PayoutAccount)
-        .where(PayoutAccount.user_id == user_id, PayoutAccount.provider == _provider(settings))
+        select(PayoutAccount).where(
+            PayoutAccount.user_id == user_id, PayoutAccount.provider == _provider(settings)
+        )
     )
     if account is None:
         raise Conflict(
@@ -215,7 +223,8 @@ async def request_payout(
     )
     await record_change(
         session,
-        action="payout.request" if released_below_minimum_by is None
+        action="payout.request"
+        if released_below_minimum_by is None
         else "payout.release_below_minimum",
         entity_type="payout",
         entity_id=payout.id,
@@ -231,7 +240,10 @@ def _provider(settings: Settings) -> str:
 
 
 async def get_payout(
-    session: AsyncSession, payout_id: uuid.UUID, *, user_id: uuid.UUID | None = None,
+    session: AsyncSession,
+    payout_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None = None,
     lock: bool = False,
 ) -> Payout:
     query = select(Payout).where(Payout.id == payout_id)
@@ -295,8 +307,13 @@ async def move_payout(
     if status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
         payout.failure_reason = reason
     await record_change(
-        session, action=f"payout.{status}", entity_type="payout", entity_id=payout.id,
-        actor_id=actor_id, before=before, after=snapshot(payout),
+        session,
+        action=f"payout.{status}",
+        entity_type="payout",
+        entity_id=payout.id,
+        actor_id=actor_id,
+        before=before,
+        after=snapshot(payout),
     )
     await session.flush()
     return f"applied_{status}"
@@ -309,8 +326,9 @@ async def cancel_payout(session: AsyncSession, payout_id: uuid.UUID, user_id: uu
             f"the payout is {payout.status}; only a pending payout can be canceled",
             code="payout_not_cancelable",
         )
-    await move_payout(session, payout, PayoutStatus.CANCELED, reason="canceled by the payee",
-                      actor_id=user_id)
+    await move_payout(
+        session, payout, PayoutStatus.CANCELED, reason="canceled by the payee", actor_id=user_id
+    )
     return payout
 
 
@@ -340,7 +358,11 @@ async def submit_payout(
 
 
 async def apply_provider_status(
-    session: AsyncSession, *, provider: str, reference: str, status: PayoutStatus,
+    session: AsyncSession,
+    *,
+    provider: str,
+    reference: str,
+    status: PayoutStatus,
     reason: str | None = None,
 ) -> str:
     payout = await session.scalar(
@@ -358,10 +380,10 @@ async def payees_due_for_cycle(
     session: AsyncSession, settings: Settings, currency: str, month_start: datetime
 ) -> list[uuid.UUID]:
     """Payees with a ready payout account and no monthly payout yet this month."""
-    already = (
-        select(Payout.user_id)
-        .where(Payout.trigger == "monthly_cycle", Payout.created_at >= month_start,
-               Payout.currency == currency)
+    already = select(Payout.user_id).where(
+        Payout.trigger == "monthly_cycle",
+        Payout.created_at >= month_start,
+        Payout.currency == currency,
     )
     rows = await session.scalars(
         select(PayoutAccount.user_id).where(

@@ -124,9 +124,7 @@ class OnboardingLinkOut(BaseModel):
 
 
 class PayoutCreate(CurrencyModel):
-    amount: Amount | None = Field(
-        default=None, description="omit to withdraw everything available"
-    )
+    amount: Amount | None = Field(default=None, description="omit to withdraw everything available")
 
 
 class AdminPayoutCreate(CurrencyModel):

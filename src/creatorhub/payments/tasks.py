@@ -127,8 +127,12 @@ async def run_payout_cycle(now: datetime) -> dict[str, int]:
                     counts["below_minimum"] += 1
                     continue
                 payout = await payouts.request_payout(
-                    session, settings, user_id=user_id, amount=available,
-                    currency=settings.payout_currency, trigger="monthly_cycle",
+                    session,
+                    settings,
+                    user_id=user_id,
+                    amount=available,
+                    currency=settings.payout_currency,
+                    trigger="monthly_cycle",
                 )
                 await defer(session, submit_payout, payout_id=str(payout.id))
                 counts["requested"] += 1

@@ -32,12 +32,18 @@ class WalletSummary:
 
 async def summary(session: AsyncSession, user_id: uuid.UUID, currency: str) -> WalletSummary:
     available = await ledger.find_account(
-        session, owner_type=OwnerType.USER, owner_id=user_id,
-        kind=AccountKind.WALLET_AVAILABLE, currency=currency,
+        session,
+        owner_type=OwnerType.USER,
+        owner_id=user_id,
+        kind=AccountKind.WALLET_AVAILABLE,
+        currency=currency,
     )
     pending = await ledger.find_account(
-        session, owner_type=OwnerType.USER, owner_id=user_id,
-        kind=AccountKind.WALLET_PENDING, currency=currency,
+        session,
+        owner_type=OwnerType.USER,
+        owner_id=user_id,
+        kind=AccountKind.WALLET_PENDING,
+        currency=currency,
     )
     items = (
         await session.scalars(
@@ -144,10 +150,16 @@ async def transactions(
     ).all()
     items = [
         WalletTransaction(
-            id=row.id, created_at=row.created_at, kinds=sorted(row.kinds),
-            reference_type=row.reference_type, reference_id=row.reference_id,
-            gross=int(row.gross), fee=int(row.fee), net=int(row.net),
-            balance_after=int(row.balance_after), wallet=row.wallet,
+            id=row.id,
+            created_at=row.created_at,
+            kinds=sorted(row.kinds),
+            reference_type=row.reference_type,
+            reference_id=row.reference_id,
+            gross=int(row.gross),
+            fee=int(row.fee),
+            net=int(row.net),
+            balance_after=int(row.balance_after),
+            wallet=row.wallet,
         )
         for row in rows[:limit]
     ]

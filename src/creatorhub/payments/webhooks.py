@@ -60,12 +60,18 @@ async def apply_event(session: AsyncSession, provider: str, event: ProviderEvent
         return "ignored_no_object"
     if event.kind in FUNDING_STATES:
         return await funding.apply_provider_status(
-            session, provider=provider, reference=reference, status=FUNDING_STATES[event.kind],
+            session,
+            provider=provider,
+            reference=reference,
+            status=FUNDING_STATES[event.kind],
             reason=_failure_reason(obj),
         )
     if event.kind in PAYOUT_STATES:
         return await payouts.apply_provider_status(
-            session, provider=provider, reference=reference, status=PAYOUT_STATES[event.kind],
+            session,
+            provider=provider,
+            reference=reference,
+            status=PAYOUT_STATES[event.kind],
             reason=_failure_reason(obj),
         )
     if event.kind == EventKind.PAYEE_ACCOUNT_UPDATED:

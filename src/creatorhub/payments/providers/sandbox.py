@@ -146,11 +146,16 @@ class SandboxProvider:
         # Derived from the payout id, as the idempotency key at a real provider is: a retried
         # submission names the same transfer.
         reference = f"sbx_tr_{payout_id.hex}"
-        obj = {"id": reference, "amount": amount, "currency": currency.lower(),
-               "destination": account_reference}
+        obj = {
+            "id": reference,
+            "amount": amount,
+            "currency": currency.lower(),
+            "destination": account_reference,
+        }
         if amount in self.fail_amounts:
-            await self._send(EventKind.PAYOUT_FAILED,
-                             {**obj, "failure_message": "sandbox: account closed"})
+            await self._send(
+                EventKind.PAYOUT_FAILED, {**obj, "failure_message": "sandbox: account closed"}
+            )
         else:
             await self._send(EventKind.PAYOUT_PAID, obj)
         return ProviderTransfer(reference, TransferStatus.IN_TRANSIT)
