@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import os
 import sys
 from dataclasses import dataclass
@@ -16,8 +17,12 @@ from creatorhub.db import Database
 from creatorhub.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from helpers import login, scalar
 
-TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user"]
-SUBCOMMANDS = {"db": ["upgrade", "downgrade", "current"], "user": ["create-admin"]}
+TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user", "ledger"]
+SUBCOMMANDS = {
+    "db": ["upgrade", "downgrade", "current"],
+    "user": ["create-admin"],
+    "ledger": ["verify"],
+}
 COMMAND_TIMEOUT = 120
 
 
@@ -247,3 +252,32 @@ async def test_the_embedded_server_keeps_its_data_across_restarts(tmp_path: Path
     assert '"created": []' in second.stderr, second.stderr
     current = await run_cli(env, tmp_path, "db", "current")
     assert f"current: {migrate.head()}" in current.stdout
+
+
+@pytest.mark.ledger_corrupted
+async def test_ledger_verify_passes_a_sound_ledger_and_fails_a_broken_one(
+    cli_env: dict[str, str], tmp_path: Path, database: Database
+) -> None:
+    from sqlalchemy import text
+
+    from creatorhub.ledger import service as ledger
+    from creatorhub.ledger.models import AccountKind
+    from creatorhub.ledger.service import TransferSpec
+
+    async with database.session_scope() as session:
+        clearing = await ledger.platform_account(session, AccountKind.PROVIDER_CLEARING, "USD")
+        wallet = await ledger.user_account(session, uuid.uuid4(), "USD")
+        await ledger.transfer(session, TransferSpec(clearing, wallet, 500, "funding", "cli-1"))
+    sound = await run_cli(cli_env, tmp_path, "ledger", "verify")
+    assert sound.code == 0, sound
+    assert "ledger sound" in sound.stdout
+
+    # A balance changed behind the ledger's back: money from nowhere.
+    async with database.session_scope() as session:
+        await session.execute(
+            text("UPDATE ledger.accounts SET balance = balance + 1 WHERE id = :id"), {"id": wallet}
+        )
+    broken = await run_cli(cli_env, tmp_path, "ledger", "verify")
+    assert broken.code == 1, broken
+    assert "VIOLATION I1 currency balances sum to zero" in broken.stderr
+    assert "VIOLATION I3 balance and version equal the sum and count of entries" in broken.stderr
