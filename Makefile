@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest worker clean
+.PHONY: run test lint typecheck pytest worker clean bench bench-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,28 @@ pytest: $(VENV)/.installed-dev
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$code
 
 test: lint typecheck pytest
+
+# The ledger benchmark (docs/benchmarks.md, "Ledger"): not a test. BENCH_ARGS passes options,
+# e.g. `make bench BENCH_ARGS="--duration 5 --database-url postgresql://postgres@127.0.0.1/postgres"`.
+BENCH_ARGS ?=
+
+bench: $(VENV)/.installed-dev bench-tools
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# pgbench drives the benchmark. pgserver ships one matching the embedded server; the system one
+# (Debian's postgresql-client) serves an external server and is installed when missing.
+bench-tools:
+	@if ! command -v pgbench >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "pgbench missing: installing postgresql-client"; \
+	    apt-get install -y -q postgresql-client >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q postgresql-client >/dev/null; } \
+	      || echo "could not install postgresql-client: the bench uses pgserver's pgbench"; \
+	  else \
+	    echo "pgbench is not on PATH and apt-get is not usable here: install PostgreSQL's client"; \
+	    echo "tools (Debian: postgresql-client); until then the bench uses pgserver's pgbench."; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 import os
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
