@@ -1,21 +1,28 @@
-"""Demo data: one account per role, so a fresh install has someone to log in as.
+"""Demo data: one account per role, so a fresh install has someone to log in as, and money in
+their wallets (the brand and the fan funded through the sandbox, a tip paid to the creator).
 
 Idempotent: accounts that exist are left as they are, so `make run` can load it every time.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import structlog
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.identity import passwords
 from creatorhub.identity.models import BrandProfile, CreatorProfile, FollowerEstimate, User
 from creatorhub.kit.clock import utcnow
+from creatorhub.ledger import service as ledger
+from creatorhub.payments import earnings, funding, payouts
+from creatorhub.payments.models import FundingStatus
+from creatorhub.payments.providers.registry import get_provider
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +46,46 @@ DEMO_ACCOUNTS = (
 )
 
 
+async def _load_demo_money(
+    session: AsyncSession, settings: Settings, new_users: dict[str, uuid.UUID]
+) -> None:
+    """Wallets with money in them, through the same services the API uses (sandbox provider)."""
+    sandbox = get_provider(settings, "sandbox")
+    funded = (("brand@creatorhub.example", 5_000_00), ("fan@creatorhub.example", 100_00))
+    for email, amount in funded:
+        user_id = new_users.get(email)
+        if user_id is None:
+            continue
+        intent = await funding.create_intent(
+            session, sandbox, user_id=user_id, amount=amount, currency="USD"
+        )
+        assert intent.provider_reference is not None
+        await funding.apply_provider_status(
+            session, provider="sandbox", reference=intent.provider_reference,
+            status=FundingStatus.SUCCEEDED,
+        )
+    creator = new_users.get("sarah@creatorhub.example")
+    fan = new_users.get("fan@creatorhub.example")
+    if creator is None or fan is None:
+        return
+    await payouts.create_payout_account(
+        session, sandbox, user_id=creator, email="sarah@creatorhub.example", country="US"
+    )
+    await earnings.pay_earnings(
+        session, payee_id=creator, gross=25_00, currency="USD", kind="tip",
+        key=f"demo-tip-{fan}",
+        reason="tip from Fran Fan", now=utcnow(), hold_days=settings.earnings_hold_days,
+        fee_shards=settings.fee_shards,
+        payer_account_id=await ledger.user_account(session, fan, "USD"),
+        reference_type="tip", reference_id="demo",
+    )
+
+
 async def load_demo(url: str, settings: Settings) -> list[str]:
     """Create the demo accounts that are missing; returns the e-mails created."""
     database = Database.connect(url, settings)
     created: list[str] = []
+    new_users: dict[str, uuid.UUID] = {}
     try:
         async with database.session_scope() as session:
             password_hash = await passwords.hash_password(DEMO_PASSWORD)
@@ -97,6 +140,8 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
                         )
                     )
                 created.append(account.email)
+                new_users[account.email] = user.id
+            await _load_demo_money(session, settings, new_users)
     finally:
         await database.dispose()
     log.info("demo_loaded", created=created)

@@ -15,6 +15,7 @@ import pytest
 from creatorhub import migrate
 from creatorhub.db import Database
 from creatorhub.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from creatorhub.ledger.verify import verify
 from helpers import login, scalar
 
 TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user", "ledger"]
@@ -223,6 +224,19 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     # The published demo password works.
     tokens = await login(client, DEMO_ACCOUNTS[0].email, DEMO_PASSWORD)
     assert tokens["access_token"]
+
+    # Money came in through the sandbox once (the second run added nothing), and the creator
+    # holds a tip minus the 10 % fee; the ledger is sound.
+    balances_sql = (
+        "SELECT string_agg(u.email || '=' || a.balance, ',' ORDER BY u.email)"
+        " FROM ledger.accounts a JOIN identity.users u ON u.id = a.owner_id"
+        " WHERE a.kind = 'wallet_available'"
+    )
+    assert await scalar(database, balances_sql) == (
+        "brand@creatorhub.example=500000,fan@creatorhub.example=7500,"
+        "sarah@creatorhub.example=2250"
+    )
+    assert verify(database.url) == []
 
 
 async def test_the_embedded_server_keeps_its_data_across_restarts(tmp_path: Path) -> None:
