@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from creatorhub.config import Settings
 from creatorhub.kit.errors import Problem
 from creatorhub.payments.providers.base import PaymentProvider
@@ -10,6 +12,18 @@ from creatorhub.payments.providers.sandbox import EventSink, SandboxProvider
 
 class ProviderUnavailable(Problem):
     status, code = 503, "payments_provider_unavailable"
+
+
+@lru_cache(maxsize=4)
+def _stripe(
+    api_key: str, webhook_secret: str, api_base: str | None, tolerance_seconds: int
+) -> PaymentProvider:
+    """One Stripe client per configuration: it keeps an HTTP connection pool worth reusing."""
+    from creatorhub.payments.providers.stripe_provider import StripeProvider
+
+    return StripeProvider(
+        api_key, webhook_secret, api_base=api_base, tolerance_seconds=tolerance_seconds
+    )
 
 
 def provider_names() -> tuple[str, ...]:
@@ -39,13 +53,10 @@ def get_provider(
                 "the stripe provider needs CREATORHUB_STRIPE_API_KEY and "
                 "CREATORHUB_STRIPE_WEBHOOK_SECRET"
             )
-        from creatorhub.payments.providers.stripe_provider import StripeProvider
-
-        provider: PaymentProvider = StripeProvider(
+        return _stripe(
             settings.stripe_api_key,
             settings.stripe_webhook_secret,
-            api_base=settings.stripe_api_base,
-            tolerance_seconds=settings.webhook_tolerance_seconds,
+            settings.stripe_api_base,
+            settings.webhook_tolerance_seconds,
         )
-        return provider
     raise ProviderUnavailable(f"unknown payments provider {name!r}")
