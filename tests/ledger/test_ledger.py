@@ -113,7 +113,7 @@ async def test_a_group_is_applied_whole_or_not_at_all(database: Database) -> Non
             await ledger.apply_transfers(session, group)
     assert refused.value.record["action"] == "prevent_negative_wallet"
     assert refused.value.record["attempted_value"] == -1
-    assert refused.value.record["previous_value"] == 1_000
+    assert refused.value.record["previous_value"] == 400  # after the first transfer
     assert await balances(database, alice, bob, carol) == [(1_000, 0, 1), (0, 0, 0), (0, 0, 0)]
     assert await count(database, "SELECT count(*) FROM ledger.transfers WHERE kind = 'tip'") == 0
 
@@ -397,3 +397,34 @@ def test_fee_shards_spread_evenly() -> None:
     for n in range(16_000):
         counts[ledger.fee_shard_for(f"key-{n}", 16)] += 1
     assert min(counts) > 850 and max(counts) < 1_150
+
+
+async def test_a_large_batch_applies_set_based_and_exactly_once(database: Database) -> None:
+    wallets = [await funded_wallet(database, 100_000) for _ in range(5)]
+    batch = [
+        TransferSpec(wallets[n % 5], wallets[(n * 3 + 1) % 5], 1 + n % 97, "import", f"b-{n}")
+        for n in range(500)
+        if n % 5 != (n * 3 + 1) % 5
+    ]
+    async with database.session_scope() as session:
+        first = await ledger.apply_transfers(session, batch)
+    assert len(first) == len(batch) and all(r.created for r in first)
+    async with database.session_scope() as session:
+        again = await ledger.apply_transfers(session, batch)
+    assert [r.transfer_id for r in again] == [r.transfer_id for r in first]
+    assert not any(r.created for r in again)
+    expected = [100_000] * 5
+    for spec in batch:
+        expected[wallets.index(spec.debit_account_id)] -= spec.amount
+        expected[wallets.index(spec.credit_account_id)] += spec.amount
+    assert [b for b, _, _ in await balances(database, *wallets)] == expected
+
+    changed = [*batch[:20], TransferSpec(wallets[0], wallets[1], 5, "import", "b-1")]
+    with pytest.raises(IdempotencyMismatch):
+        async with database.session_scope() as session:
+            await ledger.apply_transfers(session, changed)
+    too_much = [TransferSpec(wallets[0], wallets[1], 10_000, "import", f"x-{n}") for n in range(30)]
+    with pytest.raises(InsufficientFunds):
+        async with database.session_scope() as session:
+            await ledger.apply_transfers(session, too_much)
+    assert [b for b, _, _ in await balances(database, *wallets)] == expected

@@ -213,9 +213,30 @@ async def apply_transfers(
     return [TransferResult(row[0], row[1], row[2]) for row in rows]
 
 
-async def transfer(session: AsyncSession, spec: TransferSpec) -> TransferResult:
-    (result,) = await apply_transfers(session, [spec])
-    return result
+async def transfer(
+    session: AsyncSession, spec: TransferSpec, *, group_id: uuid.UUID | None = None
+) -> TransferResult:
+    """One transfer, through the single-transfer fast path (`ledger.transfer`)."""
+    _check_amount(spec.amount)
+    rows = await _call(
+        session,
+        "SELECT transfer_id, idempotency_key, created FROM ledger.transfer(:debit, :credit,"
+        " :amount, :kind, :key, :currency, :reference_type, :reference_id,"
+        " CAST(:metadata AS jsonb), :group_id)",
+        {
+            "debit": spec.debit_account_id,
+            "credit": spec.credit_account_id,
+            "amount": spec.amount,
+            "kind": spec.kind,
+            "key": spec.idempotency_key,
+            "currency": spec.currency,
+            "reference_type": spec.reference_type,
+            "reference_id": spec.reference_id,
+            "metadata": json.dumps(spec.metadata) if spec.metadata is not None else None,
+            "group_id": group_id,
+        },
+    )
+    return TransferResult(rows[0][0], rows[0][1], rows[0][2])
 
 
 # --- holds --------------------------------------------------------------------------------

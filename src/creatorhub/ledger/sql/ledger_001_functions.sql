@@ -182,40 +182,173 @@ END;
 $$;
 
 
--- Lock the given accounts in ascending id order and check they all exist.
+-- Lock the given (distinct) accounts in ascending id order and check they all exist.
 CREATE FUNCTION ledger.lock_accounts(p_ids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_locked int;
-    v_wanted int;
 BEGIN
-    SELECT count(DISTINCT x) INTO v_wanted FROM unnest(p_ids) x;
-    WITH locked AS (
-        SELECT a.id FROM ledger.accounts a
-         WHERE a.id = ANY (p_ids)
-         ORDER BY a.id
-           FOR UPDATE
-    )
-    SELECT count(*) INTO v_locked FROM locked;
-    IF v_locked <> v_wanted THEN
+    PERFORM 1 FROM ledger.accounts a WHERE a.id = ANY (p_ids) ORDER BY a.id FOR UPDATE;
+    GET DIAGNOSTICS v_locked = ROW_COUNT;
+    IF v_locked <> cardinality(p_ids) THEN
         RAISE EXCEPTION 'unknown account among %', p_ids USING ERRCODE = 'CH004';
     END IF;
 END;
 $$;
 
 
--- Apply already-parsed requests whose accounts the caller has locked. Returns one row per
--- request: the transfer id (the earlier one for a repeated idempotency key) and whether this
--- call created it.
+-- Apply one transfer whose two accounts the caller has locked: the fast path (a handful of
+-- single-row statements with stable plans). Returns the transfer id (the earlier one for a
+-- repeated idempotency key) and whether this call created it.
+CREATE FUNCTION ledger.apply_one_locked(
+    p_id uuid,
+    p_group_id uuid,
+    p_debit_account_id uuid,
+    p_credit_account_id uuid,
+    p_amount bigint,
+    p_kind text,
+    p_idempotency_key text,
+    p_currency text,
+    p_reference_type text,
+    p_reference_id text,
+    p_hold_id uuid,
+    p_metadata jsonb,
+    OUT transfer_id uuid,
+    OUT created boolean
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_inserted int;
+    v_existing ledger.transfers;
+    v_debit_currency text;
+    v_credit_currency text;
+    v_debit_balance bigint;
+    v_debit_version bigint;
+    v_credit_balance bigint;
+    v_credit_version bigint;
+BEGIN
+    -- A repeated idempotency key is not applied again (ON CONFLICT); a concurrent first use of
+    -- the same key waits here for the other transaction and then sees it. The row is written
+    -- only when both accounts hold the transfer's currency.
+    INSERT INTO ledger.transfers AS t (
+        id, group_id, debit_account_id, credit_account_id, amount, currency, kind,
+        reference_type, reference_id, idempotency_key, hold_id, metadata)
+    SELECT p_id, coalesce(p_group_id, p_id), p_debit_account_id, p_credit_account_id, p_amount,
+           d.currency, p_kind, p_reference_type, p_reference_id, p_idempotency_key, p_hold_id,
+           p_metadata
+      FROM ledger.accounts d, ledger.accounts c
+     WHERE d.id = p_debit_account_id AND c.id = p_credit_account_id
+       AND d.currency = c.currency AND (p_currency IS NULL OR p_currency = d.currency)
+    ON CONFLICT (idempotency_key) DO NOTHING;
+    GET DIAGNOSTICS v_inserted = ROW_COUNT;
+
+    IF v_inserted = 0 THEN
+        SELECT * INTO v_existing FROM ledger.transfers t WHERE t.idempotency_key = p_idempotency_key;
+        IF NOT FOUND THEN
+            SELECT currency INTO v_debit_currency FROM ledger.accounts WHERE id = p_debit_account_id;
+            SELECT currency INTO v_credit_currency FROM ledger.accounts WHERE id = p_credit_account_id;
+            RAISE EXCEPTION 'currencies differ (debit %, credit %, stated %)',
+                v_debit_currency, v_credit_currency, p_currency USING ERRCODE = 'CH003';
+        END IF;
+        -- A key seen before must name the same transfer: anything else is a client bug that
+        -- would otherwise be answered with someone else's transfer.
+        IF (v_existing.debit_account_id, v_existing.credit_account_id, v_existing.amount,
+            v_existing.kind)
+           IS DISTINCT FROM (p_debit_account_id, p_credit_account_id, p_amount, p_kind) THEN
+            RAISE EXCEPTION 'idempotency key % was used for another transfer', p_idempotency_key
+                USING ERRCODE = 'CH007';
+        END IF;
+        transfer_id := v_existing.id;
+        created := false;
+        RETURN;
+    END IF;
+
+    UPDATE ledger.accounts SET balance = balance - p_amount, version = version + 1
+     WHERE id = p_debit_account_id
+     RETURNING balance, version INTO v_debit_balance, v_debit_version;
+    UPDATE ledger.accounts SET balance = balance + p_amount, version = version + 1
+     WHERE id = p_credit_account_id
+     RETURNING balance, version INTO v_credit_balance, v_credit_version;
+    INSERT INTO ledger.entries (
+        account_id, account_version, transfer_id, amount, previous_balance, new_balance)
+    VALUES (p_debit_account_id, v_debit_version, p_id, -p_amount,
+            v_debit_balance + p_amount, v_debit_balance),
+           (p_credit_account_id, v_credit_version, p_id, p_amount,
+            v_credit_balance - p_amount, v_credit_balance);
+    transfer_id := p_id;
+    created := true;
+END;
+$$;
+
+
+-- One transfer, in one round trip: the path every product uses.
+CREATE FUNCTION ledger.transfer(
+    p_debit_account_id uuid,
+    p_credit_account_id uuid,
+    p_amount bigint,
+    p_kind text,
+    p_idempotency_key text,
+    p_currency text DEFAULT NULL,
+    p_reference_type text DEFAULT NULL,
+    p_reference_id text DEFAULT NULL,
+    p_metadata jsonb DEFAULT NULL,
+    p_group_id uuid DEFAULT NULL
+) RETURNS TABLE (transfer_id uuid, idempotency_key text, created boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_result record;
+BEGIN
+    IF p_amount IS NULL OR p_amount <= 0 THEN
+        RAISE EXCEPTION 'amount must be a positive integer, got %', p_amount
+            USING ERRCODE = 'CH002';
+    END IF;
+    IF p_debit_account_id = p_credit_account_id THEN
+        RAISE EXCEPTION 'debit and credit account are the same (%)', p_debit_account_id
+            USING ERRCODE = 'CH006';
+    END IF;
+    IF p_idempotency_key IS NULL OR p_idempotency_key = '' OR p_kind IS NULL OR p_kind = ''
+       OR p_debit_account_id IS NULL OR p_credit_account_id IS NULL THEN
+        RAISE EXCEPTION 'accounts, kind and idempotency_key are required' USING ERRCODE = 'CH009';
+    END IF;
+    PERFORM ledger.lock_accounts(ARRAY[p_debit_account_id, p_credit_account_id]);
+    v_result := ledger.apply_one_locked(
+        gen_random_uuid(), p_group_id, p_debit_account_id, p_credit_account_id, p_amount, p_kind,
+        p_idempotency_key, p_currency, p_reference_type, p_reference_id, NULL, p_metadata);
+    RETURN QUERY SELECT v_result.transfer_id, p_idempotency_key, v_result.created;
+END;
+$$;
+
+
+-- Apply already-parsed requests whose accounts the caller has locked, in request order.
+-- Small groups (a posting and its fee) go through the fast path one by one; large batches are
+-- applied set-based: every statement handles all transfers at once, with hash joins, so the
+-- cost per transfer stays flat as the batch grows.
 CREATE FUNCTION ledger.apply_locked(p_requests ledger.transfer_request[], p_group_id uuid)
 RETURNS TABLE (transfer_id uuid, idempotency_key text, created boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
+    v_request ledger.transfer_request;
+    v_result record;
     v_bad record;
     v_created uuid[];
 BEGIN
-    -- Both accounts of a transfer hold its currency; a stated currency must agree.
+    IF cardinality(p_requests) <= 16 THEN
+        FOREACH v_request IN ARRAY p_requests LOOP
+            v_result := ledger.apply_one_locked(
+                v_request.id, p_group_id, v_request.debit_account_id, v_request.credit_account_id,
+                v_request.amount, v_request.kind, v_request.idempotency_key, v_request.currency,
+                v_request.reference_type, v_request.reference_id, v_request.hold_id,
+                v_request.metadata);
+            transfer_id := v_result.transfer_id;
+            idempotency_key := v_request.idempotency_key;
+            created := v_result.created;
+            RETURN NEXT;
+        END LOOP;
+        RETURN;
+    END IF;
+
     SELECT r.ord, d.currency AS debit_currency, c.currency AS credit_currency, r.currency
       INTO v_bad
       FROM unnest(p_requests) r
@@ -229,8 +362,6 @@ BEGIN
             USING ERRCODE = 'CH003';
     END IF;
 
-    -- A repeated idempotency key is not applied again (ON CONFLICT); a concurrent first use of
-    -- the same key waits here for the other transaction and then sees it.
     WITH inserted AS (
         INSERT INTO ledger.transfers AS t (
             id, group_id, debit_account_id, credit_account_id, amount, currency, kind,
@@ -245,12 +376,10 @@ BEGIN
     )
     SELECT coalesce(array_agg(i.id), '{}') INTO v_created FROM inserted i;
 
-    -- A key seen before must name the same transfer: anything else is a client bug that would
-    -- otherwise be answered with someone else's transfer.
     SELECT r.ord, r.idempotency_key AS key INTO v_bad
       FROM unnest(p_requests) r
       JOIN ledger.transfers t ON t.idempotency_key = r.idempotency_key
-     WHERE NOT (r.id = ANY (v_created))
+     WHERE t.id <> r.id
        AND (t.debit_account_id, t.credit_account_id, t.amount, t.kind)
            IS DISTINCT FROM (r.debit_account_id, r.credit_account_id, r.amount, r.kind)
      LIMIT 1;
@@ -262,13 +391,14 @@ BEGIN
     IF cardinality(v_created) > 0 THEN
         -- Two legs per transfer; the running sum per account, in request order, gives each
         -- entry its previous and new balance and the account's next version: the chain.
-        WITH legs AS (
-            SELECT r.id AS transfer_id, r.ord, 0 AS leg, r.debit_account_id AS account_id,
-                   -r.amount AS amount
-              FROM unnest(p_requests) r WHERE r.id = ANY (v_created)
+        WITH fresh AS (
+            SELECT r.* FROM unnest(p_requests) r JOIN unnest(v_created) c(id) ON c.id = r.id
+        ), legs AS (
+            SELECT f.id AS transfer_id, f.ord, 0 AS leg, f.debit_account_id AS account_id,
+                   -f.amount AS amount
+              FROM fresh f
             UNION ALL
-            SELECT r.id, r.ord, 1, r.credit_account_id, r.amount
-              FROM unnest(p_requests) r WHERE r.id = ANY (v_created)
+            SELECT f.id, f.ord, 1, f.credit_account_id, f.amount FROM fresh f
         ), chained AS (
             SELECT l.transfer_id, l.account_id, l.amount,
                    a.balance + sum(l.amount) OVER w AS new_balance,
@@ -291,16 +421,15 @@ BEGIN
     END IF;
 
     RETURN QUERY
-        SELECT coalesce(t.id, r.id), r.idempotency_key, r.id = ANY (v_created)
+        SELECT t.id, r.idempotency_key, t.id = r.id
           FROM unnest(p_requests) r
-          LEFT JOIN ledger.transfers t
-            ON t.idempotency_key = r.idempotency_key AND NOT (r.id = ANY (v_created))
+          JOIN ledger.transfers t ON t.idempotency_key = r.idempotency_key
          ORDER BY r.ord;
 END;
 $$;
 
 
--- Apply one or many transfers atomically as one group, in one round trip.
+-- Apply one or many transfers atomically as one group, in one round trip (also the batch API).
 -- p_transfers: a JSON array of {debit_account_id, credit_account_id, amount, kind,
 -- idempotency_key, [currency], [reference_type], [reference_id], [metadata]}.
 CREATE FUNCTION ledger.apply_transfers(p_transfers jsonb, p_group_id uuid DEFAULT NULL)
