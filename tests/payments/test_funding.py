@@ -244,3 +244,64 @@ async def test_funded_wallet_shows_in_transactions(client: httpx.AsyncClient) ->
         422,
         "invalid_cursor",
     )
+
+
+async def test_funding_a_registered_target_credits_its_escrow(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Modules with escrow (jobs, campaigns) register how to check and find it."""
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from creatorhub.kit.errors import Forbidden
+    from creatorhub.ledger import service as ledger
+    from creatorhub.ledger.models import AccountKind, OwnerType
+    from creatorhub.payments import funding
+
+    brand = await account(client, roles=["brand"])
+    campaign_id = uuid.uuid4()
+
+    async def resolve(
+        session: AsyncSession, payer: uuid.UUID, target: uuid.UUID, currency: str
+    ) -> funding.FundingTarget:
+        if str(payer) != brand.id or target != campaign_id:
+            raise Forbidden("not your campaign", code="not_campaign_owner")
+        escrow = await ledger.ensure_account(
+            session, owner_type=OwnerType.CAMPAIGN, owner_id=target, kind=AccountKind.ESCROW,
+            currency=currency,
+        )
+        return funding.FundingTarget(escrow_account_id=escrow)
+
+    funding.register_target("campaign", resolve)
+    try:
+        other = await account(client, roles=["brand"])
+        refused = await client.post(
+            "/v1/funding",
+            json={"amount": 300_00, "target_type": "campaign", "target_id": str(campaign_id)},
+            headers={**other.headers, **idem()},
+        )
+        assert_problem(refused, 403, "not_campaign_owner")
+        created = await client.post(
+            "/v1/funding",
+            json={"amount": 300_00, "target_type": "campaign", "target_id": str(campaign_id)},
+            headers={**brand.headers, **idem()},
+        )
+        assert created.status_code == 201, created.text
+        intent = created.json()
+        await client.post(
+            f"/v1/funding/{intent['id']}/confirm", headers={**brand.headers, **idem()}
+        )
+        response = await post_event(
+            client, funding_event(intent["provider_reference"], amount=300_00)
+        )
+        assert response.json()["outcome"] == "applied_succeeded"
+        assert await count(
+            database,
+            "SELECT balance FROM ledger.accounts WHERE owner_type = 'campaign'"
+            " AND owner_id = :id AND kind = 'escrow'",
+            id=campaign_id,
+        ) == 300_00
+        assert (await wallet(client, brand.headers))["available"] == 0
+    finally:
+        funding.TARGET_RESOLVERS.pop("campaign", None)
