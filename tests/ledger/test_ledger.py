@@ -428,3 +428,34 @@ async def test_a_large_batch_applies_set_based_and_exactly_once(database: Databa
         async with database.session_scope() as session:
             await ledger.apply_transfers(session, too_much)
     assert [b for b, _, _ in await balances(database, *wallets)] == expected
+
+
+async def test_transfer_with_fee_is_one_group_and_idempotent(database: Database) -> None:
+    fan = await funded_wallet(database, 1_000)
+    creator = await funded_wallet(database, 0)
+    async with database.session_scope() as session:
+        fees = await ledger.fee_account(session, "USD", key="tip-9", shards=16)
+        spec = TransferSpec(fan, creator, 999, "tip", "tip-9")
+        first = await ledger.transfer_with_fee(session, spec, fee_account_id=fees, fee=99)
+        again = await ledger.transfer_with_fee(session, spec, fee_account_id=fees, fee=99)
+    assert [r.created for r in first] == [True, True]
+    assert [r.created for r in again] == [False, False]
+    assert [r.idempotency_key for r in first] == ["tip-9", "tip-9:fee"]
+    assert await balances(database, fan, creator, fees) == [(1, 0, 2), (900, 0, 2), (99, 0, 1)]
+    assert await count(
+        database, "SELECT count(DISTINCT group_id) FROM ledger.transfers WHERE kind IN"
+        " ('tip', 'platform_fee')"
+    ) == 1
+    for fee in (0, 1_000):
+        with pytest.raises(InvalidAmount):
+            async with database.session_scope() as session:
+                await ledger.transfer_with_fee(
+                    session, TransferSpec(fan, creator, 999, "tip", f"bad-{fee}"),
+                    fee_account_id=fees, fee=fee,
+                )
+    with pytest.raises(SameAccount):
+        async with database.session_scope() as session:
+            await ledger.transfer_with_fee(
+                session, TransferSpec(fan, creator, 1, "tip", "self-fee"),
+                fee_account_id=creator, fee=1,
+            )

@@ -239,6 +239,43 @@ async def transfer(
     return TransferResult(rows[0][0], rows[0][1], rows[0][2])
 
 
+async def transfer_with_fee(
+    session: AsyncSession,
+    spec: TransferSpec,
+    *,
+    fee_account_id: uuid.UUID,
+    fee: int,
+    fee_metadata: dict[str, Any] | None = None,
+) -> list[TransferResult]:
+    """`spec` and a platform fee from its payee to `fee_account_id`, as one group, one call.
+
+    The fee transfer's idempotency key is `spec.idempotency_key + ":fee"`.
+    """
+    _check_amount(spec.amount)
+    _check_amount(fee)
+    rows = await _call(
+        session,
+        "SELECT transfer_id, idempotency_key, created FROM ledger.transfer_with_fee(:debit,"
+        " :credit, :amount, :kind, :key, :fee_account, :fee, :currency, :reference_type,"
+        " :reference_id, CAST(:metadata AS jsonb), CAST(:fee_metadata AS jsonb))",
+        {
+            "debit": spec.debit_account_id,
+            "credit": spec.credit_account_id,
+            "amount": spec.amount,
+            "kind": spec.kind,
+            "key": spec.idempotency_key,
+            "fee_account": fee_account_id,
+            "fee": fee,
+            "currency": spec.currency,
+            "reference_type": spec.reference_type,
+            "reference_id": spec.reference_id,
+            "metadata": json.dumps(spec.metadata) if spec.metadata is not None else None,
+            "fee_metadata": json.dumps(fee_metadata) if fee_metadata is not None else None,
+        },
+    )
+    return [TransferResult(row[0], row[1], row[2]) for row in rows]
+
+
 # --- holds --------------------------------------------------------------------------------
 
 

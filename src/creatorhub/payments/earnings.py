@@ -84,7 +84,17 @@ async def pay_earnings(
             reference_type=reference_type,
             reference_id=reference_id,
         )
-        results = await ledger.apply_transfers(session, [gross_spec, *fee_specs])
+        if fee_specs:
+            (fee_spec,) = fee_specs
+            results = await ledger.transfer_with_fee(
+                session,
+                gross_spec,
+                fee_account_id=fee_spec.credit_account_id,
+                fee=fee_spec.amount,
+                fee_metadata=fee_spec.metadata,
+            )
+        else:
+            results = [await ledger.transfer(session, gross_spec)]
 
     pending_until = None
     if hold_days and fee.net > 0 and results[0].created:

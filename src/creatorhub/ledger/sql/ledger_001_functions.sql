@@ -320,6 +320,57 @@ END;
 $$;
 
 
+-- A payment that collects a platform fee, in one round trip: gross from the payer to the payee,
+-- then the fee from the payee to a fee sub-account, as one group (the payee sees gross, fee and
+-- net). The fee's idempotency key is the payment's key + ':fee'.
+CREATE FUNCTION ledger.transfer_with_fee(
+    p_debit_account_id uuid,
+    p_credit_account_id uuid,
+    p_amount bigint,
+    p_kind text,
+    p_idempotency_key text,
+    p_fee_account_id uuid,
+    p_fee bigint,
+    p_currency text DEFAULT NULL,
+    p_reference_type text DEFAULT NULL,
+    p_reference_id text DEFAULT NULL,
+    p_metadata jsonb DEFAULT NULL,
+    p_fee_metadata jsonb DEFAULT NULL
+) RETURNS TABLE (transfer_id uuid, idempotency_key text, created boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_group uuid := gen_random_uuid();
+    v_payment record;
+    v_fee record;
+BEGIN
+    IF p_amount IS NULL OR p_amount <= 0 OR p_fee IS NULL OR p_fee <= 0 OR p_fee > p_amount THEN
+        RAISE EXCEPTION 'amount must be positive and the fee between 1 and the amount, got % and %',
+            p_amount, p_fee USING ERRCODE = 'CH002';
+    END IF;
+    IF p_debit_account_id = p_credit_account_id OR p_credit_account_id = p_fee_account_id
+       OR p_debit_account_id = p_fee_account_id THEN
+        RAISE EXCEPTION 'payer, payee and fee account must differ' USING ERRCODE = 'CH006';
+    END IF;
+    IF p_idempotency_key IS NULL OR p_idempotency_key = '' OR p_kind IS NULL OR p_kind = ''
+       OR p_debit_account_id IS NULL OR p_credit_account_id IS NULL OR p_fee_account_id IS NULL
+    THEN
+        RAISE EXCEPTION 'accounts, kind and idempotency_key are required' USING ERRCODE = 'CH009';
+    END IF;
+    PERFORM ledger.lock_accounts(ARRAY[p_debit_account_id, p_credit_account_id, p_fee_account_id]);
+    v_payment := ledger.apply_one_locked(
+        v_group, v_group, p_debit_account_id, p_credit_account_id, p_amount, p_kind,
+        p_idempotency_key, p_currency, p_reference_type, p_reference_id, NULL, p_metadata);
+    v_fee := ledger.apply_one_locked(
+        gen_random_uuid(), v_group, p_credit_account_id, p_fee_account_id, p_fee, 'platform_fee',
+        p_idempotency_key || ':fee', p_currency, p_reference_type, p_reference_id, NULL,
+        p_fee_metadata);
+    RETURN QUERY VALUES (v_payment.transfer_id, p_idempotency_key, v_payment.created),
+                        (v_fee.transfer_id, p_idempotency_key || ':fee', v_fee.created);
+END;
+$$;
+
+
 -- Apply already-parsed requests whose accounts the caller has locked, in request order.
 -- Small groups (a posting and its fee) go through the fast path one by one; large batches are
 -- applied set-based: every statement handles all transfers at once, with hash joins, so the
