@@ -15,10 +15,18 @@ from creatorhub.identity import models as identity_models
 from creatorhub.kit import idempotency as idempotency_models
 from creatorhub.ledger import models as ledger_models
 from creatorhub.mail import models as mail_models
+from creatorhub.marketplace import models as marketplace_models
 from creatorhub.payments import models as payments_models
 
-MODEL_MODULES = (identity_models, audit_models, mail_models, ledger_models, idempotency_models,
-                 payments_models)
+MODEL_MODULES = (
+    identity_models,
+    audit_models,
+    mail_models,
+    ledger_models,
+    idempotency_models,
+    payments_models,
+    marketplace_models,
+)
 
 metadata = Base.metadata
 

@@ -23,7 +23,16 @@ from creatorhub import all_models, migrate
 from creatorhub.config import Settings
 from creatorhub.db import JOBS_SCHEMA, connection_options, libpq_url
 
-OUR_SCHEMAS = ("identity", "audit", "mail", JOBS_SCHEMA, "api", "ledger", "payments")
+OUR_SCHEMAS = (
+    "identity",
+    "audit",
+    "mail",
+    JOBS_SCHEMA,
+    "api",
+    "ledger",
+    "payments",
+    "marketplace",
+)
 REVISIONS = (
     "0001_identity",
     "0002_audit",
@@ -32,6 +41,7 @@ REVISIONS = (
     "0005_idempotency",
     "0006_ledger",
     "0007_payments",
+    "0008_marketplace",
 )
 
 
