@@ -25,6 +25,9 @@ from creatorhub.identity.api import routers as identity_routers
 from creatorhub.jobs import JobRuntime, start_worker_task
 from creatorhub.kit.errors import install_error_handlers, problem_response, problem_responses
 from creatorhub.kit.idempotency import install_idempotency_handlers
+from creatorhub.marketplace.analytics_api import router as analytics_router
+from creatorhub.marketplace.api import router as marketplace_router
+from creatorhub.marketplace.errors import install_marketplace_handlers
 from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware
 from creatorhub.payments.api import install_payments_handlers
 from creatorhub.payments.api import routers as payments_routers
@@ -111,7 +114,16 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
 
     install_payments_handlers(app)
-    routers = [*identity_routers, audit_router, *payments_routers, billing_router, pages_router]
+    install_marketplace_handlers(app)
+    routers = [
+        *identity_routers,
+        audit_router,
+        *payments_routers,
+        billing_router,
+        marketplace_router,
+        analytics_router,
+        pages_router,
+    ]
     for router in routers:
         app.include_router(router)
 

@@ -36,6 +36,7 @@ TASK_MODULES = [
     "creatorhub.payments.tasks",
     "creatorhub.payments.billing_tasks",
     "creatorhub.kit.tasks",
+    "creatorhub.marketplace.tasks",
 ]
 
 # The connector given here is replaced by `JobRuntime` with one bound to the configured

@@ -263,7 +263,7 @@ async def test_funding_a_registered_target_credits_its_escrow(
     campaign_id = uuid.uuid4()
 
     async def resolve(
-        session: AsyncSession, payer: uuid.UUID, target: uuid.UUID, currency: str
+        session: AsyncSession, payer: uuid.UUID, target: uuid.UUID, currency: str, amount: int
     ) -> funding.FundingTarget:
         if str(payer) != brand.id or target != campaign_id:
             raise Forbidden("not your campaign", code="not_campaign_owner")

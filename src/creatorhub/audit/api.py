@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,32 +11,14 @@ from creatorhub.audit import service
 from creatorhub.audit.schemas import AuditLogOut, AuditLogPage, SystemLogOut
 from creatorhub.db import DbSession
 from creatorhub.identity.deps import AdminPrincipal
-from creatorhub.kit.errors import BadRequest, problem_responses
+from creatorhub.kit.errors import problem_responses
+from creatorhub.kit.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(
     prefix="/v1/admin", tags=["admin"], responses=problem_responses(400, 401, 403, 422)
 )
 
 Name = Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-
-
-def _encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, row_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None:
-            raise ValueError("cursor time without zone")
-        return when, uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(
-            "the cursor is not valid", code="invalid_cursor", field="query.cursor"
-        ) from None
 
 
 @router.get("/audit-logs", summary="The audit trail, newest first (cursor pagination)")
@@ -57,13 +36,13 @@ async def list_audit_logs(
         entity_type=entity_type,
         entity_id=entity_id,
         actor_id=actor_id,
-        before=_decode_cursor(cursor) if cursor else None,
+        before=decode_cursor(cursor) if cursor else None,
         limit=limit + 1,
     )
     page, more = rows[:limit], len(rows) > limit
     return AuditLogPage(
         items=[AuditLogOut.model_validate(row, from_attributes=True) for row in page],
-        next_cursor=_encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None,
     )
 
 

@@ -40,14 +40,29 @@ class FundingTarget:
     escrow_account_id: uuid.UUID
 
 
-# A module that can be funded (marketplace jobs, campaigns) registers how to check and find the
-# escrow of one of its objects: (session, payer id, object id, currency) -> target.
-TargetResolver = Callable[[AsyncSession, uuid.UUID, uuid.UUID, str], Awaitable[FundingTarget]]
-TARGET_RESOLVERS: dict[str, TargetResolver] = {}
+# A module that can be funded (marketplace jobs, campaigns) registers two things:
+# * `resolve(session, payer id, object id, currency, amount)`, asked when an intent is created:
+#   it refuses (raises a Problem) what may not be funded and says where the money would go;
+# * `credited(session, intent)`, asked when the provider confirms: where the money goes now, or
+#   None when the object can no longer take it (already funded another way, closed), in which
+#   case it goes to the payer's wallet: confirmed money is never refused or lost.
+TargetResolver = Callable[[AsyncSession, uuid.UUID, uuid.UUID, str, int], Awaitable[FundingTarget]]
+CreditHandler = Callable[[AsyncSession, FundingIntent], Awaitable[FundingTarget | None]]
 
 
-def register_target(target_type: str, resolver: TargetResolver) -> None:
-    TARGET_RESOLVERS[target_type] = resolver
+@dataclass(frozen=True)
+class TargetHandlers:
+    resolve: TargetResolver
+    credited: CreditHandler | None = None
+
+
+TARGET_RESOLVERS: dict[str, TargetHandlers] = {}
+
+
+def register_target(
+    target_type: str, resolver: TargetResolver, credited: CreditHandler | None = None
+) -> None:
+    TARGET_RESOLVERS[target_type] = TargetHandlers(resolver, credited)
 
 
 async def create_intent(
@@ -61,14 +76,15 @@ async def create_intent(
     target_id: uuid.UUID | None = None,
 ) -> FundingIntent:
     if target_type != "wallet":
-        resolver = TARGET_RESOLVERS.get(target_type)
-        if resolver is None or target_id is None:
+        handlers = TARGET_RESOLVERS.get(target_type)
+        if handlers is None or target_id is None:
             raise Unprocessable(
                 f"cannot fund a {target_type!r} here",
                 code="unknown_funding_target",
                 field="body.target_type",
             )
-        await resolver(session, user_id, target_id, currency)  # refuses what may not be funded
+        # Refuses what may not be funded.
+        await handlers.resolve(session, user_id, target_id, currency, amount)
     intent = FundingIntent(
         id=uuid.uuid4(),
         user_id=user_id,
@@ -136,14 +152,19 @@ async def _credit(session: AsyncSession, intent: FundingIntent) -> None:
     clearing = await ledger.platform_account(
         session, AccountKind.PROVIDER_CLEARING, intent.currency
     )
-    if intent.target_type == "wallet":
-        destination = await ledger.user_account(session, intent.user_id, intent.currency)
-    else:
+    destination: uuid.UUID | None = None
+    if intent.target_type != "wallet":
         assert intent.target_id is not None
-        resolver = TARGET_RESOLVERS[intent.target_type]
-        destination = (
-            await resolver(session, intent.user_id, intent.target_id, intent.currency)
-        ).escrow_account_id
+        handlers = TARGET_RESOLVERS[intent.target_type]
+        if handlers.credited is not None:
+            target = await handlers.credited(session, intent)
+        else:
+            target = await handlers.resolve(
+                session, intent.user_id, intent.target_id, intent.currency, intent.amount
+            )
+        destination = target.escrow_account_id if target is not None else None
+    if destination is None:
+        destination = await ledger.user_account(session, intent.user_id, intent.currency)
     await ledger.transfer(
         session,
         TransferSpec(

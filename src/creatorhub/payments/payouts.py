@@ -14,6 +14,7 @@ payout id, so a retried submission never pays twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -38,6 +39,16 @@ STATE_RANK = {
     PayoutStatus.FAILED: 2,
     PayoutStatus.CANCELED: 2,
 }
+
+# Products that keep their own record of what a payee earned (marketplace `influencer_payouts`)
+# register here to learn, in the same transaction, that a payout has carried money out.
+PaidListener = Callable[[AsyncSession, Payout], Awaitable[object]]
+PAID_LISTENERS: list[PaidListener] = []
+
+
+def on_payout_paid(listener: PaidListener) -> None:
+    if listener not in PAID_LISTENERS:
+        PAID_LISTENERS.append(listener)
 
 
 # --- payout accounts -----------------------------------------------------------------------
@@ -306,6 +317,9 @@ async def move_payout(
         await _settle(session, payout, status)
     if status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
         payout.failure_reason = reason
+    if status == PayoutStatus.PAID:
+        for listener in PAID_LISTENERS:
+            await listener(session, payout)
     await record_change(
         session,
         action=f"payout.{status}",

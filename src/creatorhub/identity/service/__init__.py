@@ -23,6 +23,7 @@ from creatorhub.identity.service.admin import (
 )
 from creatorhub.identity.service.lookup import Principal, get_user
 from creatorhub.identity.service.profiles import (
+    follower_total,
     get_brand_profile,
     get_creator_by_slug,
     get_creator_profile,
@@ -49,6 +50,7 @@ __all__ = [
     "confirm_password_reset",
     "create_admin",
     "delete_account",
+    "follower_total",
     "get_brand_profile",
     "get_creator_by_slug",
     "get_creator_profile",

@@ -54,6 +54,17 @@ async def update_user(
     return user
 
 
+async def follower_total(session: AsyncSession, user_id: uuid.UUID) -> int | None:
+    """A creator's audience: followers summed over their platforms; None when none is declared.
+
+    Jobs match creators on this (seed 000's influence_min / influence_max).
+    """
+    total: int | None = await session.scalar(
+        select(func.sum(FollowerEstimate.followers)).where(FollowerEstimate.user_id == user_id)
+    )
+    return None if total is None else int(total)
+
+
 async def get_creator_profile(
     session: AsyncSession, user_id: uuid.UUID
 ) -> tuple[CreatorProfile, dict[str, int]] | None:

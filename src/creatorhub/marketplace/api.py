@@ -1,0 +1,373 @@
+"""Marketplace endpoints: public job listing, brands' jobs, creators' claims.
+
+Brands create, fund, review and close their jobs; creators browse, claim, submit and follow
+their earnings. Requests that move money (fund, claim, approve, close) take an
+`Idempotency-Key`. Another party's job or claim answers 403 (a job is public) or 404 (a claim
+is not).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.db import DbSession
+from creatorhub.identity import service as identity
+from creatorhub.identity.deps import CurrentPrincipal, require_roles
+from creatorhub.identity.models import Role
+from creatorhub.identity.service import Principal
+from creatorhub.jobs import defer
+from creatorhub.kit.clock import utcnow
+from creatorhub.kit.errors import NotFound, problem_responses
+from creatorhub.kit.idempotency import Idempotency
+from creatorhub.kit.pagination import decode_cursor, encode_cursor
+from creatorhub.kit.state import AppSettings
+from creatorhub.ledger import service as ledger
+from creatorhub.marketplace import service
+from creatorhub.marketplace.models import ContentSubmission, InfluencerJob, InfluencerPayout, Job
+from creatorhub.marketplace.schemas import (
+    BrandJobOut,
+    BrandJobsPage,
+    CreatorClaimOut,
+    CreatorClaimsOut,
+    EarnedOut,
+    FundJobOut,
+    JobCreate,
+    JobFund,
+    JobsPage,
+    PayoutRecordOut,
+    PublicJobOut,
+    RefundOut,
+    RejectBody,
+    SlotOut,
+    SubmissionCreate,
+    SubmissionOut,
+)
+from creatorhub.marketplace.tasks import issue_refund
+from creatorhub.payments import funding
+from creatorhub.payments.schemas import FundingOut
+from creatorhub.payments.tasks import provider_in
+
+responses = problem_responses(400, 401, 403, 404, 409, 422)
+router = APIRouter(prefix="/v1/marketplace", tags=["marketplace"], responses=responses)
+
+BrandPrincipal = Annotated[Principal, Depends(require_roles(Role.BRAND))]
+CreatorPrincipal = Annotated[Principal, Depends(require_roles(Role.CREATOR))]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def public_job(job: Job) -> PublicJobOut:
+    return PublicJobOut.model_validate(
+        {
+            **{k: getattr(job, k) for k in PublicJobOut.model_fields if k != "slots_left"},
+            "slots_left": job.max_slots - job.claim_count,
+        }
+    )
+
+
+def _slot(
+    slot: InfluencerJob, submissions: list[ContentSubmission], payout: InfluencerPayout | None
+) -> SlotOut:
+    out = SlotOut.model_validate(slot)
+    out.submissions = [SubmissionOut.model_validate(s) for s in submissions]
+    out.payout = PayoutRecordOut.model_validate(payout) if payout is not None else None
+    return out
+
+
+async def brand_job(session: AsyncSession, job: Job, *, with_slots: bool = True) -> BrandJobOut:
+    account = await ledger.get_account(session, job.escrow_account_id)
+    out = BrandJobOut.model_validate(
+        {
+            **{
+                k: getattr(job, k)
+                for k in BrandJobOut.model_fields
+                if k not in ("escrow_balance", "slots", "refund")
+            },
+            "escrow_balance": account.balance if account is not None else 0,
+        }
+    )
+    if with_slots:
+        out.slots = [_slot(*row) for row in await service.job_slots(session, job.uid)]
+        refund = await service.job_refund(session, job.uid)
+        out.refund = RefundOut.model_validate(refund) if refund is not None else None
+    return out
+
+
+# --- public ---------------------------------------------------------------------------------
+
+
+@router.get("/jobs", response_model=JobsPage, summary="Open jobs, newest first")
+async def list_open_jobs(
+    session: DbSession,
+    genre: Annotated[str | None, Query(max_length=120)] = None,
+    location: Annotated[str | None, Query(max_length=120)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> JobsPage:
+    """Jobs a creator can still claim, without private fields. Creators: see `/jobs/matching`."""
+    query = service.open_jobs_query(genre=genre, location=location, now=utcnow())
+    return await _jobs_page(session, query, limit, cursor)
+
+
+@router.get("/jobs/matching", response_model=JobsPage, summary="Open jobs for your follower count")
+async def list_matching_jobs(
+    principal: CreatorPrincipal,
+    session: DbSession,
+    genre: Annotated[str | None, Query(max_length=120)] = None,
+    location: Annotated[str | None, Query(max_length=120)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> JobsPage:
+    """Open jobs whose follower range contains your total follower estimate (all platforms)."""
+    followers = await identity.follower_total(session, principal.id)
+    query = service.open_jobs_query(
+        genre=genre, location=location, followers=followers or 0, now=utcnow()
+    )
+    return await _jobs_page(session, query, limit, cursor)
+
+
+async def _jobs_page(
+    session: AsyncSession, query: Select[Job], limit: int, cursor: str | None
+) -> JobsPage:
+    after = decode_cursor(cursor) if cursor else None
+    rows = await service.page(session, query, limit=limit + 1, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return JobsPage(
+        items=[public_job(job) for job in rows],
+        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].uid) if more else None,
+    )
+
+
+@router.get("/jobs/{job_uid}", response_model=PublicJobOut, summary="A job's public view")
+async def get_public_job(job_uid: uuid.UUID, session: DbSession) -> PublicJobOut:
+    job = await service.get_job(session, job_uid)
+    if job.funded_at is None and job.closed_at is None:
+        # Not published until funded: a draft is the brand's business.
+        raise NotFound("no such job", code="job_not_found")
+    return public_job(job)
+
+
+# --- brands ---------------------------------------------------------------------------------
+
+
+@router.post("/jobs", status_code=201, response_model=BrandJobOut, summary="Create a job")
+async def create_job(body: JobCreate, principal: BrandPrincipal, session: DbSession) -> BrandJobOut:
+    """The job opens once funded (`POST /jobs/{uid}/fund`)."""
+    job = await service.create_job(
+        session,
+        brand_id=principal.id,
+        draft=service.JobDraft(**body.model_dump()),
+        now=utcnow(),
+    )
+    return await brand_job(session, job)
+
+
+@router.get("/brand/jobs", response_model=BrandJobsPage, summary="Your jobs, newest first")
+async def list_brand_jobs(
+    principal: BrandPrincipal, session: DbSession, limit: Limit = 20, cursor: Cursor = None
+) -> BrandJobsPage:
+    after = decode_cursor(cursor) if cursor else None
+    query = select(Job).where(Job.creator_uid == principal.id)
+    rows = await service.page(session, query, limit=limit + 1, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return BrandJobsPage(
+        items=[await brand_job(session, job) for job in rows],
+        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].uid) if more else None,
+    )
+
+
+@router.get("/brand/jobs/{job_uid}", response_model=BrandJobOut, summary="One of your jobs")
+async def get_brand_job(
+    job_uid: uuid.UUID, principal: BrandPrincipal, session: DbSession
+) -> BrandJobOut:
+    """With every claimed slot, its submissions and payout record, and the refund."""
+    job = await service.get_brand_job(session, job_uid, principal.id)
+    return await brand_job(session, job)
+
+
+@router.post("/jobs/{job_uid}/fund", response_model=FundJobOut, summary="Fund a job")
+async def fund_job(
+    job_uid: uuid.UUID,
+    body: JobFund,
+    principal: BrandPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    idem: Idempotency,
+) -> JSONResponse:
+    """Move the budget into the job's escrow: from your wallet now, or through a provider
+    charge (the job opens when the provider confirms it)."""
+    intent_out: FundingOut | None = None
+    if body.source == "wallet":
+        job = await service.fund_from_wallet(
+            session, job_uid=job_uid, brand_id=principal.id, now=utcnow()
+        )
+    else:
+        job = await service.get_brand_job(session, job_uid, principal.id)
+        provider = provider_in(session)
+        intent = await funding.create_intent(
+            session,
+            provider,
+            user_id=principal.id,
+            amount=job.budget,
+            currency=job.currency,
+            target_type="job",
+            target_id=job.uid,
+        )
+        if settings.sandbox_auto_confirm and provider.name == "sandbox":
+            await funding.confirm_intent(session, provider, intent)
+        intent_out = FundingOut.model_validate(intent)
+    out = FundJobOut(job=await brand_job(session, job), funding_intent=intent_out)
+    return await idem.respond(session, 200, out)
+
+
+@router.post(
+    "/claims/{claim_uid}/approve", response_model=SlotOut, summary="Approve a slot's content"
+)
+async def approve_claim(
+    claim_uid: uuid.UUID,
+    principal: BrandPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    idem: Idempotency,
+) -> JSONResponse:
+    """Pays the slot's share to the creator, less the platform fee."""
+    await service.approve(
+        session, settings, influencer_job_uid=claim_uid, brand_id=principal.id, now=utcnow()
+    )
+    return await idem.respond(session, 200, await _slot_out(session, claim_uid))
+
+
+@router.post(
+    "/claims/{claim_uid}/reject", response_model=SlotOut, summary="Send a slot's content back"
+)
+async def reject_claim(
+    claim_uid: uuid.UUID, body: RejectBody, principal: BrandPrincipal, session: DbSession
+) -> SlotOut:
+    """The creator may submit again until the job closes."""
+    await service.reject(
+        session,
+        influencer_job_uid=claim_uid,
+        brand_id=principal.id,
+        reason=body.reason,
+        now=utcnow(),
+    )
+    return await _slot_out(session, claim_uid)
+
+
+@router.post("/jobs/{job_uid}/close", response_model=BrandJobOut, summary="Close a job")
+async def close_job(
+    job_uid: uuid.UUID, principal: BrandPrincipal, session: DbSession, idem: Idempotency
+) -> JSONResponse:
+    """Unapproved slots are released and their shares refunded to where the budget came from."""
+    closing = await service.close_by_brand(
+        session, job_uid=job_uid, brand_id=principal.id, now=utcnow()
+    )
+    await _defer_refund(session, closing)
+    return await idem.respond(session, 200, await brand_job(session, closing.job))
+
+
+async def _defer_refund(session: AsyncSession, closing: service.Closing) -> None:
+    if closing.refund is not None and closing.refund_to_provider:
+        await defer(session, issue_refund, refund_uid=str(closing.refund.uid))
+
+
+# --- creators -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/jobs/{job_uid}/claims", status_code=201, response_model=SlotOut, summary="Claim a slot"
+)
+async def claim_job(
+    job_uid: uuid.UUID,
+    principal: CreatorPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    idem: Idempotency,
+) -> JSONResponse:
+    """First come, first served; reserves the slot's share of the budget for you."""
+    slot = await service.claim_slot(
+        session, settings, job_uid=job_uid, creator_id=principal.id, now=utcnow()
+    )
+    return await idem.respond(session, 201, await _slot_out(session, slot.uid))
+
+
+@router.post(
+    "/claims/{claim_uid}/submissions",
+    status_code=201,
+    response_model=SubmissionOut,
+    summary="Submit your content (marks it done)",
+)
+async def submit_content(
+    claim_uid: uuid.UUID,
+    body: SubmissionCreate,
+    principal: CreatorPrincipal,
+    session: DbSession,
+) -> SubmissionOut:
+    submission = await service.submit_content(
+        session,
+        influencer_job_uid=claim_uid,
+        creator_id=principal.id,
+        draft=service.ContentDraft(**body.model_dump()),
+        now=utcnow(),
+    )
+    return SubmissionOut.model_validate(submission)
+
+
+@router.get("/claims", response_model=CreatorClaimsOut, summary="Your claims and earnings")
+async def list_my_claims(
+    principal: CreatorPrincipal, session: DbSession, limit: Limit = 50
+) -> CreatorClaimsOut:
+    rows = await service.creator_claims(session, principal.id, limit=limit)
+    items = []
+    for slot, job, submissions, payout in rows:
+        out = _slot(slot, submissions, payout)
+        items.append(CreatorClaimOut(**out.model_dump(), job=public_job(job)))
+    totals = await session.execute(
+        select(
+            InfluencerPayout.currency,
+            func.sum(InfluencerPayout.amount),
+            func.sum(InfluencerPayout.platform_fee),
+            func.sum(InfluencerPayout.net_amount),
+            func.coalesce(
+                func.sum(InfluencerPayout.net_amount).filter(
+                    InfluencerPayout.payed_at.is_not(None)
+                ),
+                0,
+            ),
+        )
+        .where(InfluencerPayout.user_uid == principal.id)
+        .group_by(InfluencerPayout.currency)
+        .order_by(InfluencerPayout.currency)
+    )
+    earned = [
+        EarnedOut(currency=c, gross=g, platform_fee=f, net=n, paid_out=p)
+        for c, g, f, n, p in totals
+    ]
+    return CreatorClaimsOut(items=items, earned=earned)
+
+
+@router.get("/claims/{claim_uid}", response_model=SlotOut, summary="One claim")
+async def get_claim(
+    claim_uid: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> SlotOut:
+    """For the creator who claimed it and the job's brand; 404 for anyone else."""
+    slot = await service.get_influencer_job(session, claim_uid)
+    if slot.user_uid != principal.id:
+        job = await service.get_job(session, slot.job_uid)
+        if job.creator_uid != principal.id:
+            raise NotFound("no such claim", code="claim_not_found")
+    return await _slot_out(session, claim_uid)
+
+
+async def _slot_out(session: AsyncSession, claim_uid: uuid.UUID) -> SlotOut:
+    slot = await service.get_influencer_job(session, claim_uid)
+    ((_, submissions, payout),) = await service.slots_with_details(session, [slot])
+    return _slot(slot, submissions, payout)
