@@ -1,4 +1,4 @@
-"""The marketplace end to end through the HTTP API, with every record and balance checked exactly."""
+"""The marketplace end to end through the HTTP API, every record and balance checked exactly."""
 
 from __future__ import annotations
 
@@ -68,11 +68,14 @@ async def test_fund_claim_submit_approve_close_is_exact_to_the_cent(
     assert (await wallet(client, creators[0].headers))["available"] == 90_00
     for other in creators[1:]:
         assert (await wallet(client, other.headers))["available"] == 0
-    assert await count(
-        database,
-        "SELECT sum(balance) FROM ledger.accounts WHERE kind = 'platform_fees'"
-        " AND currency = 'USD'",
-    ) == 10_00
+    assert (
+        await count(
+            database,
+            "SELECT sum(balance) FROM ledger.accounts WHERE kind = 'platform_fees'"
+            " AND currency = 'USD'",
+        )
+        == 10_00
+    )
 
     # The seed's records, each exactly once.
     events = await rows(
@@ -102,17 +105,28 @@ async def test_fund_claim_submit_approve_close_is_exact_to_the_cent(
         "SELECT description FROM marketplace.joblogs WHERE job_uid = :job ORDER BY created_at",
         job=job["uid"],
     )
-    assert [entry["description"] for entry in joblogs] == ["job created", "job funded", "job closed"]
-    assert await count(
-        database, "SELECT count(*) FROM marketplace.influencer_payouts WHERE job_uid = :job",
-        job=job["uid"],
-    ) == 1
-    assert await count(
-        database,
-        "SELECT count(*) FROM marketplace.escrow_transactions WHERE job_uid = :job"
-        " AND status = 'refunded'",
-        job=job["uid"],
-    ) == 2
+    assert [entry["description"] for entry in joblogs] == [
+        "job created",
+        "job funded",
+        "job closed",
+    ]
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM marketplace.influencer_payouts WHERE job_uid = :job",
+            job=job["uid"],
+        )
+        == 1
+    )
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM marketplace.escrow_transactions WHERE job_uid = :job"
+            " AND status = 'refunded'",
+            job=job["uid"],
+        )
+        == 2
+    )
 
     # The creator's own view: claims and earnings.
     mine = await client.get("/v1/marketplace/claims", headers=creators[0].headers)

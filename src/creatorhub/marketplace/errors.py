@@ -41,6 +41,7 @@ _CODES = {
     "CM002": "escrow_already_resolved",
     "CM003": "refund_already_issued",
     "CM004": "influencers_done_limit",
+    "CM005": "claim_permanent",
 }
 
 

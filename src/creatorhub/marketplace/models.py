@@ -168,8 +168,9 @@ class JobLog(Base):
 
 
 class Claim(Base):
-    """A creator's claim of one slot: `slot_number` unique per job is the database's own guard
-    against more claims than slots, whatever the concurrency."""
+    """A creator's claim of one slot. The database itself keeps claims within slots, whatever
+    the concurrency: claim n of a job must take slot n (`count_claim`), slot numbers are unique
+    per job, and `jobs.claim_count` may not pass `max_slots` (CHECK)."""
 
     __tablename__ = "claims"
     __table_args__ = (

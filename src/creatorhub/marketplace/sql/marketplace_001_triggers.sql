@@ -13,6 +13,7 @@
 -- of its own (PostgreSQL has no autonomous transactions without an extension):
 --   CM001 record closed (job or influencer job)   CM002 escrow already released or refunded
 --   CM003 refund already issued                   CM004 influencers_done above max_slots
+--   CM005 claims are permanent
 
 -- --- guards -------------------------------------------------------------------------------
 
@@ -95,6 +96,72 @@ BEGIN
 END;
 $$;
 
+-- Rows of a job (slots, submissions) cannot be added once it is closed.
+CREATE FUNCTION marketplace.prevent_insert_after_closed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_closed_at timestamptz;
+BEGIN
+    SELECT closed_at INTO v_closed_at FROM marketplace.jobs WHERE uid = NEW.job_uid;
+    IF v_closed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'job % is closed: nothing can be added to it', NEW.job_uid
+            USING ERRCODE = 'CM001',
+                  DETAIL = marketplace.refusal(TG_TABLE_NAME, 'prevent_modifications_after_closed',
+                      'Attempted insert into a closed job prevented', NEW.job_uid, NULL,
+                      to_jsonb(NEW));
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+-- An approved slot has been paid: its approval, amount and fee are final (the payout record and
+-- the ledger posting depend on them).
+CREATE FUNCTION marketplace.prevent_unapproving() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.content_approved_at IS NOT NULL
+       AND (NEW.content_approved_at IS DISTINCT FROM OLD.content_approved_at
+            OR NEW.content_done_at IS DISTINCT FROM OLD.content_done_at
+            OR NEW.platform_fee IS DISTINCT FROM OLD.platform_fee
+            OR NEW.amount IS DISTINCT FROM OLD.amount
+            OR NEW.hold_id IS DISTINCT FROM OLD.hold_id) THEN
+        RAISE EXCEPTION 'influencer job % was approved and paid: it can no longer change', OLD.uid
+            USING ERRCODE = 'CM002',
+                  DETAIL = marketplace.refusal(TG_TABLE_NAME,
+                      'prevent_modifications_after_released',
+                      'Attempted update after release prevented', OLD.uid, to_jsonb(OLD),
+                      to_jsonb(NEW));
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+-- A claim is the record of who took which slot: it is never edited or deleted (closing the job
+-- releases the slot's money, not the record).
+CREATE FUNCTION marketplace.prevent_claim_changes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'claim % is permanent', OLD.id
+        USING ERRCODE = 'CM005',
+              DETAIL = marketplace.refusal(TG_TABLE_NAME, 'prevent_claim_changes',
+                  'Attempted ' || lower(TG_OP) || ' of a claim prevented', OLD.id, to_jsonb(OLD),
+                  CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(NEW) END);
+END;
+$$;
+
+CREATE TRIGGER trg_prevent_insert_after_closed
+    BEFORE INSERT ON marketplace.influencer_jobs
+    FOR EACH ROW EXECUTE FUNCTION marketplace.prevent_insert_after_closed();
+CREATE TRIGGER trg_prevent_insert_after_closed
+    BEFORE INSERT ON marketplace.content_submissions
+    FOR EACH ROW EXECUTE FUNCTION marketplace.prevent_insert_after_closed();
+CREATE TRIGGER trg_approval_is_final
+    BEFORE UPDATE ON marketplace.influencer_jobs
+    FOR EACH ROW EXECUTE FUNCTION marketplace.prevent_unapproving();
+CREATE TRIGGER trg_claims_are_permanent
+    BEFORE UPDATE OR DELETE ON marketplace.claims
+    FOR EACH ROW EXECUTE FUNCTION marketplace.prevent_claim_changes();
+
 CREATE TRIGGER trg_prevent_updates_after_closed
     BEFORE UPDATE ON marketplace.jobs
     FOR EACH ROW EXECUTE FUNCTION marketplace.prevent_modifications_after_closed();
@@ -150,7 +217,8 @@ CREATE TRIGGER trg_check_influencers_done
     BEFORE UPDATE OF influencers_done ON marketplace.jobs
     FOR EACH ROW EXECUTE FUNCTION marketplace.log_influencers_done_limit();
 
--- all_content_ready: every slot is claimed and every claimed slot's content is done.
+-- all_content_ready: every slot is claimed and every claimed slot's content is done. Both run
+-- after jobs_set_max_slots (BEFORE triggers fire in name order), so a slot change counts.
 CREATE FUNCTION marketplace.update_all_content_ready() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -172,17 +240,26 @@ END;
 $$;
 
 CREATE TRIGGER trg_reset_all_content_ready
-    BEFORE UPDATE OF influencers_done ON marketplace.jobs
+    BEFORE UPDATE OF influencers_done, influencer_slots, max_slots ON marketplace.jobs
     FOR EACH ROW EXECUTE FUNCTION marketplace.reset_all_content_ready();
 CREATE TRIGGER trg_set_all_content_ready
-    BEFORE UPDATE OF influencers_done ON marketplace.jobs
+    BEFORE UPDATE OF influencers_done, influencer_slots, max_slots ON marketplace.jobs
     FOR EACH ROW EXECUTE FUNCTION marketplace.update_all_content_ready();
 
--- claim_count follows the claims table.
+-- claim_count follows the claims table, and claim n takes slot n: with slot numbers unique per
+-- job and claim_count <= max_slots (CHECK), no job ever has more claims than slots.
 CREATE FUNCTION marketplace.count_claim() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
 BEGIN
-    UPDATE marketplace.jobs SET claim_count = claim_count + 1 WHERE uid = NEW.job_id;
+    UPDATE marketplace.jobs SET claim_count = claim_count + 1 WHERE uid = NEW.job_id
+    RETURNING claim_count INTO v_count;
+    IF v_count IS DISTINCT FROM NEW.slot_number THEN
+        RAISE EXCEPTION 'claim % takes slot % but is claim number % of job %',
+                        NEW.id, NEW.slot_number, v_count, NEW.job_id
+            USING ERRCODE = 'check_violation';
+    END IF;
     RETURN NEW;
 END;
 $$;
