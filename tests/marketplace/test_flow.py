@@ -149,7 +149,7 @@ async def test_fund_claim_submit_approve_close_is_exact_to_the_cent(
         f"/v1/admin/marketplace/analytics/financial?from={today}&to={today}",
         headers=admin.headers,
     )
-    (day,) = [row for row in financial.json()["items"] if row["currency"] == "USD"]
+    (day,) = [row for row in financial.json() if row["currency"] == "USD"]
     assert {k: day[k] for k in day if k not in ("date", "currency", "computed_at")} == {
         "total_payouts": 100_00,
         "payouts_count": 1,
@@ -164,7 +164,7 @@ async def test_fund_claim_submit_approve_close_is_exact_to_the_cent(
         f"/v1/admin/marketplace/analytics/platform?from={today}&to={today}",
         headers=admin.headers,
     )
-    (prow,) = platform.json()["items"]
+    (prow,) = platform.json()
     assert (prow["jobs_created"], prow["jobs_closed"], prow["total_influencer_claims"]) == (1, 1, 3)
     assert prow["escrow_events_logged"] == 8
     assert prow["total_artists"] == 1 and prow["total_influencers"] == 5

@@ -1,0 +1,271 @@
+"""Concurrency (claims racing for slots, approvals racing a close), the background jobs (closing
+at end_date through the real worker, provider refunds) and payouts marking earnings paid."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from conftest import make_settings
+from creatorhub.config import Settings
+from creatorhub.db import Database
+from creatorhub.jobs import defer
+from creatorhub.marketplace.tasks import close_ended_jobs_task
+from helpers import assert_problem
+from market_helpers import approve, brand, claim, close, create_job, creator, open_job, submit
+from payment_helpers import count, funding_event, idem, post_event, wallet
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # Fifty creators log in from the test client's one address: above the default per-IP limit.
+    return make_settings(database_url, login_max_attempts_per_ip=1_000)
+
+
+async def test_fifty_concurrent_claims_on_five_slots_take_exactly_five(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner = await brand(client, funds=1_000_01)
+    job = await open_job(client, owner, budget=1_000_01, influencer_slots=5, influence_min=0)
+    creators = [await creator(client) for _ in range(50)]
+
+    answers = await asyncio.gather(*(claim(client, job["uid"], who) for who in creators))
+
+    codes = Counter(a.status_code if a.status_code != 409 else a.json()["code"] for a in answers)
+    assert codes == {201: 5, "job_full": 45}, codes
+    won = sorted(
+        (a.json() for a in answers if a.status_code == 201), key=lambda s: s["slot_number"]
+    )
+    assert [s["slot_number"] for s in won] == [1, 2, 3, 4, 5]
+    assert [s["amount"] for s in won] == [200_01, 200_00, 200_00, 200_00, 200_00]
+    assert (
+        await count(
+            database, "SELECT claim_count FROM marketplace.jobs WHERE uid = :job", job=job["uid"]
+        )
+        == 5
+    )
+    assert (
+        await count(
+            database,
+            "SELECT sum(amount) FROM ledger.holds WHERE status = 'pending'"
+            " AND reference_type = 'influencer_job'",
+        )
+        == 1_000_01
+    )
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM marketplace.escrow_events WHERE job_uid = :job"
+            " AND event_type = 'claimed'",
+            job=job["uid"],
+        )
+        == 5
+    )
+
+
+async def test_the_same_creator_claiming_at_once_gets_one_slot(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner = await brand(client, funds=300_00)
+    job = await open_job(client, owner)
+    eager = await creator(client)
+    answers = await asyncio.gather(*(claim(client, job["uid"], eager) for _ in range(10)))
+    codes = Counter(a.status_code if a.status_code != 409 else a.json()["code"] for a in answers)
+    assert codes == {201: 1, "already_claimed": 9}, codes
+    assert (
+        await count(
+            database, "SELECT count(*) FROM marketplace.claims WHERE job_id = :job", job=job["uid"]
+        )
+        == 1
+    )
+
+
+async def test_approvals_racing_the_close_pay_or_refund_each_slot_once(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner = await brand(client, funds=400_00)
+    job = await open_job(client, owner, budget=400_00, influencer_slots=4)
+    slots = []
+    for _ in range(4):
+        who = await creator(client)
+        slot = (await claim(client, job["uid"], who)).json()
+        assert (await submit(client, slot["uid"], who)).status_code == 201
+        slots.append(slot)
+
+    actions: list[Callable[[], Awaitable[httpx.Response]]] = [
+        *(lambda s=s: approve(client, s["uid"], owner) for s in slots),
+        lambda: close(client, job["uid"], owner),
+    ]
+    answers = await asyncio.gather(*(action() for action in actions))
+    approvals, closing = answers[:4], answers[4]
+    assert closing.status_code == 200, closing.text
+    paid = [a for a in approvals if a.status_code == 200]
+    for refused in approvals:
+        if refused.status_code != 200:
+            assert_problem(refused, 409, "job_closed")
+    refund = closing.json()["refund"]
+    refunded = refund["refunded"] if refund else 0
+    # Whatever the interleaving: each slot was paid or refunded, never both, never neither.
+    assert len(paid) * 100_00 + refunded == 400_00
+    assert (await wallet(client, owner.headers))["available"] == refunded
+    assert await count(
+        database,
+        "SELECT count(*) FROM marketplace.influencer_payouts WHERE job_uid = :job",
+        job=job["uid"],
+    ) == len(paid)
+
+
+async def test_jobs_close_at_end_date_through_the_worker(
+    client: httpx.AsyncClient, database: Database, run_jobs: Callable[[], Awaitable[None]]
+) -> None:
+    owner = await brand(client, funds=301_00)
+    job = await open_job(client, owner, budget=300_00, influencer_slots=3)
+    worker_creator = await creator(client)
+    slot = (await claim(client, job["uid"], worker_creator)).json()
+    assert (await submit(client, slot["uid"], worker_creator)).status_code == 201
+    assert (await approve(client, slot["uid"], owner)).status_code == 200
+    still_open = await open_job(client, owner, budget=1_00, influencer_slots=1)
+    del still_open
+    # The end date passes (moved in the database: the API refuses past dates), and the periodic
+    # task's run is queued as its schedule would.
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE marketplace.jobs SET end_date = now() - interval '1 minute'"
+                " WHERE uid = :job"
+            ),
+            {"job": job["uid"]},
+        )
+        await defer(session, close_ended_jobs_task, timestamp=int(datetime.now(UTC).timestamp()))
+    await run_jobs()
+
+    view = (
+        await client.get(f"/v1/marketplace/brand/jobs/{job['uid']}", headers=owner.headers)
+    ).json()
+    assert (view["status"], view["close_reason"]) == ("closed", "end_date")
+    assert view["refund"]["refunded"] == 200_00 and view["refund"]["issued_at"] is not None
+    # $301 - $300 - $1 for the other job + $200 back.
+    assert (await wallet(client, owner.headers))["available"] == 200_00
+    assert (
+        await count(database, "SELECT count(*) FROM marketplace.jobs WHERE closed_at IS NULL") == 1
+    )
+
+
+async def test_provider_funding_opens_the_job_and_the_refund_goes_back_to_the_charge(
+    client: httpx.AsyncClient, database: Database, run_jobs: Callable[[], Awaitable[None]]
+) -> None:
+    owner = await brand(client)
+    job = await create_job(client, owner, budget=300_00, influencer_slots=3)
+    funded = await client.post(
+        f"/v1/marketplace/jobs/{job['uid']}/fund",
+        json={"source": "provider"},
+        headers={**owner.headers, **idem()},
+    )
+    assert funded.status_code == 200, funded.text
+    intent = funded.json()["funding_intent"]
+    assert (intent["amount"], intent["target_type"]) == (300_00, "job")
+    assert funded.json()["job"]["status"] == "awaiting_funding"
+
+    # The provider confirms (a signed webhook); the job opens with the charge's reference.
+    event = funding_event(intent["provider_reference"], amount=300_00)
+    assert (await post_event(client, event)).status_code == 200
+    view = (
+        await client.get(f"/v1/marketplace/brand/jobs/{job['uid']}", headers=owner.headers)
+    ).json()
+    assert view["status"] == "open" and view["funding_source"] == "provider"
+    assert view["stripe_charge_id"] == intent["provider_reference"]
+    assert view["escrow_balance"] == 300_00
+    # A replayed event changes nothing.
+    assert (await post_event(client, event)).status_code == 200
+    assert (await wallet(client, owner.headers))["available"] == 0
+
+    who = await creator(client)
+    slot = (await claim(client, job["uid"], who)).json()
+    assert (await submit(client, slot["uid"], who)).status_code == 201
+    assert (await approve(client, slot["uid"], owner)).status_code == 200
+    closed = (await close(client, job["uid"], owner)).json()
+    assert closed["refund"]["refunded"] == 200_00
+    assert closed["refund"]["issued_at"] is None  # issued by the refund job
+    await run_jobs()
+    view = (
+        await client.get(f"/v1/marketplace/brand/jobs/{job['uid']}", headers=owner.headers)
+    ).json()
+    assert view["refund"]["issued_at"] is not None
+    assert view["refund"]["provider_refund_id"].startswith("sbx_re_")
+    assert view["escrow_balance"] == 0
+    # The money went back to the charge, not to the wallet.
+    assert (await wallet(client, owner.headers))["available"] == 0
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM marketplace.escrow_events WHERE job_uid = :job"
+            " AND event_type = 'refund'",
+            job=job["uid"],
+        )
+        == 1
+    )
+
+
+async def test_a_late_provider_confirmation_goes_to_the_wallet(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await brand(client, funds=300_00)
+    job = await create_job(client, owner, budget=300_00)
+    intent = (
+        await client.post(
+            f"/v1/marketplace/jobs/{job['uid']}/fund",
+            json={"source": "provider"},
+            headers={**owner.headers, **idem()},
+        )
+    ).json()["funding_intent"]
+    # Meanwhile the brand funds it from the wallet.
+    from_wallet = await client.post(
+        f"/v1/marketplace/jobs/{job['uid']}/fund",
+        json={"source": "wallet"},
+        headers={**owner.headers, **idem()},
+    )
+    assert from_wallet.status_code == 200
+    assert (await wallet(client, owner.headers))["available"] == 0
+    await post_event(client, funding_event(intent["provider_reference"], amount=300_00))
+    # The confirmed charge is not lost: it lands in the brand's wallet.
+    assert (await wallet(client, owner.headers))["available"] == 300_00
+    view = (
+        await client.get(f"/v1/marketplace/brand/jobs/{job['uid']}", headers=owner.headers)
+    ).json()
+    assert view["escrow_balance"] == 300_00 and view["funding_source"] == "wallet"
+
+
+async def test_a_paid_payout_marks_the_earnings_it_carried(
+    client: httpx.AsyncClient, database: Database, run_jobs: Callable[[], Awaitable[None]]
+) -> None:
+    owner = await brand(client, funds=600_00)
+    who = await creator(client)
+    for _ in range(2):
+        job = await open_job(client, owner, budget=300_00, influencer_slots=1)
+        slot = (await claim(client, job["uid"], who)).json()
+        assert (await submit(client, slot["uid"], who)).status_code == 201
+        assert (await approve(client, slot["uid"], owner)).status_code == 200
+    assert (await wallet(client, who.headers))["available"] == 540_00
+    account = await client.post(
+        "/v1/payout-accounts", json={"country": "US"}, headers={**who.headers, **idem()}
+    )
+    assert account.status_code == 201, account.text
+    payout = await client.post(
+        "/v1/payouts", json={"amount": 300_00}, headers={**who.headers, **idem()}
+    )
+    assert payout.status_code == 201, payout.text
+    await run_jobs()  # submit to the sandbox, which delivers payout.paid
+    await run_jobs()
+    status = (await client.get(f"/v1/payouts/{payout.json()['id']}", headers=who.headers)).json()
+    assert status["status"] == "paid", status
+    mine = (await client.get("/v1/marketplace/claims", headers=who.headers)).json()
+    paid = [item["payout"]["payed_at"] is not None for item in mine["items"]]
+    # $300 covers the older $270 earning whole, not the newer one.
+    assert sorted(paid) == [False, True]
+    assert mine["earned"][0]["paid_out"] == 270_00
