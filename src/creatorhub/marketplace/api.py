@@ -28,7 +28,7 @@ from creatorhub.kit.idempotency import Idempotency
 from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.ledger import service as ledger
-from creatorhub.marketplace import service
+from creatorhub.marketplace import queries, service
 from creatorhub.marketplace.models import ContentSubmission, InfluencerJob, InfluencerPayout, Job
 from creatorhub.marketplace.schemas import (
     BrandJobOut,
@@ -93,8 +93,8 @@ async def brand_job(session: AsyncSession, job: Job, *, with_slots: bool = True)
         }
     )
     if with_slots:
-        out.slots = [_slot(*row) for row in await service.job_slots(session, job.uid)]
-        refund = await service.job_refund(session, job.uid)
+        out.slots = [_slot(*row) for row in await queries.job_slots(session, job.uid)]
+        refund = await queries.job_refund(session, job.uid)
         out.refund = RefundOut.model_validate(refund) if refund is not None else None
     return out
 
@@ -111,7 +111,7 @@ async def list_open_jobs(
     cursor: Cursor = None,
 ) -> JobsPage:
     """Jobs a creator can still claim, without private fields. Creators: see `/jobs/matching`."""
-    query = service.open_jobs_query(genre=genre, location=location, now=utcnow())
+    query = queries.open_jobs_query(genre=genre, location=location, now=utcnow())
     return await _jobs_page(session, query, limit, cursor)
 
 
@@ -126,7 +126,7 @@ async def list_matching_jobs(
 ) -> JobsPage:
     """Open jobs whose follower range contains your total follower estimate (all platforms)."""
     followers = await identity.follower_total(session, principal.id)
-    query = service.open_jobs_query(
+    query = queries.open_jobs_query(
         genre=genre, location=location, followers=followers or 0, now=utcnow()
     )
     return await _jobs_page(session, query, limit, cursor)
@@ -136,7 +136,7 @@ async def _jobs_page(
     session: AsyncSession, query: Select[Job], limit: int, cursor: str | None
 ) -> JobsPage:
     after = decode_cursor(cursor) if cursor else None
-    rows = await service.page(session, query, limit=limit + 1, after=after)
+    rows = await queries.page(session, query, limit=limit + 1, after=after)
     more = len(rows) > limit
     rows = rows[:limit]
     return JobsPage(
@@ -175,7 +175,7 @@ async def list_brand_jobs(
 ) -> BrandJobsPage:
     after = decode_cursor(cursor) if cursor else None
     query = select(Job).where(Job.creator_uid == principal.id)
-    rows = await service.page(session, query, limit=limit + 1, after=after)
+    rows = await queries.page(session, query, limit=limit + 1, after=after)
     more = len(rows) > limit
     rows = rows[:limit]
     return BrandJobsPage(
@@ -325,7 +325,7 @@ async def submit_content(
 async def list_my_claims(
     principal: CreatorPrincipal, session: DbSession, limit: Limit = 50
 ) -> CreatorClaimsOut:
-    rows = await service.creator_claims(session, principal.id, limit=limit)
+    rows = await queries.creator_claims(session, principal.id, limit=limit)
     items = []
     for slot, job, submissions, payout in rows:
         out = _slot(slot, submissions, payout)
@@ -369,5 +369,5 @@ async def get_claim(
 
 async def _slot_out(session: AsyncSession, claim_uid: uuid.UUID) -> SlotOut:
     slot = await service.get_influencer_job(session, claim_uid)
-    ((_, submissions, payout),) = await service.slots_with_details(session, [slot])
+    ((_, submissions, payout),) = await queries.slots_with_details(session, [slot])
     return _slot(slot, submissions, payout)
