@@ -1,13 +1,15 @@
-"""Demo data: one account per role, so a fresh install has someone to log in as, and money in
-their wallets (the brand and the fan funded through the sandbox, a tip paid to the creator).
+"""Demo data: accounts for every role, so a fresh install has someone to log in as, money in
+their wallets (the brands and the fan funded through the sandbox, a tip paid to a creator), and
+marketplace jobs in every state (`creatorhub.marketplace.demo`).
 
-Idempotent: accounts that exist are left as they are, so `make run` can load it every time.
+Idempotent: accounts that exist are left as they are, and so are demo jobs that exist, so
+`make run` can load it every time.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 import typer
@@ -20,6 +22,7 @@ from creatorhub.identity import passwords
 from creatorhub.identity.models import BrandProfile, CreatorProfile, FollowerEstimate, User
 from creatorhub.kit.clock import utcnow
 from creatorhub.ledger import service as ledger
+from creatorhub.marketplace.demo import DEMO_JOBS, load_demo_marketplace
 from creatorhub.payments import earnings, funding, payouts
 from creatorhub.payments.models import FundingStatus
 from creatorhub.payments.providers.registry import get_provider
@@ -31,19 +34,158 @@ DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - published demo credential
 
 
 @dataclass(frozen=True)
+class DemoCreator:
+    """A creator profile; the follower estimates (per platform) decide which jobs they may claim."""
+
+    slug: str
+    bio: str
+    followers: dict[str, int]
+    categories: tuple[str, ...]
+    languages: tuple[str, ...] = ("en",)
+    skills: tuple[str, ...] = ()
+    budget: tuple[int, int] | None = None  # min and max, USD minor units
+
+
+@dataclass(frozen=True)
+class DemoBrand:
+    company_name: str
+    website: str
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DemoAccount:
     email: str
     display_name: str
     roles: tuple[str, ...]
+    creator: DemoCreator | None = None
+    brand: DemoBrand | None = None
+    funds: int = 0  # paid into the available wallet through the sandbox provider, minor units
+    socials: dict[str, str] = field(default_factory=dict)
 
 
 DEMO_ACCOUNTS = (
     DemoAccount("admin@creatorhub.example", "Ada Admin", ("admin",)),
     DemoAccount("moderator@creatorhub.example", "Mo Moderator", ("moderator",)),
-    DemoAccount("sarah@creatorhub.example", "Sarah Creator", ("creator", "fan")),
-    DemoAccount("brand@creatorhub.example", "Bright Brand Co", ("brand",)),
-    DemoAccount("fan@creatorhub.example", "Fran Fan", ("fan",)),
+    DemoAccount(
+        "sarah@creatorhub.example",
+        "Sarah Creator",
+        ("creator", "fan"),
+        creator=DemoCreator(
+            slug="sarah",
+            bio="Fashion and travel photographer, 120k on Instagram.",
+            followers={"instagram": 120_000, "tiktok": 45_000},
+            categories=("Fashion", "Lifestyle"),
+            languages=("en", "fr"),
+            skills=("photography", "reels"),
+            budget=(50_000, 500_000),
+        ),
+        socials={"instagram": "https://instagram.com/sarah.demo"},
+    ),
+    DemoAccount(
+        "brand@creatorhub.example",
+        "Bright Brand Co",
+        ("brand",),
+        brand=DemoBrand("Bright Brand Co", "https://brand.example", ("Fashion",)),
+        funds=5_000_00,
+    ),
+    DemoAccount("fan@creatorhub.example", "Fran Fan", ("fan",), funds=100_00),
+    DemoAccount(
+        "northwind@creatorhub.example",
+        "Northwind Outdoors",
+        ("brand",),
+        brand=DemoBrand("Northwind Outdoors", "https://northwind.example", ("Outdoors", "Sport")),
+        funds=3_000_00,
+    ),
+    DemoAccount(
+        "leo@creatorhub.example",
+        "Leo Park",
+        ("creator",),
+        creator=DemoCreator(
+            slug="leo",
+            bio="Street style on a student budget.",
+            followers={"instagram": 1_800, "tiktok": 600},
+            categories=("Fashion",),
+            skills=("stories",),
+        ),
+    ),
+    DemoAccount(
+        "mia@creatorhub.example",
+        "Mia Santos",
+        ("creator",),
+        creator=DemoCreator(
+            slug="mia",
+            bio="Dance and try-on videos.",
+            followers={"tiktok": 18_000, "instagram": 6_500},
+            categories=("Fashion", "Dance"),
+            languages=("en", "pt"),
+            skills=("short video",),
+            budget=(10_000, 100_000),
+        ),
+    ),
+    DemoAccount(
+        "kai@creatorhub.example",
+        "Kai Nakamura",
+        ("creator",),
+        creator=DemoCreator(
+            slug="kai",
+            bio="Climbing, trail running and the gear that survives it.",
+            followers={"youtube": 60_000, "instagram": 15_000},
+            categories=("Outdoors", "Sport"),
+            languages=("en", "ja"),
+            skills=("long-form video", "reviews"),
+            budget=(30_000, 300_000),
+        ),
+    ),
+    DemoAccount(
+        "nora@creatorhub.example",
+        "Nora Lindqvist",
+        ("creator",),
+        creator=DemoCreator(
+            slug="nora",
+            bio="Arctic expeditions and winter camping, 1.6M across platforms.",
+            followers={"instagram": 950_000, "tiktok": 400_000, "youtube": 250_000},
+            categories=("Outdoors", "Travel"),
+            languages=("en", "sv"),
+            skills=("photography", "documentary"),
+            budget=(500_000, 5_000_000),
+        ),
+    ),
 )
+
+
+async def _add_profiles(session: AsyncSession, account: DemoAccount, user: User) -> None:
+    if account.creator is not None:
+        creator = account.creator
+        user.bio = creator.bio
+        budget = creator.budget
+        session.add(
+            CreatorProfile(
+                user_id=user.id,
+                slug=creator.slug,
+                categories=list(creator.categories),
+                min_budget_minor=budget[0] if budget else None,
+                max_budget_minor=budget[1] if budget else None,
+                budget_currency="USD" if budget else None,
+                languages=list(creator.languages),
+                skills=list(creator.skills),
+            )
+        )
+        await session.flush()
+        session.add_all(
+            FollowerEstimate(user_id=user.id, platform=platform, followers=followers)
+            for platform, followers in creator.followers.items()
+        )
+    if account.brand is not None:
+        session.add(
+            BrandProfile(
+                user_id=user.id,
+                company_name=account.brand.company_name,
+                website=account.brand.website,
+                verification_status="verified",
+                business_categories=list(account.brand.categories),
+            )
+        )
 
 
 async def _load_demo_money(
@@ -51,17 +193,18 @@ async def _load_demo_money(
 ) -> None:
     """Wallets with money in them, through the same services the API uses (sandbox provider)."""
     sandbox = get_provider(settings, "sandbox")
-    funded = (("brand@creatorhub.example", 5_000_00), ("fan@creatorhub.example", 100_00))
-    for email, amount in funded:
-        user_id = new_users.get(email)
-        if user_id is None:
+    for account in DEMO_ACCOUNTS:
+        user_id = new_users.get(account.email)
+        if user_id is None or not account.funds:
             continue
         intent = await funding.create_intent(
-            session, sandbox, user_id=user_id, amount=amount, currency="USD"
+            session, sandbox, user_id=user_id, amount=account.funds, currency="USD"
         )
         assert intent.provider_reference is not None
         await funding.apply_provider_status(
-            session, provider="sandbox", reference=intent.provider_reference,
+            session,
+            provider="sandbox",
+            reference=intent.provider_reference,
             status=FundingStatus.SUCCEEDED,
         )
     creator = new_users.get("sarah@creatorhub.example")
@@ -72,19 +215,28 @@ async def _load_demo_money(
         session, sandbox, user_id=creator, email="sarah@creatorhub.example", country="US"
     )
     await earnings.pay_earnings(
-        session, payee_id=creator, gross=25_00, currency="USD", kind="tip",
+        session,
+        payee_id=creator,
+        gross=25_00,
+        currency="USD",
+        kind="tip",
         key=f"demo-tip-{fan}",
-        reason="tip from Fran Fan", now=utcnow(), hold_days=settings.earnings_hold_days,
+        reason="tip from Fran Fan",
+        now=utcnow(),
+        hold_days=settings.earnings_hold_days,
         fee_shards=settings.fee_shards,
         payer_account_id=await ledger.user_account(session, fan, "USD"),
-        reference_type="tip", reference_id="demo",
+        reference_type="tip",
+        reference_id="demo",
     )
 
 
 async def load_demo(url: str, settings: Settings) -> list[str]:
-    """Create the demo accounts that are missing; returns the e-mails created."""
+    """Create the demo accounts and marketplace jobs that are missing; returns the e-mails
+    created."""
     database = Database.connect(url, settings)
     created: list[str] = []
+    users: dict[str, uuid.UUID] = {}
     new_users: dict[str, uuid.UUID] = {}
     try:
         async with database.session_scope() as session:
@@ -94,58 +246,31 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
                     select(User.id).where(func.lower(User.email) == account.email)
                 )
                 if exists is not None:
+                    users[account.email] = exists
                     continue
                 user = User(
                     email=account.email,
                     password_hash=password_hash,
                     display_name=account.display_name,
                     roles=list(account.roles),
-                    socials={},
+                    socials=dict(account.socials),
                     email_verified_at=utcnow(),
                 )
                 session.add(user)
                 await session.flush()
-                if "creator" in account.roles:
-                    user.bio = "Fashion and travel photographer, 120k on Instagram."
-                    user.socials = {"instagram": "https://instagram.com/sarah.demo"}
-                    session.add(
-                        CreatorProfile(
-                            user_id=user.id,
-                            slug="sarah",
-                            categories=["Fashion", "Lifestyle"],
-                            min_budget_minor=50_000,
-                            max_budget_minor=500_000,
-                            budget_currency="USD",
-                            languages=["en", "fr"],
-                            skills=["photography", "reels"],
-                        )
-                    )
-                    await session.flush()
-                    session.add_all(
-                        [
-                            FollowerEstimate(
-                                user_id=user.id, platform="instagram", followers=120_000
-                            ),
-                            FollowerEstimate(user_id=user.id, platform="tiktok", followers=45_000),
-                        ]
-                    )
-                if "brand" in account.roles:
-                    session.add(
-                        BrandProfile(
-                            user_id=user.id,
-                            company_name="Bright Brand Co",
-                            website="https://brand.example",
-                            verification_status="verified",
-                            business_categories=["Fashion"],
-                        )
-                    )
+                await _add_profiles(session, account, user)
                 created.append(account.email)
-                new_users[account.email] = user.id
+                users[account.email] = new_users[account.email] = user.id
             await _load_demo_money(session, settings, new_users)
+        log.info("demo_loaded", created=created)
+        jobs = await load_demo_marketplace(database, settings, users)
+        log.info("demo_marketplace_loaded", created=jobs)
     finally:
         await database.dispose()
-    log.info("demo_loaded", created=created)
     typer.echo("\nDemo accounts (password for all: " + DEMO_PASSWORD + ")")
     for account in DEMO_ACCOUNTS:
         typer.echo(f"  {account.email:<32} {', '.join(account.roles)}")
+    typer.echo("\nDemo marketplace jobs")
+    for job in DEMO_JOBS:
+        typer.echo(f"  {job.title:<34} {job.brand:<32} {job.shows}")
     return created

@@ -201,6 +201,25 @@ async def test_create_admin_refuses_an_invalid_email(
     assert await scalar(database, "SELECT count(*) FROM identity.users") == 0
 
 
+# What the demo's marketplace holds: a second run must find the same.
+DEMO_MARKETPLACE_COUNTS = (
+    "SELECT concat_ws(','"
+    ", (SELECT count(*) FROM marketplace.jobs)"
+    ", (SELECT count(*) FROM marketplace.claims)"
+    ", (SELECT count(*) FROM marketplace.influencer_jobs)"
+    ", (SELECT count(*) FROM marketplace.content_submissions)"
+    ", (SELECT count(*) FROM marketplace.escrow_transactions)"
+    ", (SELECT count(*) FROM marketplace.escrow_events)"
+    ", (SELECT count(*) FROM marketplace.influencer_payouts)"
+    ", (SELECT count(*) FROM marketplace.influencer_logs)"
+    ", (SELECT count(*) FROM marketplace.unfilled_refunds)"
+    ", (SELECT count(*) FROM marketplace.joblogs)"
+    ", (SELECT count(*) FROM ledger.transfers)"
+    ", (SELECT count(*) FROM ledger.holds)"
+    ")"
+)
+
+
 async def test_demo_twice_creates_the_demo_accounts_once(
     cli_env: dict[str, str], tmp_path: Path, client: httpx.AsyncClient, database: Database
 ) -> None:
@@ -211,30 +230,108 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     assert first.code == 0, first
     assert await scalar(database, "SELECT count(*) FROM identity.users") == len(DEMO_ACCOUNTS)
     ids_after_first = await scalar(database, ids_sql)
+    marketplace_after_first = await scalar(database, DEMO_MARKETPLACE_COUNTS)
 
     second = await run_cli(cli_env, tmp_path, "demo")
     assert second.code == 0, second
     assert await scalar(database, "SELECT count(*) FROM identity.users") == len(DEMO_ACCOUNTS)
     assert await scalar(database, ids_sql) == ids_after_first
+    assert await scalar(database, DEMO_MARKETPLACE_COUNTS) == marketplace_after_first
     emails = await scalar(
         database, "SELECT string_agg(lower(email), ',' ORDER BY lower(email)) FROM identity.users"
     )
     assert emails.split(",") == demo_emails
+    assert "Rain jacket teaser" in second.stdout
 
     # The published demo password works.
     tokens = await login(client, DEMO_ACCOUNTS[0].email, DEMO_PASSWORD)
     assert tokens["access_token"]
 
-    # Money came in through the sandbox once (the second run added nothing), and the creator
-    # holds a tip minus the 10 % fee; the ledger is sound.
+    # Jobs in every state, each built once: a draft, open ones, one closed by its brand and one
+    # at its end date, both with their unfilled slots refunded to the brand's wallet.
+    assert (
+        await scalar(
+            database,
+            "SELECT string_agg(status || ':' || coalesce(close_reason, '-') || '=' || n, ','"
+            " ORDER BY status, close_reason)"
+            " FROM (SELECT status, close_reason, count(*) AS n FROM marketplace.jobs"
+            " GROUP BY status, close_reason) AS s",
+        )
+        == "awaiting_funding:-=1,closed:brand=1,closed:end_date=1,open:-=4"
+    )
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM marketplace.unfilled_refunds"
+            " WHERE issued_at IS NOT NULL AND provider_refund_id IS NULL",
+        )
+        == 2
+    )
+    # Open: one without claims, one full with all content ready, and the odd budget's shares.
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM marketplace.jobs WHERE status = 'open' AND claim_count = 0",
+        )
+        == 1
+    )
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM marketplace.jobs"
+            " WHERE all_content_ready AND claim_count = max_slots AND status = 'open'",
+        )
+        == 1
+    )
+    assert (
+        await scalar(
+            database,
+            "SELECT string_agg(ij.amount::text, ',' ORDER BY ij.slot_number)"
+            " FROM marketplace.influencer_jobs ij JOIN marketplace.jobs j ON j.uid = ij.job_uid"
+            " WHERE j.budget = 10001",
+        )
+        == "3334,3334,3333"
+    )
+    # Reviewed content: approved and paid (10 % fee), rejected with its reason, and content
+    # done but never approved when a job closed at its end date.
+    assert (
+        await scalar(
+            database,
+            "SELECT string_agg(platform_fee::text, ',' ORDER BY platform_fee)"
+            " FROM marketplace.influencer_payouts",
+        )
+        == "333,3000,3000"
+    )
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM marketplace.content_submissions"
+            " WHERE status = 'rejected' AND review_reason <> ''",
+        )
+        == 1
+    )
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM marketplace.content_submissions WHERE status = 'submitted'",
+        )
+        == 5
+    )
+    assert await scalar(database, "SELECT count(*) FROM marketplace.influencer_logs") == 1
+
+    # Money came in through the sandbox once (the second run added nothing): the brands paid
+    # their funded jobs and got the unfilled slots back, the creators hold their approved
+    # slots and the tip minus the 10 % fee; the ledger is sound.
     balances_sql = (
         "SELECT string_agg(u.email || '=' || a.balance, ',' ORDER BY u.email)"
         " FROM ledger.accounts a JOIN identity.users u ON u.id = a.owner_id"
         " WHERE a.kind = 'wallet_available'"
     )
     assert await scalar(database, balances_sql) == (
-        "brand@creatorhub.example=500000,fan@creatorhub.example=7500,"
-        "sarah@creatorhub.example=2250"
+        "brand@creatorhub.example=240000,fan@creatorhub.example=7500,"
+        "kai@creatorhub.example=54000,leo@creatorhub.example=3001,"
+        "mia@creatorhub.example=0,nora@creatorhub.example=0,"
+        "northwind@creatorhub.example=259999,sarah@creatorhub.example=2250"
     )
     assert verify(database.url) == []
 

@@ -194,7 +194,7 @@ async def fund_from_wallet(
     if job.funded_at is not None:
         raise MarketplaceConflict("the job is already funded", code="job_already_funded")
     wallet = await ledger.user_account(session, brand_id, job.currency)
-    await ledger.transfer(
+    funded = await ledger.transfer(
         session,
         TransferSpec(
             debit_account_id=wallet,
@@ -208,7 +208,15 @@ async def fund_from_wallet(
         ),
     )
     _mark_funded(job, source="wallet", charge=None, now=now)
-    await _log(session, job, "job funded", source="wallet", amount=job.budget)
+    # The funding reference: the ledger transfer (stripe_charge_id is for provider charges).
+    await _log(
+        session,
+        job,
+        "job funded",
+        source="wallet",
+        amount=job.budget,
+        transfer_id=str(funded.transfer_id),
+    )
     await _flush(session)
     return job
 
