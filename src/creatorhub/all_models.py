@@ -17,6 +17,8 @@ from creatorhub.ledger import models as ledger_models
 from creatorhub.mail import models as mail_models
 from creatorhub.marketplace import models as marketplace_models
 from creatorhub.payments import models as payments_models
+from creatorhub.social import models as social_models
+from creatorhub.workspace import models as workspace_models
 
 MODEL_MODULES = (
     identity_models,
@@ -26,6 +28,8 @@ MODEL_MODULES = (
     idempotency_models,
     payments_models,
     marketplace_models,
+    social_models,
+    workspace_models,
 )
 
 metadata = Base.metadata

@@ -32,6 +32,8 @@ OUR_SCHEMAS = (
     "ledger",
     "payments",
     "marketplace",
+    "social",
+    "workspace",
 )
 REVISIONS = (
     "0001_identity",
@@ -42,6 +44,7 @@ REVISIONS = (
     "0006_ledger",
     "0007_payments",
     "0008_marketplace",
+    "0009_social_workspace",
 )
 
 
