@@ -181,7 +181,7 @@ async def list_subscriptions(
     principal: CurrentPrincipal,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[SubscriptionOut]:
     rows = await billing.list_subscriptions(session, principal.id, limit=limit, offset=offset)
     return [SubscriptionOut.of(subscription, plan) for subscription, plan in rows]
