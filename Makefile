@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest worker clean bench bench-tools
+.PHONY: run test lint typecheck pytest worker clean bench bench-tools browser-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no test: treated as a failure, never as a pass.
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev browser-tools
 	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$code
 
@@ -59,6 +59,22 @@ bench-tools:
 	  else \
 	    echo "pgbench is not on PATH and apt-get is not usable here: install PostgreSQL's client"; \
 	    echo "tools (Debian: postgresql-client); until then the bench uses pgserver's pgbench."; \
+	  fi; \
+	fi
+
+# The page tests drive Debian's chromium (Playwright's own browser download is not used); installed
+# here when missing and apt-get is usable as root, as on CI. Elsewhere those tests are skipped
+# with a message in pytest's summary.
+browser-tools:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "chromium missing: installing Debian's chromium for the browser tests (takes a while)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser tests will be skipped"; \
+	  else \
+	    echo "/usr/bin/chromium is missing and apt-get is not usable here: the browser tests"; \
+	    echo "will be skipped (Debian: apt-get install chromium)."; \
 	  fi; \
 	fi
 

@@ -33,8 +33,13 @@ from creatorhub.payments.api import install_payments_handlers
 from creatorhub.payments.api import routers as payments_routers
 from creatorhub.payments.billing_api import router as billing_router
 from creatorhub.payments.tasks import deliver_in_process
+from creatorhub.social.api import router as social_router
 from creatorhub.web.pages import PageError
 from creatorhub.web.pages import router as pages_router
+from creatorhub.workspace.api import routers as workspace_routers
+from creatorhub.workspace.pages import router as workspace_pages_router
+from creatorhub.workspace.portfolio_api import router as portfolio_router
+from creatorhub.workspace.reviews_api import router as reviews_router
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +127,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         billing_router,
         marketplace_router,
         analytics_router,
+        social_router,
+        *workspace_routers,
+        reviews_router,
+        portfolio_router,
         pages_router,
+        workspace_pages_router,
     ]
     for router in routers:
         app.include_router(router)

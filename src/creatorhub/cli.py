@@ -25,6 +25,8 @@ cli.add_typer(db_cli, name="db")
 ledger_cli = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 cli.add_typer(user_cli, name="user")
 cli.add_typer(ledger_cli, name="ledger")
+keys_cli = typer.Typer(help="Encryption keys of the OAuth tokens at rest.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
 
 
 def _prepare(settings: Settings, *, migrate: bool) -> str:
@@ -231,6 +233,59 @@ def create_admin(
 
     user_id = asyncio.run(run())
     typer.echo(f"administrator {email} ({user_id}) is ready")
+
+
+@keys_cli.command("generate")
+def keys_generate(
+    key_id: Annotated[
+        str | None, typer.Option(help="Id of the new key (default: k<YYYYMMDD>)")
+    ] = None,
+) -> None:
+    """Print a new random AES-256 key as `id:base64` for CREATORHUB_TOKEN_ENCRYPTION_KEYS.
+
+    Put it first in the list (it becomes the active key), keep the old keys after it, then run
+    `creatorhub keys rotate`.
+    """
+    from datetime import UTC, datetime
+
+    from creatorhub.kit.crypto import generate_key
+
+    key_id = key_id or datetime.now(UTC).strftime("k%Y%m%d")
+    typer.echo(f"{key_id}:{generate_key()}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction")] = 200,
+) -> None:
+    """Re-encrypt every stored OAuth token with the active key (the first of
+    CREATORHUB_TOKEN_ENCRYPTION_KEYS). Idempotent; afterwards the old keys can be removed."""
+    from creatorhub import all_models  # noqa: F401 - every table known, for the foreign keys
+    from creatorhub.db import Database
+    from creatorhub.kit.crypto import KeyringError, keyring_from_settings
+    from creatorhub.social.keyrotation import RotationError, rotate_keys
+
+    settings = get_settings()
+    try:
+        ring = keyring_from_settings(settings)
+    except KeyringError as error:
+        typer.echo(f"cannot rotate: {error}", err=True)
+        raise typer.Exit(1) from None
+    url = _prepare(settings, migrate=False)
+
+    async def run() -> None:
+        database = Database.connect(url, settings)
+        try:
+            await rotate_keys(database, ring, batch_size=batch_size, progress=typer.echo)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except RotationError as error:
+        typer.echo(f"cannot rotate: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"every stored token is sealed with key {ring.active_id}")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -117,6 +117,52 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="sub-accounts the platform fee account is split into"
     )
 
+    # --- workspace ------------------------------------------------------------------------
+    review_link_ttl_days: int = Field(
+        default=30, ge=1, le=365, description="days a client review link stays usable"
+    )
+
+    # --- social platforms (OAuth connectors) ---------------------------------------------
+    token_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="AES-256 keys for OAuth tokens at rest, `id:base64key,...`; the first seals, "
+        "all open (`creatorhub keys generate`, `keys rotate`). Unset outside production: a "
+        "fixed development key",
+    )
+    social_instagram_client_id: str | None = Field(
+        default=None, description="Instagram app id (Instagram API with Instagram Login)"
+    )
+    social_instagram_client_secret: SecretStr | None = None
+    social_facebook_client_id: str | None = Field(default=None, description="Facebook app id")
+    social_facebook_client_secret: SecretStr | None = None
+    social_youtube_client_id: str | None = Field(
+        default=None, description="Google OAuth client id (YouTube Data API v3)"
+    )
+    social_youtube_client_secret: SecretStr | None = None
+    social_tiktok_client_id: str | None = Field(
+        default=None, description="TikTok client key (Login Kit, Display API)"
+    )
+    social_tiktok_client_secret: SecretStr | None = None
+    social_graph_api_version: str = Field(
+        default="v23.0", pattern=r"^v\d+\.\d+$", description="Facebook/Instagram Graph API version"
+    )
+    social_api_base_override: str | None = Field(
+        default=None,
+        description="send every platform call to this address instead, the platform's host as "
+        "the first path segment (tests: local fake OAuth/API servers)",
+    )
+    social_http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    social_refresh_margin_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        description="refresh a token this long before it expires (at most a third of its life)",
+    )
+    social_connected_redirect_url: str | None = Field(
+        default=None,
+        description="where the OAuth callback sends the browser once connected (303, with "
+        "?platform=&status=connected); unset = the callback answers JSON",
+    )
+
     # --- logging --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
@@ -125,6 +171,20 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_url_means_embedded(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        # A malformed key list fails at startup, not at the first OAuth callback.
+        from creatorhub.kit.crypto import KeyringError, parse_keys
+
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            parse_keys(value.get_secret_value())
+        except KeyringError as error:
+            raise ValueError(f"CREATORHUB_TOKEN_ENCRYPTION_KEYS: {error}") from None
+        return value
 
     @property
     def uses_embedded_database(self) -> bool:

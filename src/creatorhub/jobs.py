@@ -37,6 +37,7 @@ TASK_MODULES = [
     "creatorhub.payments.billing_tasks",
     "creatorhub.kit.tasks",
     "creatorhub.marketplace.tasks",
+    "creatorhub.social.tasks",
 ]
 
 # The connector given here is replaced by `JobRuntime` with one bound to the configured

@@ -19,7 +19,21 @@ from creatorhub.identity.models import (
 )
 from creatorhub.identity.schemas import BrandProfileIn, CreatorProfileIn, UserUpdate
 from creatorhub.identity.service.lookup import Principal, is_unique_violation
-from creatorhub.kit.errors import Conflict, NotFound
+from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
+
+# Profile addresses that name a page or path of the platform, or could pass for its voice
+# (`/portfolio/admin`): refused with 422 `slug_reserved`. The slug's shape (lower case, 3-50
+# characters) is the schema's; its uniqueness (409 `slug_taken`) the database's.
+_RESERVED = (
+    "about account accounts admin administrator api app assets auth billing blog brand brands"
+    " calendar campaigns confirm-email-change contact creator creatorhub creators dashboard docs"
+    " edit email explore fans feeds giveaways healthz help home ical index jobs login logout"
+    " mail marketplace me metrics moderation moderator new null oauth openapi payments"
+    " portfolio portfolios privacy readyz redoc register reset-password review reviews root"
+    " search security settings signin signup static status support system terms undefined user"
+    " users v1 v2 verify-email webhook webhooks workspace www"
+)
+RESERVED_SLUGS = frozenset(_RESERVED.split())
 
 
 async def update_user(
@@ -97,6 +111,12 @@ async def put_creator_profile(
     session: AsyncSession, principal: Principal, data: CreatorProfileIn
 ) -> tuple[CreatorProfile, dict[str, int]]:
     user = principal.user
+    if data.slug.lower() in RESERVED_SLUGS:
+        raise Unprocessable(
+            "this profile address is reserved by the platform",
+            code="slug_reserved",
+            field="body.slug",
+        )
     fields = data.model_dump(exclude={"follower_estimates"})
     existing = await get_creator_profile(session, user.id)
     before = snapshot(existing[0]) if existing else None

@@ -1,0 +1,140 @@
+"""A creator's public portfolio (seed 001 `profiles`): one view for the page and the JSON.
+
+It gathers what other modules own through their services: the profile and account
+(`identity`), the accounts connected through OAuth with the follower counts the platforms
+reported (`social`), and the published client reviews (this module).
+
+The contact button is honest about what exists, without a booking table: the address the
+creator chose to publish (`socials.email`, public already through `/v1/creators/{slug}`) as a
+`mailto:`; else their published website (`socials.website`); else a link to sign in to the
+platform, where brands reach creators through marketplace jobs. The account's login e-mail and
+phone are never shown.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.identity import service as identity
+from creatorhub.social.models import ConnectionStatus
+from creatorhub.social.service import connected_platforms
+from creatorhub.workspace import reviews
+from creatorhub.workspace.reviews_schemas import (
+    BudgetOut,
+    ConnectedPlatformOut,
+    ContactOut,
+    PortfolioOut,
+    PublicReviewOut,
+    RatingSummary,
+)
+
+PORTFOLIO_REVIEWS = 20
+SIGN_IN_HREF = "/docs"
+# ISO 4217 minor-unit exponents other than 2, for showing a budget.
+_ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
+_EXPONENTS = {
+    **dict.fromkeys(_ZERO_DECIMALS.split(), 0),
+    **dict.fromkeys(_THREE_DECIMALS.split(), 3),
+}
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """`1250000, "USD"` → `12,500`; whole amounts without decimals (no float involved)."""
+    exponent = _EXPONENTS.get(currency, 2)
+    value = Decimal(amount).scaleb(-exponent)
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value:,.{exponent}f}"
+
+
+def budget_text(budget: BudgetOut | None) -> str | None:
+    if budget is None:
+        return None
+    lo = format_minor(budget.min_minor, budget.currency) if budget.min_minor is not None else None
+    hi = format_minor(budget.max_minor, budget.currency) if budget.max_minor is not None else None
+    if lo is not None and hi is not None:
+        return f"{budget.currency} {lo} – {hi}" if lo != hi else f"{budget.currency} {lo}"
+    if lo is not None:
+        return f"from {budget.currency} {lo}"
+    if hi is not None:
+        return f"up to {budget.currency} {hi}"
+    return None
+
+
+def _contact(display_name: str, socials: dict[str, Any]) -> ContactOut:
+    email = socials.get("email")
+    if isinstance(email, str):
+        try:
+            address = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError:
+            address = None
+        if address is not None:
+            subject = quote(f"Collaboration enquiry for {display_name}")
+            return ContactOut(
+                kind="email",
+                href=f"mailto:{quote(address, safe='@.+')}?subject={subject}",
+                label=f"E-mail {display_name}",
+            )
+    website = socials.get("website")
+    if isinstance(website, str) and website.startswith(("https://", "http://")):
+        return ContactOut(kind="website", href=website, label=f"Visit {display_name}'s website")
+    return ContactOut(
+        kind="sign_in",
+        href=SIGN_IN_HREF,
+        label=f"Sign in to the platform to contact {display_name}",
+    )
+
+
+async def get_portfolio(session: AsyncSession, slug: str) -> PortfolioOut:
+    """The public view of the creator at `slug`; 404 `creator_not_found` (also for accounts
+    that are not active)."""
+    user, profile, declared = await identity.get_creator_by_slug(session, slug)
+    platforms = [
+        ConnectedPlatformOut(
+            platform=p.platform,
+            username=p.username,
+            follower_count=p.follower_count,
+            follower_count_at=p.follower_count_at,
+        )
+        for p in await connected_platforms(session, user.id)
+        # A disconnected account or one waiting to be reconnected is no current proof.
+        if p.status == ConnectionStatus.ACTIVE.value
+    ]
+    count, average = await reviews.rating_summary(session, user.id)
+    latest = await reviews.published_reviews(session, user.id, limit=PORTFOLIO_REVIEWS)
+    budget = (
+        BudgetOut(
+            min_minor=profile.min_budget_minor,
+            max_minor=profile.max_budget_minor,
+            currency=profile.budget_currency,
+        )
+        if profile.budget_currency is not None
+        and (profile.min_budget_minor is not None or profile.max_budget_minor is not None)
+        else None
+    )
+    return PortfolioOut(
+        slug=profile.slug,
+        display_name=user.display_name,
+        bio=user.bio,
+        photo_url=profile.photo_url,
+        categories=list(profile.categories),
+        budget=budget,
+        platforms=platforms,
+        declared_audience=declared,
+        rating=RatingSummary(count=count, average_rating=average),
+        reviews=[
+            PublicReviewOut(
+                rating=review.rating,
+                review_text=review.review_text,
+                submitted_at=review.submitted_at,
+            )
+            for review in latest
+        ],
+        contact=_contact(user.display_name, user.socials or {}),
+    )
