@@ -1,9 +1,11 @@
 """Demo data: accounts for every role, so a fresh install has someone to log in as, money in
-their wallets (the brands and the fan funded through the sandbox, a tip paid to a creator), and
-marketplace jobs in every state (`creatorhub.marketplace.demo`).
+their wallets (the brands and the fan funded through the sandbox, a tip paid to a creator),
+marketplace jobs in every state (`creatorhub.marketplace.demo`), and the demo creator's
+workspace: portfolio, shoots, uploads, blocked dates and client reviews
+(`creatorhub.workspace.demo`).
 
-Idempotent: accounts that exist are left as they are, and so are demo jobs that exist, so
-`make run` can load it every time.
+Idempotent: accounts that exist are left as they are, and so are demo jobs and workspace rows
+that exist, so `make run` can load it every time.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from creatorhub.marketplace.demo import DEMO_JOBS, load_demo_marketplace
 from creatorhub.payments import earnings, funding, payouts
 from creatorhub.payments.models import FundingStatus
 from creatorhub.payments.providers.registry import get_provider
+from creatorhub.workspace.demo import DEMO_SHOOTS, load_demo_workspace
 
 log = structlog.get_logger(__name__)
 
@@ -265,6 +268,8 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
         log.info("demo_loaded", created=created)
         jobs = await load_demo_marketplace(database, settings, users)
         log.info("demo_marketplace_loaded", created=jobs)
+        workspace = await load_demo_workspace(database, settings, users)
+        log.info("demo_workspace_loaded", created=workspace.created)
     finally:
         await database.dispose()
     typer.echo("\nDemo accounts (password for all: " + DEMO_PASSWORD + ")")
@@ -273,4 +278,14 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
     typer.echo("\nDemo marketplace jobs")
     for job in DEMO_JOBS:
         typer.echo(f"  {job.title:<34} {job.brand:<32} {job.shows}")
+    typer.echo("\nDemo workspace of sarah@creatorhub.example (portfolio: /portfolio/sarah)")
+    for shoot in DEMO_SHOOTS:
+        state = "completed" if shoot.completed else "upcoming"
+        if shoot.review is not None:
+            state += ", reviewed" + (" (published)" if shoot.review.publish else " (hidden)")
+        elif shoot.live_link:
+            state += ", review link not used yet"
+        typer.echo(f"  {shoot.campaign_name:<34} {shoot.brand_name:<32} {state}")
+    if workspace.review_url is not None:
+        typer.echo(f"\nA client review link, shown only now: {workspace.review_url}")
     return created

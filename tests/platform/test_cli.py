@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -16,13 +18,16 @@ from creatorhub import migrate
 from creatorhub.db import Database
 from creatorhub.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from creatorhub.ledger.verify import verify
+from creatorhub.workspace import reviews
+from creatorhub.workspace.portfolio import get_portfolio
 from helpers import login, scalar
 
-TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user", "ledger"]
+TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user", "ledger", "keys"]
 SUBCOMMANDS = {
     "db": ["upgrade", "downgrade", "current"],
     "user": ["create-admin"],
     "ledger": ["verify"],
+    "keys": ["generate", "rotate"],
 }
 COMMAND_TIMEOUT = 120
 
@@ -219,6 +224,22 @@ DEMO_MARKETPLACE_COUNTS = (
     ")"
 )
 
+# What the demo creator's workspace holds, the same after a second run.
+DEMO_WORKSPACE_COUNTS = (
+    "SELECT concat_ws(','"
+    ", (SELECT count(*) FROM workspace.shoots)"
+    ", (SELECT count(*) FROM workspace.shoots WHERE completed)"
+    ", (SELECT count(*) FROM workspace.uploads)"
+    ", (SELECT count(*) FROM workspace.uploads WHERE completed)"
+    ", (SELECT count(*) FROM workspace.calendar)"
+    ", (SELECT count(*) FROM workspace.review_links)"
+    ", (SELECT count(*) FROM workspace.reviews)"
+    ", (SELECT count(*) FROM workspace.reviews WHERE is_published)"
+    ", (SELECT count(*) FROM workspace.calendar_feeds)"
+    ", (SELECT count(*) FROM audit.audit_logs)"
+    ")"
+)
+
 
 async def test_demo_twice_creates_the_demo_accounts_once(
     cli_env: dict[str, str], tmp_path: Path, client: httpx.AsyncClient, database: Database
@@ -231,12 +252,17 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     assert await scalar(database, "SELECT count(*) FROM identity.users") == len(DEMO_ACCOUNTS)
     ids_after_first = await scalar(database, ids_sql)
     marketplace_after_first = await scalar(database, DEMO_MARKETPLACE_COUNTS)
+    workspace_after_first = await scalar(database, DEMO_WORKSPACE_COUNTS)
+    review_url = re.search(r"client review link, shown only now: (\S+)", first.stdout)
+    assert review_url is not None, first.stdout
 
     second = await run_cli(cli_env, tmp_path, "demo")
     assert second.code == 0, second
     assert await scalar(database, "SELECT count(*) FROM identity.users") == len(DEMO_ACCOUNTS)
     assert await scalar(database, ids_sql) == ids_after_first
     assert await scalar(database, DEMO_MARKETPLACE_COUNTS) == marketplace_after_first
+    assert await scalar(database, DEMO_WORKSPACE_COUNTS) == workspace_after_first
+    assert "shown only now" not in second.stdout  # the link is made once, and shown once
     emails = await scalar(
         database, "SELECT string_agg(lower(email), ',' ORDER BY lower(email)) FROM identity.users"
     )
@@ -334,6 +360,68 @@ async def test_demo_twice_creates_the_demo_accounts_once(
         "northwind@creatorhub.example=259999,sarah@creatorhub.example=2250"
     )
     assert verify(database.url) == []
+
+    # The demo creator's workspace, all hers: shoots upcoming and completed with amounts in
+    # minor units, uploads on several platforms, a public and a private blocked range, three
+    # reviews through review links (two published, one hidden) and one link not used yet.
+    assert (
+        await scalar(
+            database,
+            "WITH sarah AS (SELECT id FROM identity.users WHERE email = :email)"
+            " SELECT concat_ws(','"
+            ", (SELECT count(*) FROM workspace.shoots WHERE user_id = (TABLE sarah))"
+            ", (SELECT count(*) FROM workspace.shoots WHERE user_id = (TABLE sarah) AND completed)"
+            ", (SELECT count(*) FROM workspace.shoots WHERE user_id = (TABLE sarah)"
+            "   AND NOT completed AND date > current_date)"
+            ", (SELECT count(DISTINCT platform) FROM workspace.uploads"
+            "   WHERE user_id = (TABLE sarah))"
+            ", (SELECT count(*) FROM workspace.uploads WHERE user_id = (TABLE sarah) AND completed)"
+            ", (SELECT count(*) FROM workspace.calendar WHERE user_id = (TABLE sarah))"
+            ", (SELECT count(*) FROM workspace.calendar WHERE user_id = (TABLE sarah)"
+            "   AND reason_public)"
+            ", (SELECT count(*) FROM workspace.reviews WHERE user_id = (TABLE sarah))"
+            ", (SELECT count(*) FROM workspace.reviews WHERE user_id = (TABLE sarah)"
+            "   AND is_published AND published_at IS NOT NULL)"
+            ", (SELECT count(*) FROM workspace.calendar_feeds)"
+            ")",
+            email="sarah@creatorhub.example",
+        )
+        == "7,4,3,4,3,2,1,3,2,0"
+    )
+    assert await scalar(
+        database,
+        "SELECT bool_and(amount > 0 AND currency ~ '^[A-Z]{3}$')"
+        " FROM workspace.shoots WHERE amount IS NOT NULL",
+    )
+    # Every reviewed shoot's link is used up by its review; one completed shoot has a live link,
+    # and it is the one printed (only its SHA-256 is stored).
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM workspace.reviews r JOIN workspace.review_links l"
+            " ON l.id = r.review_link_id AND l.shoot_id = r.shoot_id AND l.used_at IS NOT NULL",
+        )
+        == 3
+    )
+    token = review_url.group(1).rsplit("/review/", 1)[1]
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM workspace.review_links l"
+            " JOIN workspace.shoots s ON s.id = l.shoot_id AND s.completed"
+            " WHERE l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > now()"
+            " AND l.token_hash = sha256(convert_to(:token, 'UTF8'))",
+            token=token,
+        )
+        == 1
+    )
+    async with database.session_scope() as session:
+        assert (await reviews.describe_link(session, token)).brand_name == "Café Aurora"
+        portfolio = await get_portfolio(session, "sarah")
+    assert portfolio.photo_url and portfolio.bio and portfolio.categories and portfolio.budget
+    assert portfolio.rating.count == 2
+    assert portfolio.rating.average_rating == Decimal("4.5")
+    assert sorted(review.rating for review in portfolio.reviews) == [4, 5]
 
 
 async def test_the_embedded_server_keeps_its_data_across_restarts(tmp_path: Path) -> None:
