@@ -7,6 +7,7 @@ the creator's private details.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -234,6 +235,47 @@ async def test_empty_portfolio(client: httpx.AsyncClient) -> None:
     page = await client.get("/portfolio/nora-frames")
     assert page.status_code == 200
     assert "No published reviews yet." in page.text and "No accounts connected yet." in page.text
+
+
+async def test_upcoming_blocked_dates_show_with_public_reasons_only(
+    client: httpx.AsyncClient,
+) -> None:
+    me, slug = await creator(client)
+    today = datetime.now(UTC).date()
+    blocks = [
+        (today - timedelta(days=10), today - timedelta(days=5), "Past trip", True),
+        (today + timedelta(days=3), today + timedelta(days=9), "Holiday in Japan", True),
+        (today + timedelta(days=20), today + timedelta(days=20), "Dentist", False),
+        (today + timedelta(days=400), today + timedelta(days=401), "Far away", True),
+    ]
+    for start, end, reason, public in blocks:
+        r = await client.post(
+            "/v1/workspace/calendar/blocks",
+            json={
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat(),
+                "reason": reason,
+                "reason_public": public,
+            },
+            headers=me.headers,
+        )
+        assert r.status_code == 201, r.text
+    body = (await client.get(f"/v1/portfolio/{slug}")).json()
+    assert body["unavailable"] == [
+        {
+            "start_date": (today + timedelta(days=3)).isoformat(),
+            "end_date": (today + timedelta(days=9)).isoformat(),
+            "reason": "Holiday in Japan",
+        },
+        {
+            "start_date": (today + timedelta(days=20)).isoformat(),
+            "end_date": (today + timedelta(days=20)).isoformat(),
+            "reason": None,
+        },
+    ]
+    page = await client.get(f"/portfolio/{slug}")
+    assert "Holiday in Japan" in page.text
+    assert "Dentist" not in page.text and "Past trip" not in page.text
 
 
 async def test_average_is_exact_to_one_decimal(client: httpx.AsyncClient) -> None:

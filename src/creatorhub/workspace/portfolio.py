@@ -13,6 +13,7 @@ phone are never shown.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -21,19 +22,23 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.identity import service as identity
+from creatorhub.kit.clock import utcnow
 from creatorhub.social.models import ConnectionStatus
 from creatorhub.social.service import connected_platforms
-from creatorhub.workspace import reviews
+from creatorhub.workspace import calendar, reviews
 from creatorhub.workspace.reviews_schemas import (
+    UPCOMING_DAYS,
     BudgetOut,
     ConnectedPlatformOut,
     ContactOut,
     PortfolioOut,
     PublicReviewOut,
     RatingSummary,
+    UnavailableOut,
 )
 
 PORTFOLIO_REVIEWS = 20
+UPCOMING_BLOCKS = 20
 SIGN_IN_HREF = "/docs"
 # ISO 4217 minor-unit exponents other than 2, for showing a budget.
 _ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -108,6 +113,14 @@ async def get_portfolio(session: AsyncSession, slug: str) -> PortfolioOut:
     ]
     count, average = await reviews.rating_summary(session, user.id)
     latest = await reviews.published_reviews(session, user.id, limit=PORTFOLIO_REVIEWS)
+    today = utcnow().date()
+    blocks = await calendar.list_blocks(
+        session,
+        user.id,
+        from_date=today,
+        to_date=today + timedelta(days=UPCOMING_DAYS),
+        limit=UPCOMING_BLOCKS,
+    )
     budget = (
         BudgetOut(
             min_minor=profile.min_budget_minor,
@@ -135,6 +148,14 @@ async def get_portfolio(session: AsyncSession, slug: str) -> PortfolioOut:
                 submitted_at=review.submitted_at,
             )
             for review in latest
+        ],
+        unavailable=[
+            UnavailableOut(
+                start_date=block.start_date,
+                end_date=block.end_date,
+                reason=block.reason if block.reason_public else None,
+            )
+            for block in blocks
         ],
         contact=_contact(user.display_name, user.socials or {}),
     )

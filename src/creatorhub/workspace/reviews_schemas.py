@@ -170,6 +170,14 @@ class BudgetOut(BaseModel):
     currency: str
 
 
+class UnavailableOut(BaseModel):
+    """A blocked date range; the reason only when the creator made it public."""
+
+    start_date: date
+    end_date: date = Field(description="inclusive")
+    reason: str | None
+
+
 class ContactOut(BaseModel):
     kind: str = Field(
         description="email: the address the creator published (socials.email); website: their "
@@ -177,6 +185,10 @@ class ContactOut(BaseModel):
     )
     href: str
     label: str
+
+
+# How far ahead the portfolio shows blocked dates.
+UPCOMING_DAYS = 180
 
 
 class PortfolioOut(BaseModel):
@@ -195,4 +207,7 @@ class PortfolioOut(BaseModel):
     )
     rating: RatingSummary
     reviews: list[PublicReviewOut] = Field(description="The latest published reviews")
+    unavailable: list[UnavailableOut] = Field(
+        description=f"Blocked dates of the next {UPCOMING_DAYS} days (reasons only if public)"
+    )
     contact: ContactOut
