@@ -5,7 +5,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?=
+# One pytest worker per core (pytest-xdist); each worker clones its own test databases.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint typecheck pytest worker clean bench bench-tools browser-tools
 
