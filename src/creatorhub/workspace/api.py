@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import DbSession
 from creatorhub.identity.deps import require_roles
@@ -44,6 +45,7 @@ from creatorhub.workspace.schemas import (
     UploadsPage,
     UploadUpdate,
 )
+from creatorhub.workspace.service import Planned
 
 responses = problem_responses(400, 401, 403, 404, 409, 422)
 router = APIRouter(prefix="/v1/workspace", tags=["workspace"], responses=responses)
@@ -75,6 +77,32 @@ def _row_after(cursor: str | None) -> tuple[date, time, uuid.UUID] | None:
     return at.date(), at.time(), row_id
 
 
+async def _planned_page(
+    session: AsyncSession,
+    model: type[Planned],
+    user_id: uuid.UUID,
+    from_date: date | None,
+    to_date: date | None,
+    completed: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Planned], str | None]:
+    """One page of the user's shoots or uploads in date order, and the next page's cursor."""
+    _check_filter(from_date, to_date)
+    rows = await service.list_rows(
+        session,
+        model,
+        user_id,
+        from_date=from_date,
+        to_date=to_date,
+        completed=completed,
+        limit=limit + 1,
+        after=_row_after(cursor),
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    return rows, _row_cursor(rows[-1]) if more else None
+
+
 # --- shoots ----------------------------------------------------------------------------------
 
 
@@ -97,22 +125,10 @@ async def list_shoots(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ShootsPage:
-    _check_filter(from_date, to_date)
-    rows = await service.list_rows(
-        session,
-        Shoot,
-        principal.id,
-        from_date=from_date,
-        to_date=to_date,
-        completed=completed,
-        limit=limit + 1,
-        after=_row_after(cursor),
+    rows, next_cursor = await _planned_page(
+        session, Shoot, principal.id, from_date, to_date, completed, limit, cursor
     )
-    more, rows = len(rows) > limit, rows[:limit]
-    return ShootsPage(
-        items=[ShootOut.model_validate(row) for row in rows],
-        next_cursor=_row_cursor(rows[-1]) if more else None,
-    )
+    return ShootsPage(items=[ShootOut.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/shoots/{shoot_id}", response_model=ShootOut, summary="One of your shoots")
@@ -182,21 +198,11 @@ async def list_uploads(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> UploadsPage:
-    _check_filter(from_date, to_date)
-    rows = await service.list_rows(
-        session,
-        Upload,
-        principal.id,
-        from_date=from_date,
-        to_date=to_date,
-        completed=completed,
-        limit=limit + 1,
-        after=_row_after(cursor),
+    rows, next_cursor = await _planned_page(
+        session, Upload, principal.id, from_date, to_date, completed, limit, cursor
     )
-    more, rows = len(rows) > limit, rows[:limit]
     return UploadsPage(
-        items=[UploadOut.model_validate(row) for row in rows],
-        next_cursor=_row_cursor(rows[-1]) if more else None,
+        items=[UploadOut.model_validate(row) for row in rows], next_cursor=next_cursor
     )
 
 
