@@ -158,7 +158,10 @@ def code_version() -> dict[str, str | None]:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         described = None
-    sql = load_sql("creatorhub.ledger", "ledger_001_functions.sql")
+    sql = "".join(
+        load_sql("creatorhub.ledger", name)
+        for name in ("ledger_001_functions.sql", "ledger_002_chain_in_transfers.sql")
+    )
     return {
         "git": described,
         "ledger_sql_sha256": hashlib.sha256(sql.encode()).hexdigest()[:16],

@@ -13,7 +13,7 @@ that keeps two processes from migrating at once) live here and env.py uses them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -210,3 +210,20 @@ def execute_script(connection: Connection, script: str) -> None:
     parse `%` as placeholders and refuse several statements.
     """
     connection.exec_driver_sql(script, execution_options={"no_parameters": True})
+
+
+def function_definitions(script: str, names: Sequence[str]) -> str:
+    """The `CREATE FUNCTION` statements of `names` in `script`, as `CREATE OR REPLACE`.
+
+    A downgrade that must bring back the functions an upgrade replaced takes them from the
+    released file that first defined them, rather than from a copy kept in the revision.
+    """
+    found = []
+    for name in names:
+        match = re.search(
+            rf"^CREATE FUNCTION {re.escape(name)}\(.*?^\$\$;$", script, re.MULTILINE | re.DOTALL
+        )
+        if match is None:
+            raise ValueError(f"no CREATE FUNCTION {name} in the script")
+        found.append(match.group(0).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    return "\n\n".join(found)

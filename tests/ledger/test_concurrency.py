@@ -164,40 +164,37 @@ async def _broken_transfer(
             ).all()
         }
         await asyncio.sleep(0)  # let other clients read the same balances
-        transfer_id = uuid.uuid4()
-        await session.execute(
-            text(
-                "INSERT INTO ledger.transfers (id, group_id, debit_account_id, credit_account_id,"
-                " amount, currency, kind, idempotency_key)"
-                " VALUES (:id, :id, :d, :c, :amount, 'USD', 'tip', :key)"
-            ),
-            {"id": transfer_id, "d": debit, "c": credit, "amount": amount, "key": str(transfer_id)},
-        )
+        versions = {}
         for account_id, delta in ((debit, -amount), (credit, amount)):
-            stale = rows[account_id].balance
-            version = (
+            versions[account_id] = (
                 await session.execute(
                     text(
                         "UPDATE ledger.accounts SET balance = :new, version = version + 1"
                         " WHERE id = :id RETURNING version"
                     ),
-                    {"new": stale + delta, "id": account_id},
+                    {"new": rows[account_id].balance + delta, "id": account_id},
                 )
             ).scalar_one()
-            await session.execute(
-                text(
-                    "INSERT INTO ledger.entries (account_id, account_version, transfer_id, amount,"
-                    " previous_balance, new_balance) VALUES (:a, :v, :t, :amount, :prev, :new)"
-                ),
-                {
-                    "a": account_id,
-                    "v": version,
-                    "t": transfer_id,
-                    "amount": delta,
-                    "prev": stale,
-                    "new": stale + delta,
-                },
-            )
+        transfer_id = uuid.uuid4()
+        await session.execute(
+            text(
+                "INSERT INTO ledger.transfers (id, group_id, debit_account_id, credit_account_id,"
+                " amount, currency, kind, idempotency_key, debit_account_version,"
+                " debit_new_balance, credit_account_version, credit_new_balance)"
+                " VALUES (:id, :id, :d, :c, :amount, 'USD', 'tip', :key, :dv, :db, :cv, :cb)"
+            ),
+            {
+                "id": transfer_id,
+                "d": debit,
+                "c": credit,
+                "amount": amount,
+                "key": str(transfer_id),
+                "dv": versions[debit],
+                "db": rows[debit].balance - amount,
+                "cv": versions[credit],
+                "cb": rows[credit].balance + amount,
+            },
+        )
 
 
 @pytest.mark.ledger_corrupted

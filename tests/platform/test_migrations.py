@@ -45,6 +45,7 @@ REVISIONS = (
     "0007_payments",
     "0008_marketplace",
     "0009_social_workspace",
+    "0010_ledger_chain",
 )
 
 

@@ -1,7 +1,8 @@
-"""Tables of the `ledger` schema: accounts, immutable transfers and their entries, holds.
+"""Tables of the `ledger` schema: accounts, immutable transfers (which carry the balance chain),
+holds. The view `ledger.entries` shows each transfer as its two legs.
 
-Every balance is a row in `accounts`, changed only by the functions in
-`sql/ledger_001_functions.sql`, in the statement that writes the entries explaining the change.
+Every balance is a row in `accounts`, changed only by the functions in `sql/` (ledger_001,
+replaced in part by ledger_002), in the transaction that writes the transfer explaining it.
 Amounts are integers in minor units (cents) of the account's currency, or whole credits.
 """
 
@@ -19,7 +20,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    PrimaryKeyConstraint,
     SmallInteger,
     Text,
     UniqueConstraint,
@@ -151,7 +151,7 @@ class Hold(Base):
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     reference_type: Mapped[str | None] = mapped_column(Text)
     reference_id: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(Text(collation="C"), nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
     posted_amount: Mapped[int | None] = mapped_column(BigInteger)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -171,8 +171,25 @@ class Transfer(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(CURRENCY_CHECK, name="currency_format"),
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
-        Index("ix_transfers_reference", "reference_type", "reference_id"),
-        Index("ix_transfers_group_id", "group_id"),
+        CheckConstraint(
+            "debit_account_version > 0 AND credit_account_version > 0", name="versions_positive"
+        ),
+        # The balance chain: versions run 1, 2, 3… per account without gaps (a version is on
+        # the debit or the credit side of exactly one transfer: `ledger verify` checks the
+        # sides together), and each leg's previous balance is the new balance of the one before.
+        Index("uq_transfers_debit_chain", "debit_account_id", "debit_account_version", unique=True),
+        Index(
+            "uq_transfers_credit_chain",
+            "credit_account_id",
+            "credit_account_version",
+            unique=True,
+        ),
+        Index(
+            "ix_transfers_reference",
+            "reference_type",
+            "reference_id",
+            postgresql_where=text("reference_id IS NOT NULL"),
+        ),
         Index("ix_transfers_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL")),
         {"schema": SCHEMA},
     )
@@ -193,7 +210,7 @@ class Transfer(Base):
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     reference_type: Mapped[str | None] = mapped_column(Text)
     reference_id: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(Text(collation="C"), nullable=False)
     hold_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.holds.id")
     )
@@ -201,36 +218,9 @@ class Transfer(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
-
-
-class Entry(Base):
-    """One leg of a transfer on one account: the account's balance chain.
-
-    (account_id, account_version) is the key: versions run 1, 2, 3… per account without gaps,
-    and each entry's previous_balance is the new_balance of the version before it.
-    """
-
-    __tablename__ = "entries"
-    __table_args__ = (
-        PrimaryKeyConstraint("account_id", "account_version"),
-        CheckConstraint("amount <> 0", name="amount_nonzero"),
-        CheckConstraint("account_version > 0", name="version_positive"),
-        CheckConstraint("new_balance = previous_balance + amount", name="balance_adds_up"),
-        Index("ix_entries_transfer_id", "transfer_id"),
-        {"schema": SCHEMA},
-    )
-
-    account_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.accounts.id"), nullable=False
-    )
-    account_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    transfer_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.transfers.id"), nullable=False
-    )
-    # Signed: credits add to the balance, debits take from it.
-    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    previous_balance: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    new_balance: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    # Each account's version and balance after this transfer (the view ledger.entries shows
+    # them as one leg per account, with the balance before).
+    debit_account_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    debit_new_balance: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    credit_account_version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    credit_new_balance: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -1,7 +1,8 @@
 """Moving money: accounts, transfers (single, grouped, batched) and two-phase holds.
 
 Each call is one round trip to a PL/pgSQL function that locks the accounts involved in id order,
-writes the transfer and its entries, and updates the balances in the same statement. The caller's
+writes the transfer with each account's new version and balance (the chain; ledger.entries shows
+it as legs), and updates the balances in the same transaction. The caller's
 transaction decides when it all commits. Refusals come back as `LedgerProblem`s (4xx); a
 refused transfer leaves the caller's transaction aborted, so callers that want to go on after one
 (a renewal job marking a subscription past due, say) wrap the call in `session.begin_nested()`.
