@@ -147,7 +147,11 @@ BEGIN
     v_result := ledger.apply_one_locked(
         v_id, p_group_id, p_debit_account_id, p_credit_account_id, p_amount, p_kind,
         p_idempotency_key, p_currency, p_reference_type, p_reference_id, NULL, p_metadata);
-    RETURN QUERY SELECT v_result.transfer_id, p_idempotency_key, v_result.created;
+    -- RETURN NEXT of the OUT columns, not RETURN QUERY: no statement to plan and run.
+    transfer_id := v_result.transfer_id;
+    idempotency_key := p_idempotency_key;
+    created := v_result.created;
+    RETURN NEXT;
 END;
 $$;
 
@@ -267,7 +271,13 @@ BEGIN
                                WHEN p_credit_account_id THEN v_payee_version + 1
                                ELSE v_fee_version END
      WHERE a.id IN (p_debit_account_id, p_credit_account_id, p_fee_account_id);
-    RETURN QUERY VALUES (v_group, p_idempotency_key, true), (v_fee_id, v_fee_key, true);
+    transfer_id := v_group;
+    idempotency_key := p_idempotency_key;
+    created := true;
+    RETURN NEXT;
+    transfer_id := v_fee_id;
+    idempotency_key := v_fee_key;
+    RETURN NEXT;
 END;
 $$;
 
