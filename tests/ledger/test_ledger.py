@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
@@ -443,20 +444,114 @@ async def test_transfer_with_fee_is_one_group_and_idempotent(database: Database)
     assert [r.created for r in again] == [False, False]
     assert [r.idempotency_key for r in first] == ["tip-9", "tip-9:fee"]
     assert await balances(database, fan, creator, fees) == [(1, 0, 2), (900, 0, 2), (99, 0, 1)]
-    assert await count(
-        database, "SELECT count(DISTINCT group_id) FROM ledger.transfers WHERE kind IN"
-        " ('tip', 'platform_fee')"
-    ) == 1
+    assert (
+        await count(
+            database,
+            "SELECT count(DISTINCT group_id) FROM ledger.transfers WHERE kind IN"
+            " ('tip', 'platform_fee')",
+        )
+        == 1
+    )
     for fee in (0, 1_000):
         with pytest.raises(InvalidAmount):
             async with database.session_scope() as session:
                 await ledger.transfer_with_fee(
-                    session, TransferSpec(fan, creator, 999, "tip", f"bad-{fee}"),
-                    fee_account_id=fees, fee=fee,
+                    session,
+                    TransferSpec(fan, creator, 999, "tip", f"bad-{fee}"),
+                    fee_account_id=fees,
+                    fee=fee,
                 )
     with pytest.raises(SameAccount):
         async with database.session_scope() as session:
             await ledger.transfer_with_fee(
-                session, TransferSpec(fan, creator, 1, "tip", "self-fee"),
-                fee_account_id=creator, fee=1,
+                session,
+                TransferSpec(fan, creator, 1, "tip", "self-fee"),
+                fee_account_id=creator,
+                fee=1,
             )
+
+
+async def test_a_large_batch_applies_only_its_new_keys_and_keeps_the_chain(
+    database: Database,
+) -> None:
+    wallets = [await funded_wallet(database, 100_000) for _ in range(3)]
+    seen = [TransferSpec(wallets[0], wallets[1], 10 + n, "import", f"seen-{n}") for n in range(20)]
+    async with database.session_scope() as session:
+        earlier = await ledger.apply_transfers(session, seen)
+    fresh = [TransferSpec(wallets[1], wallets[2], 100 + n, "import", f"new-{n}") for n in range(20)]
+    # The first 10 again, 20 new ones, and one new one twice: each key applies once.
+    mixed = [*seen[:10], *fresh, fresh[3]]
+    async with database.session_scope() as session:
+        results = await ledger.apply_transfers(session, mixed)
+    assert [r.created for r in results] == [False] * 10 + [True] * 20 + [False]
+    assert [r.transfer_id for r in results[:10]] == [r.transfer_id for r in earlier[:10]]
+    assert results[-1].transfer_id == results[13].transfer_id
+    moved_seen = sum(spec.amount for spec in seen)
+    moved_fresh = sum(spec.amount for spec in fresh)
+    assert await balances(database, *wallets) == [
+        (100_000 - moved_seen, 0, 21),
+        (100_000 + moved_seen - moved_fresh, 0, 41),
+        (100_000 + moved_fresh, 0, 21),
+    ]
+    async with database.session_scope() as session:
+        chain = (
+            await session.execute(
+                text(
+                    "SELECT account_version, previous_balance, new_balance FROM ledger.entries"
+                    " WHERE account_id = :a ORDER BY account_version"
+                ),
+                {"a": wallets[1]},
+            )
+        ).all()
+    assert [row.account_version for row in chain] == list(range(1, 42))
+    assert all(a.new_balance == b.previous_balance for a, b in pairwise(chain))
+
+
+async def test_a_large_batch_with_one_foreign_currency_is_refused_whole(
+    database: Database,
+) -> None:
+    usd = [await funded_wallet(database, 10_000) for _ in range(2)]
+    eur = await funded_wallet(database, 10_000, "EUR")
+    batch = [TransferSpec(usd[0], usd[1], 1, "import", f"cur-{n}") for n in range(30)]
+    batch[17] = TransferSpec(usd[0], eur, 1, "import", "cur-17")
+    with pytest.raises(CurrencyMismatch, match="transfer 18 of the batch"):
+        async with database.session_scope() as session:
+            await ledger.apply_transfers(session, batch)
+    assert await balances(database, *usd, eur) == [(10_000, 0, 1), (10_000, 0, 1), (10_000, 0, 1)]
+
+
+async def test_transfer_with_fee_refuses_a_taken_fee_key_and_foreign_accounts(
+    database: Database,
+) -> None:
+    fan = await funded_wallet(database, 1_000)
+    creator = await funded_wallet(database, 0)
+    elsewhere = await funded_wallet(database, 0)
+    eur_fees = await funded_wallet(database, 0, "EUR")
+    async with database.session_scope() as session:
+        fees = await ledger.fee_account(session, "USD", key="tip-1", shards=16)
+        await ledger.transfer(session, TransferSpec(fan, elsewhere, 5, "tip", "tip-1:fee"))
+    with pytest.raises(IdempotencyMismatch):
+        async with database.session_scope() as session:
+            await ledger.transfer_with_fee(
+                session,
+                TransferSpec(fan, creator, 100, "tip", "tip-1"),
+                fee_account_id=fees,
+                fee=10,
+            )
+    with pytest.raises(CurrencyMismatch):
+        async with database.session_scope() as session:
+            await ledger.transfer_with_fee(
+                session,
+                TransferSpec(fan, creator, 100, "tip", "tip-2"),
+                fee_account_id=eur_fees,
+                fee=10,
+            )
+    with pytest.raises(UnknownAccount):
+        async with database.session_scope() as session:
+            await ledger.transfer_with_fee(
+                session,
+                TransferSpec(fan, creator, 100, "tip", "tip-3"),
+                fee_account_id=uuid.uuid4(),
+                fee=10,
+            )
+    assert await balances(database, fan, creator, elsewhere) == [(995, 0, 2), (0, 0, 0), (5, 0, 1)]

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from psycopg import errors, sql
+from psycopg.types.json import Jsonb
 
 from creatorhub import all_models, migrate
 from creatorhub.config import Settings
@@ -570,3 +571,64 @@ async def test_procrastinate_runs_jobs_in_its_schema(database_url: str) -> None:
 
     assert seen == [42]
     assert [job.status for job in jobs] == ["succeeded"]
+
+
+# --- 0010: the balance chain moves into the transfer rows, with the data ------------------
+
+CHAIN_SQL = (
+    "SELECT account_id, account_version, transfer_id, amount, previous_balance, new_balance"
+    " FROM ledger.entries ORDER BY account_id, account_version"
+)
+
+
+def _apply(conn: psycopg.Connection, transfers: list[tuple[str, str, int, str]]) -> None:
+    payload = [
+        {
+            "debit_account_id": d,
+            "credit_account_id": c,
+            "amount": a,
+            "kind": "t",
+            "idempotency_key": k,
+        }
+        for d, c, a, k in transfers
+    ]
+    conn.execute("SELECT count(*) FROM ledger.apply_transfers(%s::jsonb)", (Jsonb(payload),))
+
+
+def test_0010_keeps_every_entry_of_an_existing_ledger(empty_database_url: str) -> None:
+    from creatorhub.ledger.verify import verify
+
+    url = empty_database_url
+    migrate.upgrade(url, "0009_social_workspace")
+    clearing, alice, bob = (str(uuid.uuid4()) for _ in range(3))
+    with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO ledger.accounts (id, owner_type, owner_id, kind, currency,"
+            " allow_negative) VALUES (%s, 'platform', %s, 'provider_clearing', 'USD', true)",
+            (clearing, uuid.UUID(int=0)),
+        )
+        for wallet in (alice, bob):
+            conn.execute(
+                "INSERT INTO ledger.accounts (id, owner_type, owner_id, kind, currency)"
+                " VALUES (%s, 'user', %s, 'wallet_available', 'USD')",
+                (wallet, wallet),
+            )
+        _apply(conn, [(clearing, alice, 1_000, "f-1"), (alice, bob, 300, "t-1")])
+        _apply(conn, [(bob, alice, 10, f"b-{n}") for n in range(20)])  # the set-based path
+        before = conn.execute(CHAIN_SQL).fetchall()
+    assert len(before) == 44
+
+    migrate.upgrade(url)
+    with connect(url) as conn:
+        assert conn.execute(CHAIN_SQL).fetchall() == before
+        _apply(conn, [(alice, bob, 1, "after-1")])  # each chain goes on where it stopped
+        after = conn.execute(CHAIN_SQL).fetchall()
+    assert verify(url) == []
+    assert len(after) == 46
+
+    migrate.downgrade(url, "0009_social_workspace")
+    with connect(url) as conn:
+        assert conn.execute(CHAIN_SQL).fetchall() == after
+        _apply(conn, [(alice, bob, 1, "after-2")])  # the 0006 functions are back
+        assert len(conn.execute(CHAIN_SQL).fetchall()) == 48
+    assert verify(url) == []
