@@ -97,7 +97,8 @@ async def test_replayed_create_returns_the_first_answer(
     again = await client.post("/v1/funding", json={"amount": 500}, headers=headers)
     other = await client.post("/v1/funding", json={"amount": 501}, headers=headers)
     assert first.status_code == again.status_code == 201
-    assert again.json() == first.json()
+    # The replay is the first answer's bytes (its keys are not in jsonb's order).
+    assert again.content == first.content
     assert again.headers["Idempotent-Replayed"] == "true"
     assert_problem(other, 422, "idempotency_key_reused")
     assert await count(database, "SELECT count(*) FROM payments.funding_intents") == 1

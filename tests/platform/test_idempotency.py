@@ -144,7 +144,8 @@ async def test_a_retry_replays_the_first_answer_without_a_second_effect(
     second = await client.post(PATH, json={"amount": 500}, headers=headers(user, key))
     assert second.status_code == 201, second.text
     assert second.headers["idempotent-replayed"] == "true"
-    assert second.json() == first.json()
+    # Byte for byte, key order included: a client may hash or sign what it received.
+    assert second.content == first.content
     assert await effects(database) == 1
     assert await stored_keys(database) == 1
 

@@ -47,6 +47,7 @@ REVISIONS = (
     "0008_marketplace",
     "0009_social_workspace",
     "0010_ledger_chain",
+    "0011_idempotency_exact_replay",
 )
 
 
@@ -79,6 +80,14 @@ def objects(url: str) -> dict[str, list[str]]:
         " AND typname NOT IN ('alembic_version', '_alembic_version')",
         "triggers": "SELECT tgrelid::regclass::text || ' ' || tgname FROM pg_trigger"
         " WHERE NOT tgisinternal",
+        # A revision may only change a column's type or collation.
+        "columns": "SELECT attrelid::regclass::text || '.' || attname || ' '"
+        " || format_type(atttypid, atttypmod) || coalesce(' COLLATE ' || collname, '')"
+        " FROM pg_attribute JOIN pg_class ON pg_class.oid = attrelid"
+        " LEFT JOIN pg_collation ON pg_collation.oid = attcollation AND attcollation <> 100"
+        " WHERE attnum > 0 AND NOT attisdropped"
+        " AND relnamespace::regnamespace::text <> ALL(%(system)s)"
+        " AND relname NOT IN ('alembic_version', 'alembic_version_pkc')",
     }
     system = {"system": ["pg_catalog", "information_schema", "pg_toast"]}
     with connect(url) as conn:

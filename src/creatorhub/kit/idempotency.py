@@ -16,7 +16,7 @@ How it works, all in the request's own transaction (the `DbSession` of the endpo
    the route (`idempotency_in_scope("...")`, for callers without an account).
 2. A transaction-level advisory lock on (scope, key) is tried. Held by another request → 409
    `idempotency_key_in_flight` (retry later). It is released when the transaction ends.
-3. A stored answer for (scope, key) is replayed (status and body, header
+3. A stored answer for (scope, key) is replayed (status and the body's exact bytes, header
    `Idempotent-Replayed: true`) when the request is the same (method, path, query and body
    bytes), else refused: 422 `idempotency_key_reused`.
 4. Otherwise the endpoint runs; `respond` stores its answer in the same transaction as its
@@ -49,7 +49,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -94,7 +94,8 @@ class IdempotencyKey(Base):
     # sha256 (hex) of method, path, query string and body bytes.
     request_fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
     response_status: Mapped[int] = mapped_column(Integer, nullable=False)
-    response_body: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    # `json`, not `jsonb`: the text keeps its key order, so a replay is the first answer's bytes.
+    response_body: Mapped[Any] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
