@@ -21,6 +21,7 @@ from typing import Any
 import procrastinate
 import psycopg_pool
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.config import Settings
@@ -117,8 +118,8 @@ class JobRuntime:
         install_signal_handlers: bool = True,
         queues: list[str] | None = None,
     ) -> None:
-        """Run a worker until stopped (or, with wait=False, until idle); all queues unless
-        `queues` names some."""
+        """Run a worker until stopped (or, with wait=False, until no job is due); all queues
+        unless `queues` names some."""
         options: procrastinate.app.WorkerOptions = {
             "concurrency": self.settings.worker_concurrency,
             "wait": wait,
@@ -130,6 +131,28 @@ class JobRuntime:
         if queues:
             options["queues"] = queues
         await job_app.run_worker_async(**options)
+        # procrastinate's wait=False stops at the first fetch that finds nothing, even while a
+        # running job is about to defer a follow-up (a payout submission defers the delivery
+        # of its webhook event). Run again until no job that a worker could take is due.
+        while not wait and await self.jobs_due(queues):
+            await job_app.run_worker_async(**options)
+
+    async def jobs_due(self, queues: list[str] | None = None) -> bool:
+        """Whether a job is waiting that a worker would take now (due, and its lock free)."""
+        async with self.database.session_scope() as session:
+            due = await session.scalar(
+                text(
+                    "SELECT EXISTS (SELECT FROM procrastinate.procrastinate_jobs AS job"
+                    " WHERE job.status = 'todo'"
+                    " AND (job.scheduled_at IS NULL OR job.scheduled_at <= now())"
+                    " AND (CAST(:queues AS text[]) IS NULL OR job.queue_name = ANY(:queues))"
+                    " AND (job.lock IS NULL OR NOT EXISTS (SELECT FROM"
+                    " procrastinate.procrastinate_jobs AS running"
+                    " WHERE running.lock = job.lock AND running.status = 'doing')))"
+                ),
+                {"queues": queues},
+            )
+        return bool(due)
 
 
 async def supervise_worker(runtime: JobRuntime, *, max_backoff: float = 30.0) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import procrastinate
 
-from creatorhub.jobs import job_app
+from creatorhub.jobs import defer, job_app, task_database
 
 HOLD_SECONDS = 300.0
 
@@ -40,3 +40,11 @@ async def hold_until_retried(context: procrastinate.JobContext, marker: str) -> 
 async def noop(value: int) -> int:
     """A task that does nothing, for tests about deferring."""
     return value
+
+
+@job_app.task(name="tests.defer_follow_up", queue="tests")
+async def defer_follow_up(value: int) -> int:
+    """Defer `noop(value)` after a pause, as a payout submission defers its webhook delivery."""
+    await asyncio.sleep(0.3)
+    async with task_database().session_scope() as session:
+        return await defer(session, noop, value=value)

@@ -148,6 +148,27 @@ async def job_runtime(stall_settings: Settings, database_url: str) -> AsyncItera
         await database.dispose()
 
 
+async def test_a_worker_run_until_idle_also_runs_what_its_jobs_defer(
+    job_runtime: JobRuntime,
+) -> None:
+    """wait=False means "until no job is due": a follow-up deferred by a running job counts."""
+    database = job_runtime.database
+    async with database.session_scope() as session:
+        first = await defer(session, slow_tasks.defer_follow_up, value=7)
+    async with asyncio.timeout(20):
+        await job_runtime.run_worker(queues=["tests"], wait=False, install_signal_handlers=False)
+    row = await job_row(database, first)
+    assert row is not None
+    assert row["status"] == "succeeded"
+    follow_up = await scalar(
+        database,
+        "SELECT status::text FROM procrastinate.procrastinate_jobs"
+        " WHERE task_name = 'tests.noop' AND args = '{\"value\": 7}'::jsonb",
+    )
+    assert follow_up == "succeeded"
+    assert not await job_runtime.jobs_due(["tests"])
+
+
 def worker_environment(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREATORHUB_")}
     env.update(
