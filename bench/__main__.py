@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=8792, help="port of the app (http section)")
     parser.add_argument(
+        "--app-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="app processes serving the http section (`serve --workers`; default: one per core)",
+    )
+    parser.add_argument(
         "--output", type=Path, help="also write the results here (latest.json is always written)"
     )
     parser.add_argument(
@@ -64,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.client_counts = sorted({int(c) for c in args.clients.split(",") if c.strip()})
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.sections) - set(SECTIONS)
+    if args.app_processes < 1:
+        parser.error("--app-processes must be at least 1")
     if unknown or not args.client_counts or min(args.client_counts) < 1:
         parser.error(f"bad --only ({', '.join(sorted(unknown))}) or --clients")
     return args
@@ -106,9 +114,7 @@ def run_pgbench_and_ledger_sections(
         warmup_clients = min(8, max(args.client_counts))
         print(f"  warm-up: {WARMUP_SECONDS} s each at c={warmup_clients}", flush=True)
         for _key, _title, _unit, script in plan:
-            pgbench.run(
-                tool, server, clients=warmup_clients, seconds=WARMUP_SECONDS, script=script
-            )
+            pgbench.run(tool, server, clients=warmup_clients, seconds=WARMUP_SECONDS, script=script)
         runs: dict[str, list[pgbench.PgbenchRun]] = {key: [] for key, *_ in plan}
         for clients in args.client_counts:
             for key, title, unit, script in plan:
@@ -141,8 +147,11 @@ def run_batch_section(server: database.Server, figures: dict[str, Any]) -> None:
 def run_http_section(
     server: database.Server, args: argparse.Namespace, figures: dict[str, Any]
 ) -> None:
-    result = http_money.run(server, args.client_counts, float(args.duration), args.port)
+    result = http_money.run(
+        server, args.client_counts, float(args.duration), args.port, args.app_processes
+    )
     figures["http"] = result.as_json()
+    figures["http"]["app_processes"] = args.app_processes
     figures["http_money_op_peak_rps"] = (
         None if result.peak_rps is None else round(result.peak_rps, 1)
     )
@@ -153,8 +162,9 @@ def run_http_section(
     if result.skipped:
         print(f"  http skipped: {result.skipped}", flush=True)
     else:
-        print(f"  http peak {result.peak_rps:,.0f} req/s, p99 {result.p99_ms} ms at 70 %",
-              flush=True)
+        print(
+            f"  http peak {result.peak_rps:,.0f} req/s, p99 {result.p99_ms} ms at 70 %", flush=True
+        )
 
 
 def code_version() -> dict[str, str | None]:
@@ -169,7 +179,10 @@ def code_version() -> dict[str, str | None]:
     try:
         described = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, check=True, timeout=30,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         described = None
@@ -205,15 +218,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     # Every figure the JSON promises, null until measured.
     for key in (
-        "pgbench_tpcb_peak_tps", "ledger_transfer_peak_tps", "ledger_transfer_with_fee_peak_tps",
-        "ledger_transfer_with_single_fee_account_peak_tps", "ledger_hold_post_peak_ops",
-        "ledger_batch_transfers_per_s", "http_money_op_peak_rps", "http_money_op_p99_ms",
+        "pgbench_tpcb_peak_tps",
+        "ledger_transfer_peak_tps",
+        "ledger_transfer_with_fee_peak_tps",
+        "ledger_transfer_with_single_fee_account_peak_tps",
+        "ledger_hold_post_peak_ops",
+        "ledger_batch_transfers_per_s",
+        "http_money_op_peak_rps",
+        "http_money_op_p99_ms",
     ):
         figures[key] = None
     load = os.getloadavg()[0]
     if load > 0.5:
-        print(f"warning: load average {load:.1f} before the run: other work on the machine "
-              "lowers every figure", flush=True)
+        print(
+            f"warning: load average {load:.1f} before the run: other work on the machine "
+            "lowers every figure",
+            flush=True,
+        )
     print("starting the scratch database ...", flush=True)
     with database.scratch_server(args.database_url, keep=args.keep) as server:
         tool = database.find_pgbench(server.major)
@@ -224,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
             "fsync": server.settings.get("fsync"),
         }
         figures["pgbench"] = {"path": tool.path, "version": tool.version}
-        print(f"PostgreSQL {server.version} ({'embedded' if server.embedded else 'external'});"
-              f" {tool.version} at {tool.path}", flush=True)
+        print(
+            f"PostgreSQL {server.version} ({'embedded' if server.embedded else 'external'});"
+            f" {tool.version} at {tool.path}",
+            flush=True,
+        )
         ledger.setup_accounts(server.url)
         sections = {
             # One interleaved pass for both (see run_pgbench_and_ledger_sections).

@@ -1,8 +1,8 @@
 """The HTTP money path: `POST /v1/funding` through the whole app, on the run's scratch database.
 
-Starts `creatorhub serve --no-worker` (one uvicorn process) on the scratch database, registers
-and logs in one user per concurrent client (so no figure measures one user's wallet as a hot
-spot), then:
+Starts `creatorhub serve --no-worker --workers N` (N uvicorn processes, by default one per
+core) on the scratch database, registers and logs in one user per concurrent client (so no
+figure measures one user's wallet as a hot spot), then:
 
 * closed loop: N clients, each with one keep-alive connection, each sending its next request
   when the previous one answered, at every client count → requests/s, the peak;
@@ -53,11 +53,27 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a process and its live descendants (the app processes of `--workers`)."""
+    own = process_cpu_seconds(pid)
+    if own is None:
+        return None
+    try:
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        children = []
+    return own + sum(process_tree_cpu_seconds(child) or 0.0 for child in children)
+
+
 async def _with_app_cpu(app_pid: int | None, load: Awaitable[LoadResult]) -> LoadResult:
-    before = None if app_pid is None else process_cpu_seconds(app_pid)
+    before = None if app_pid is None else process_tree_cpu_seconds(app_pid)
     started = time.monotonic()
     result = await load
-    after = None if app_pid is None else process_cpu_seconds(app_pid)
+    after = None if app_pid is None else process_tree_cpu_seconds(app_pid)
     if before is not None and after is not None:
         result.app_cpu_share = (after - before) / (time.monotonic() - started)
     return result
@@ -73,7 +89,7 @@ class LoadResult:
     errors: int
     client_cpu_share: float  # CPU seconds of this process per wall second (1.0 = one core)
     first_error: str | None = None
-    app_cpu_share: float | None = None  # the same for the app's process (one uvicorn process)
+    app_cpu_share: float | None = None  # the same for the app's processes, all together
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -272,8 +288,10 @@ async def measure(
     return result
 
 
-def run(server: Server, client_counts: list[int], seconds: float, port: int) -> HttpResult:
-    """Start the app on the scratch database, measure, stop it."""
+def run(
+    server: Server, client_counts: list[int], seconds: float, port: int, app_processes: int = 1
+) -> HttpResult:
+    """Start the app (`app_processes` uvicorn workers) on the scratch database, measure, stop."""
     creatorhub = Path(sys.executable).with_name("creatorhub")
     with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryFile("w+") as log:
         env = {
@@ -284,7 +302,15 @@ def run(server: Server, client_counts: list[int], seconds: float, port: int) -> 
             "CREATORHUB_LOGIN_MAX_ATTEMPTS_PER_IP": "100000",
         }
         process = subprocess.Popen(
-            [str(creatorhub), "serve", "--port", str(port), "--no-worker"],
+            [
+                str(creatorhub),
+                "serve",
+                "--port",
+                str(port),
+                "--no-worker",
+                "--workers",
+                str(app_processes),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -28,7 +28,7 @@ from creatorhub.kit.idempotency import install_idempotency_handlers
 from creatorhub.marketplace.analytics_api import router as analytics_router
 from creatorhub.marketplace.api import router as marketplace_router
 from creatorhub.marketplace.errors import install_marketplace_handlers
-from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware
+from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware, configure_logging
 from creatorhub.payments.api import install_payments_handlers
 from creatorhub.payments.api import routers as payments_routers
 from creatorhub.payments.billing_api import router as billing_router
@@ -54,6 +54,17 @@ Errors are RFC 9457 problem details (`application/problem+json`) with a stable `
 where one input is at fault, the `field`. Every response carries an `X-Request-ID`.
 Authenticate with `Authorization: Bearer <access token>` from `POST /v1/auth/login`.
 """
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one of several processes started by `creatorhub serve --workers N`.
+
+    Such a process starts empty: it reads the settings (the database URL included, set by
+    `serve`) from the environment and configures its own logging.
+    """
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:

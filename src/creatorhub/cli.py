@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 import typer
 
@@ -51,11 +52,21 @@ def serve(
             help="Run a job worker in this process (default: only with the embedded database)",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="App processes serving requests (each with its own connection pool and, when"
+            " the job worker runs in process, its own job worker)",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database, then serve the API, the docs and the pages.
 
     With the embedded database a job worker runs in the same process, so this one command
-    runs everything.
+    runs everything. One Python process uses one core: `--workers` (e.g. the number of cores)
+    starts that many app processes on the same port.
     """
     import uvicorn
 
@@ -76,6 +87,8 @@ def serve(
         f"embedded, in {settings.data_dir}" if settings.uses_embedded_database else "DATABASE_URL"
     )
     jobs = "in this process" if settings.worker_runs_in_process else "run `creatorhub worker`"
+    if settings.worker_runs_in_process and workers > 1:
+        jobs = f"in each of the {workers} app processes"
     typer.echo(
         "\ncreatorhub is starting\n"
         f"  pages         {base}/\n"
@@ -85,15 +98,25 @@ def serve(
         f"  metrics       {base}/metrics\n"
         f"  database      {where}\n"
         f"  job worker    {jobs}\n"
+        f"  app processes {workers}\n"
     )
-    uvicorn.run(
-        create_app(settings, database_url=url),
-        host=host,
-        port=port,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, database_url=url), **options)
+        return
+    # uvicorn starts each app process afresh and builds its app from the environment: hand it
+    # the database this process started and migrated, and this process's choice about the
+    # job worker.
+    os.environ["CREATORHUB_DATABASE_URL"] = url
+    os.environ["CREATORHUB_RUN_WORKER_IN_PROCESS"] = str(settings.worker_runs_in_process).lower()
+    factory = "creatorhub.app:create_app_from_environment"
+    uvicorn.run(factory, factory=True, workers=workers, **options)
 
 
 @cli.command()

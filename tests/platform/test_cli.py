@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import sys
 import uuid
 from dataclasses import dataclass
@@ -480,3 +481,71 @@ async def test_ledger_verify_passes_a_sound_ledger_and_fails_a_broken_one(
     assert broken.code == 1, broken
     assert "VIOLATION I1 currency balances sum to zero" in broken.stderr
     assert "VIOLATION I3 balance and version equal the sum and count of entries" in broken.stderr
+
+
+def child_commands(pid: int) -> list[str]:
+    """The command lines of a process's children (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                found.append(
+                    Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+async def test_serve_with_two_workers_answers_from_two_app_processes(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        *command_prefix(),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--no-worker",
+        env=cli_env,
+        cwd=tmp_path,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            async with asyncio.timeout(COMMAND_TIMEOUT):
+                while True:
+                    try:
+                        if (await http.get("/readyz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.2)
+            email = f"two-{uuid.uuid4().hex[:8]}@example.com"
+            registered = await http.post(
+                "/v1/auth/register",
+                json={"email": email, "password": "two workers passphrase", "display_name": "T"},
+            )
+            assert registered.status_code == 201, registered.text
+            token = (
+                await http.post(
+                    "/v1/auth/login",
+                    json={"email": email, "password": "two workers passphrase"},
+                )
+            ).json()["access_token"]
+            me = await http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200 and me.json()["email"] == email
+        apps = [command for command in child_commands(process.pid) if "spawn_main" in command]
+        assert len(apps) == 2, apps
+    finally:
+        process.terminate()
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()[-2000:]

@@ -85,25 +85,28 @@ async def create_intent(
             )
         # Refuses what may not be funded.
         await handlers.resolve(session, user_id, target_id, currency, amount)
+    # The provider's intent first, so the row is written once with its reference. Should this
+    # transaction fail after it, the provider holds an intent nobody confirms: no money moves.
+    intent_id = uuid.uuid4()
+    answer = await provider.create_funding_intent(
+        intent_id=intent_id,
+        amount=amount,
+        currency=currency,
+        customer_reference=None,
+        metadata={"funding_intent_id": str(intent_id), "user_id": str(user_id)},
+    )
     intent = FundingIntent(
-        id=uuid.uuid4(),
+        id=intent_id,
         user_id=user_id,
         amount=amount,
         currency=currency,
         target_type=target_type,
         target_id=target_id if target_type != "wallet" else None,
         provider=provider.name,
+        provider_reference=answer.reference,
     )
     session.add(intent)
     await session.flush()
-    answer = await provider.create_funding_intent(
-        intent_id=intent.id,
-        amount=amount,
-        currency=currency,
-        customer_reference=None,
-        metadata={"funding_intent_id": str(intent.id), "user_id": str(user_id)},
-    )
-    intent.provider_reference = answer.reference
     await record_change(
         session,
         action="funding.create",
@@ -112,7 +115,6 @@ async def create_intent(
         actor_id=user_id,
         after=snapshot(intent),
     )
-    await session.flush()
     return intent
 
 
