@@ -57,8 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--app-processes",
         type=int,
-        default=os.cpu_count() or 1,
-        help="app processes serving the http section (`serve --workers`; default: one per core)",
+        default=1,
+        help="app processes serving the http section (`serve --workers N`, default 1: the load"
+        " client and PostgreSQL share the machine's cores with them)",
     )
     parser.add_argument(
         "--output", type=Path, help="also write the results here (latest.json is always written)"

@@ -1,7 +1,7 @@
 """The HTTP money path: `POST /v1/funding` through the whole app, on the run's scratch database.
 
-Starts `creatorhub serve --no-worker --workers N` (N uvicorn processes, by default one per
-core) on the scratch database, registers and logs in one user per concurrent client (so no
+Starts `creatorhub serve --no-worker --workers N` (N uvicorn processes, default 1) on the
+scratch database, registers and logs in one user per concurrent client (so no
 figure measures one user's wallet as a hot spot), then:
 
 * closed loop: N clients, each with one keep-alive connection, each sending its next request
