@@ -47,8 +47,14 @@ class Server:
     def libpq_env(self) -> dict[str, str]:
         """PG* variables that point libpq tools (pgbench, psql) at the scratch database."""
         params = psycopg.conninfo.conninfo_to_dict(libpq_url(self.url))
-        names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
-                 "dbname": "PGDATABASE", "sslmode": "PGSSLMODE"}
+        names = {
+            "host": "PGHOST",
+            "port": "PGPORT",
+            "user": "PGUSER",
+            "password": "PGPASSWORD",
+            "dbname": "PGDATABASE",
+            "sslmode": "PGSSLMODE",
+        }
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         for key, name in names.items():
             value = params.get(key)

@@ -144,13 +144,17 @@ def apply_transfers_script(with_fee: bool) -> str:
     """The same operations through the general JSON path, `ledger.apply_transfers` (groups and
     batches use it): one transfer, or a payment and its fee (16 shards) as a group of two."""
     payment = _transfer_json(
-        _account_sql(WALLET_PREFIX, "a"), _account_sql(WALLET_PREFIX, "b"), ":amount",
+        _account_sql(WALLET_PREFIX, "a"),
+        _account_sql(WALLET_PREFIX, "b"),
+        ":amount",
         "bench_payment" if with_fee else "bench_transfer",
     )
     head = _PAIR
     if with_fee:
         fee = _transfer_json(
-            _account_sql(WALLET_PREFIX, "b"), _account_sql(FEE_PREFIX, "shard"), ":fee",
+            _account_sql(WALLET_PREFIX, "b"),
+            _account_sql(FEE_PREFIX, "shard"),
+            ":fee",
             "bench_fee",
         )
         head += f"\\set fee :amount / 10\n\\set shard random(0, {FEE_SHARDS - 1})\n"

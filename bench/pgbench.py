@@ -96,9 +96,12 @@ def run(
     command = [
         pgbench.path,
         "-n",
-        "-c", str(clients),
-        "-j", str(min(clients, 2)),
-        "-T", str(seconds),
+        "-c",
+        str(clients),
+        "-j",
+        str(min(clients, 2)),
+        "-T",
+        str(seconds),
     ]
     if script is not None:
         command += ["-f", str(script)]

@@ -132,11 +132,11 @@ def table(document: dict[str, Any]) -> str:
         lines.append(f"{title:<44}{cells}{_fmt(peak):>9}")
     http = document.get("http") or {}
     if http.get("by_clients"):
-        cells = "".join(
-            f"{_fmt(r['rps']):>9}" for r in http["by_clients"]
+        cells = "".join(f"{_fmt(r['rps']):>9}" for r in http["by_clients"])
+        lines.append(
+            f"{'HTTP POST /v1/funding (req/s)':<44}{cells}"
+            f"{_fmt(document.get('http_money_op_peak_rps')):>9}"
         )
-        lines.append(f"{'HTTP POST /v1/funding (req/s)':<44}{cells}"
-                     f"{_fmt(document.get('http_money_op_peak_rps')):>9}")
     elif http.get("skipped"):
         lines.append(f"{'HTTP POST /v1/funding':<44}skipped: {http['skipped'][:100]}")
     batch = document.get("ledger_batch") or []

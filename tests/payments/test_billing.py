@@ -134,14 +134,11 @@ async def database_account(database: Database) -> Account:
     async with database.session_scope() as session:
         await session.execute(
             text(
-                "INSERT INTO identity.users (id, email, display_name)"
-                " VALUES (:id, :email, 'Fan')"
+                "INSERT INTO identity.users (id, email, display_name) VALUES (:id, :email, 'Fan')"
             ),
             {"id": user_id, "email": email},
         )
-    return Account(
-        id=str(user_id), email=email, password="", access_token="", refresh_token=""
-    )
+    return Account(id=str(user_id), email=email, password="", access_token="", refresh_token="")
 
 
 def counts(report: billing.RenewalReport) -> dict[str, int]:
@@ -200,7 +197,11 @@ async def test_creators_and_brands_create_plans_and_bad_ones_are_refused(
     plan = created.json()
     assert plan["owner_id"] == owner.id
     assert (plan["name"], plan["amount"], plan["currency"], plan["interval"], plan["active"]) == (
-        "Gold", AMOUNT, "USD", "month", True
+        "Gold",
+        AMOUNT,
+        "USD",
+        "month",
+        True,
     )
 
     brand = await account(client, roles=["brand"])
@@ -256,7 +257,11 @@ async def test_the_service_refuses_bad_plans_too(database: Database, owner: Acco
     ]
     for override, field in bad:
         args: dict[str, Any] = {
-            "name": "Gold", "amount": AMOUNT, "currency": "USD", "interval": "month", **override
+            "name": "Gold",
+            "amount": AMOUNT,
+            "currency": "USD",
+            "interval": "month",
+            **override,
         }
         with pytest.raises(billing.InvalidPlan) as refused:
             async with database.session_scope() as session:
@@ -281,7 +286,11 @@ async def test_subscribing_charges_the_amount_with_the_platform_fee(
     body = response.json()
     charge, subscription = body["charge"], body["subscription"]
     assert {k: charge[k] for k in ("period", "gross", "fee", "net", "currency")} == {
-        "period": 1, "gross": AMOUNT, "fee": FEE, "net": NET, "currency": "USD"
+        "period": 1,
+        "gross": AMOUNT,
+        "fee": FEE,
+        "net": NET,
+        "currency": "USD",
     }
     assert subscription["status"] == "active"
     assert subscription["subscriber_id"] == fan.id
@@ -297,18 +306,20 @@ async def test_subscribing_charges_the_amount_with_the_platform_fee(
     assert await balance(database, owner.id) == NET
     assert await fees(database) == FEE
     key_of_charge = billing.period_key(uuid.UUID(subscription["id"]), 1)
-    rows = (
-        await scalar(
-            database,
-            "SELECT json_agg(json_build_object('key', idempotency_key, 'amount', amount,"
-            " 'kind', kind, 'ref', reference_id) ORDER BY idempotency_key)"
-            " FROM ledger.transfers WHERE reference_type = 'subscription'",
-        )
+    rows = await scalar(
+        database,
+        "SELECT json_agg(json_build_object('key', idempotency_key, 'amount', amount,"
+        " 'kind', kind, 'ref', reference_id) ORDER BY idempotency_key)"
+        " FROM ledger.transfers WHERE reference_type = 'subscription'",
     )
     assert rows == [
         {"key": key_of_charge, "amount": AMOUNT, "kind": "subscription", "ref": subscription["id"]},
-        {"key": f"{key_of_charge}:fee", "amount": FEE, "kind": "platform_fee",
-         "ref": subscription["id"]},
+        {
+            "key": f"{key_of_charge}:fee",
+            "amount": FEE,
+            "kind": "platform_fee",
+            "ref": subscription["id"],
+        },
     ]
     assert charge["transfer_id"] == str(
         await scalar(
@@ -425,7 +436,8 @@ async def test_concurrent_subscribes_make_one_subscription(
         return_exceptions=True,
     )
     assert sorted(type(result).__name__ for result in results) == [
-        "AlreadySubscribed", "Subscribed"
+        "AlreadySubscribed",
+        "Subscribed",
     ]
     # The same key twice at once: one subscription, both callers get it.
     other = await make_plan(database, owner, name="Silver")
@@ -493,11 +505,14 @@ async def test_a_renewal_at_period_end_charges_once_however_often_it_runs(
     assert await balance(database, fan.id) == 10_000 - 2 * AMOUNT
     assert await balance(database, owner.id) == 2 * NET
     assert await fees(database) == 2 * FEE
-    assert await scalar(
-        database,
-        "SELECT count(*) FROM ledger.transfers WHERE idempotency_key = :k",
-        k=billing.period_key(sub_id, 2),
-    ) == 1
+    assert (
+        await scalar(
+            database,
+            "SELECT count(*) FROM ledger.transfers WHERE idempotency_key = :k",
+            k=billing.period_key(sub_id, 2),
+        )
+        == 1
+    )
 
     # Should the row ever be wound back, the period's ledger key still refuses a second charge.
     async with database.session_scope() as session:
@@ -551,8 +566,6 @@ async def test_concurrent_renewals_charge_once(
         meanwhile = await renew(database, settings, due)
     assert (holding.renewed, meanwhile.renewed) == (len(subscribers) + 1, 0)
     assert await charges(database) == 4 * len(subscribers) + 3
-
-
 
 
 @pytest.mark.parametrize(
@@ -636,7 +649,10 @@ async def test_cancel_at_period_end_stops_at_the_renewal_without_a_charge(
     assert await charges(database) == 1
     assert await balance(database, fan.id) == 5_000 - AMOUNT
     assert counts(await renew(database, settings, end + timedelta(days=40))) == {
-        "renewed": 0, "past_due": 0, "canceled": 0, "expired": 0
+        "renewed": 0,
+        "past_due": 0,
+        "canceled": 0,
+        "expired": 0,
     }
 
     # A cancel after the end changes nothing.
@@ -670,8 +686,9 @@ async def test_cancel_now_ends_at_once_and_twice_is_harmless(
     assert await charges(database) == 1
 
     for bad in ({"at_period_end": "no"}, {"at_period_end": 0}, {"now": True}):
-        assert_problem(await client.post(path, json=bad, headers=fan.headers), 422,
-                       "validation_error")
+        assert_problem(
+            await client.post(path, json=bad, headers=fan.headers), 422, "validation_error"
+        )
 
 
 async def test_only_the_subscriber_can_cancel(
@@ -780,12 +797,19 @@ async def test_a_lifetime_plan_is_charged_once_and_never_renews(
     subscription = created.json()["subscription"]
     assert subscription["current_period_end"] is None
     assert created.json()["charge"] | {"transfer_id": None} == {
-        "period": 1, "gross": 50_000, "fee": 5_000, "net": 45_000, "currency": "USD",
+        "period": 1,
+        "gross": 50_000,
+        "fee": 5_000,
+        "net": 45_000,
+        "currency": "USD",
         "transfer_id": None,
     }
     far = datetime.now(UTC) + timedelta(days=365 * 30)
     assert counts(await renew(database, settings, far)) == {
-        "renewed": 0, "past_due": 0, "canceled": 0, "expired": 0
+        "renewed": 0,
+        "past_due": 0,
+        "canceled": 0,
+        "expired": 0,
     }
     assert await charges(database) == 1
     assert await balance(database, fan.id) == 10_000

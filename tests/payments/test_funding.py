@@ -269,7 +269,10 @@ async def test_funding_a_registered_target_credits_its_escrow(
         if str(payer) != brand.id or target != campaign_id:
             raise Forbidden("not your campaign", code="not_campaign_owner")
         escrow = await ledger.ensure_account(
-            session, owner_type=OwnerType.CAMPAIGN, owner_id=target, kind=AccountKind.ESCROW,
+            session,
+            owner_type=OwnerType.CAMPAIGN,
+            owner_id=target,
+            kind=AccountKind.ESCROW,
             currency=currency,
         )
         return funding.FundingTarget(escrow_account_id=escrow)
@@ -297,12 +300,15 @@ async def test_funding_a_registered_target_credits_its_escrow(
             client, funding_event(intent["provider_reference"], amount=300_00)
         )
         assert response.json()["outcome"] == "applied_succeeded"
-        assert await count(
-            database,
-            "SELECT balance FROM ledger.accounts WHERE owner_type = 'campaign'"
-            " AND owner_id = :id AND kind = 'escrow'",
-            id=campaign_id,
-        ) == 300_00
+        assert (
+            await count(
+                database,
+                "SELECT balance FROM ledger.accounts WHERE owner_type = 'campaign'"
+                " AND owner_id = :id AND kind = 'escrow'",
+                id=campaign_id,
+            )
+            == 300_00
+        )
         assert (await wallet(client, brand.headers))["available"] == 0
     finally:
         funding.TARGET_RESOLVERS.pop("campaign", None)

@@ -50,24 +50,34 @@ async def app(settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
         yield application
 
 
-def stripe_signed(event_type: str, obj: dict[str, Any], *, secret: str = SECRET,
-                  age: int = 0) -> tuple[bytes, dict[str, str]]:
+def stripe_signed(
+    event_type: str, obj: dict[str, Any], *, secret: str = SECRET, age: int = 0
+) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(
-        {"id": f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": event_type,
-         "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+        {
+            "id": f"evt_{uuid.uuid4().hex[:16]}",
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {"object": obj},
+        }
     ).encode()
     timestamp = int(time.time()) - age
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return body, {"Stripe-Signature": f"t={timestamp},v1={mac.hexdigest()}",
-                  "Content-Type": "application/json"}
+    return body, {
+        "Stripe-Signature": f"t={timestamp},v1={mac.hexdigest()}",
+        "Content-Type": "application/json",
+    }
 
 
 async def test_funding_through_a_stripe_payment_intent(
     client: httpx.AsyncClient, localstripe: LocalStripe
 ) -> None:
     brand = await account(client, roles=["brand"])
-    created = await client.post("/v1/funding", json={"amount": 42_00},
-                                headers={**brand.headers, **idem()})
+    created = await client.post(
+        "/v1/funding", json={"amount": 42_00}, headers={**brand.headers, **idem()}
+    )
     assert created.status_code == 201, created.text
     intent = created.json()
     assert intent["provider"] == "stripe"
@@ -78,20 +88,32 @@ async def test_funding_through_a_stripe_payment_intent(
     await customer.v1.payment_intents.update_async(
         intent["provider_reference"], {"payment_method": "pm_card_visa"}
     )
-    confirmed = await client.post(f"/v1/funding/{intent['id']}/confirm",
-                                  headers={**brand.headers, **idem()})
+    confirmed = await client.post(
+        f"/v1/funding/{intent['id']}/confirm", headers={**brand.headers, **idem()}
+    )
     assert confirmed.status_code == 200, confirmed.text
     assert (await wallet(client, brand.headers))["available"] == 0  # not before the webhook
 
-    pi = {"id": intent["provider_reference"], "object": "payment_intent", "amount": 42_00,
-          "currency": "usd", "status": "succeeded"}
+    pi = {
+        "id": intent["provider_reference"],
+        "object": "payment_intent",
+        "amount": 42_00,
+        "currency": "usd",
+        "status": "succeeded",
+    }
     body, headers = stripe_signed("payment_intent.succeeded", pi)
     bad_body, bad_headers = stripe_signed("payment_intent.succeeded", pi, secret="whsec_other")
     stale_body, stale_headers = stripe_signed("payment_intent.succeeded", pi, age=301)
-    assert_problem(await client.post("/v1/webhooks/stripe", content=bad_body,
-                                     headers=bad_headers), 400, "invalid_signature")
-    assert_problem(await client.post("/v1/webhooks/stripe", content=stale_body,
-                                     headers=stale_headers), 400, "stale_signature")
+    assert_problem(
+        await client.post("/v1/webhooks/stripe", content=bad_body, headers=bad_headers),
+        400,
+        "invalid_signature",
+    )
+    assert_problem(
+        await client.post("/v1/webhooks/stripe", content=stale_body, headers=stale_headers),
+        400,
+        "stale_signature",
+    )
     first = await client.post("/v1/webhooks/stripe", content=body, headers=headers)
     again = await client.post("/v1/webhooks/stripe", content=body, headers=headers)
     assert first.json()["outcome"] == "applied_succeeded"
