@@ -61,6 +61,7 @@ async def test_random_concurrent_operations_keep_every_invariant(
         amount = rng.randint(1, 2_500)
         key = str(uuid.uuid4())
         operation = rng.choice(["transfer", "fee", "hold", "post", "void", "payout", "batch"])
+        created_hold: uuid.UUID | None = None
         async with database.session_scope() as session:
             if operation == "transfer":
                 await ledger.transfer(session, TransferSpec(a, b, amount, "tip", key))
@@ -88,7 +89,7 @@ async def test_random_concurrent_operations_keep_every_invariant(
                     kind="escrow_release",
                     idempotency_key=key,
                 )
-                pending_holds.append(hold.hold_id)
+                created_hold = hold.hold_id
             elif operation in ("post", "void"):
                 if not pending_holds:
                     outcomes["no_hold"] += 1
@@ -121,6 +122,9 @@ async def test_random_concurrent_operations_keep_every_invariant(
                         )
                     ],
                 )
+        # Offered to the other clients only once committed: before that they cannot see it.
+        if created_hold is not None:
+            pending_holds.append(created_hold)
         outcomes[operation] += 1
 
     async def client(seed: int) -> None:
