@@ -46,6 +46,9 @@ TASK_MODULES = [
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
 
+# How many times a worker run until idle starts again for jobs deferred while it ran.
+UNTIL_IDLE_MAX_ROUNDS = 50
+
 _database: Database | None = None
 _settings: Settings | None = None
 
@@ -133,8 +136,11 @@ class JobRuntime:
         await job_app.run_worker_async(**options)
         # procrastinate's wait=False stops at the first fetch that finds nothing, even while a
         # running job is about to defer a follow-up (a payout submission defers the delivery
-        # of its webhook event). Run again until no job that a worker could take is due.
-        while not wait and await self.jobs_due(queues):
+        # of its webhook event). Run again until no job that a worker could take is due; the
+        # bound keeps a job the worker could never take from spinning this for ever.
+        for _ in range(UNTIL_IDLE_MAX_ROUNDS):
+            if wait or not await self.jobs_due(queues):
+                break
             await job_app.run_worker_async(**options)
 
     async def jobs_due(self, queues: list[str] | None = None) -> bool:
