@@ -1,8 +1,10 @@
 """pytest plugin: real PostgreSQL databases for tests (`pytest_plugins = ["db_fixtures"]`).
 
 * `pg_server_url` (session): the admin database of a server. `CREATORHUB_TEST_DATABASE_URL`
-  names one (e.g. postgresql://postgres@127.0.0.1:5432/postgres); without it an embedded server
-  is started in a temporary directory for the session.
+  names one (e.g. postgresql://postgres@127.0.0.1:5432/postgres); without it one embedded server
+  is started for the whole run, in a temporary directory, before any test (by the xdist
+  controller, whose workers share it): a server that cannot start ends the run at once with
+  its message, instead of an error in every test.
 * `template_database_url` (session): a database migrated to head once per session, used only as
   the template of the per-test databases.
 * `database_url` (function): a fresh database at head, cloned from the template, dropped after
@@ -33,7 +35,12 @@ from sqlalchemy.engine import make_url
 
 from creatorhub import migrate
 from creatorhub.db import libpq_url
-from creatorhub.embedded_db import replace_database, start_embedded_server, stop_embedded_server
+from creatorhub.embedded_db import (
+    EmbeddedServerError,
+    replace_database,
+    start_embedded_server,
+    stop_embedded_server,
+)
 
 TEST_SERVER_ENV = "CREATORHUB_TEST_DATABASE_URL"
 CLONE_STRATEGY_ENV = "CREATORHUB_TEST_CLONE_STRATEGY"
@@ -54,21 +61,54 @@ def _drop_database(admin: psycopg.Connection, name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    configured = os.environ.get(TEST_SERVER_ENV)
-    if configured:
-        yield libpq_url(configured)
+# Set by the process that started the run's embedded server (the only one that stops it).
+_embedded_data_dir: Path | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the run's embedded server once, before any test, unless a server is configured.
+
+    xdist workers inherit the controller's environment, so they find the server's URL in
+    CREATORHUB_TEST_DATABASE_URL like any configured server.
+    """
+    global _embedded_data_dir
+    if os.environ.get(TEST_SERVER_ENV) or hasattr(session.config, "workerinput"):
         return
     # Not under pytest's basetemp: run as root, pgserver hands the data directory to a
     # `pgserver` user and opens its parents to it, and every new pytest session resets
     # /tmp/pytest-of-<user> to 0700, locking a concurrent session's server out of its files.
     data_dir = Path(tempfile.mkdtemp(prefix="creatorhub-test-pg-"))
     try:
-        yield start_embedded_server(data_dir)
-    finally:
-        stop_embedded_server(data_dir)
+        url = start_embedded_server(data_dir)
+    except EmbeddedServerError as error:
         shutil.rmtree(data_dir, ignore_errors=True)
+        # The details once (pytest repeats an exit reason), then a short reason.
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(str(error), red=True)
+        pytest.exit(
+            "no test ran: the embedded PostgreSQL did not start (see above)",
+            returncode=pytest.ExitCode.INTERNAL_ERROR,
+        )
+    _embedded_data_dir = data_dir
+    os.environ[TEST_SERVER_ENV] = url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _embedded_data_dir
+    if _embedded_data_dir is not None:
+        os.environ.pop(TEST_SERVER_ENV, None)
+        stop_embedded_server(_embedded_data_dir)
+        shutil.rmtree(_embedded_data_dir, ignore_errors=True)
+        _embedded_data_dir = None
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    configured = os.environ.get(TEST_SERVER_ENV)
+    if not configured:
+        raise RuntimeError("no test server: pytest_sessionstart of db_fixtures did not run")
+    return libpq_url(configured)
 
 
 @pytest.fixture(scope="session")

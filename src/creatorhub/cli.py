@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
+import signal
+from collections.abc import Iterator
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
 from creatorhub.config import Settings, get_settings
-from creatorhub.embedded_db import resolve_database_url
+from creatorhub.embedded_db import EmbeddedServerError, resolve_database_url
 from creatorhub.observability import configure_logging
 
 cli = typer.Typer(
@@ -34,7 +38,11 @@ def _prepare(settings: Settings, *, migrate: bool) -> str:
     from creatorhub import migrate as migrations
 
     configure_logging(settings.log_level, settings.log_json)
-    url = resolve_database_url(settings)
+    try:
+        url = resolve_database_url(settings)
+    except EmbeddedServerError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
     if migrate:
         migrations.upgrade(url)
     return url
@@ -68,21 +76,63 @@ def serve(
     runs everything. One Python process uses one core: `--workers` (e.g. the number of cores)
     starts that many app processes on the same port.
     """
+    settings = get_settings()
+    # The links the platform gives out follow the address actually served (unless
+    # CREATORHUB_PUBLIC_BASE_URL says otherwise).
+    updates: dict[str, Any] = {"host": host or settings.host, "port": port or settings.port}
+    if worker is not None:
+        updates["run_worker_in_process"] = worker
+    settings = settings.model_copy(update=updates)
+    with _stops_embedded_servers():
+        _serve(settings, demo=demo, workers=workers)
+
+
+@contextlib.contextmanager
+def _stops_embedded_servers() -> Iterator[None]:
+    """Stop the embedded PostgreSQL this process started when it ends, by SIGTERM or SIGINT too.
+
+    The server runs in a process group of its own, so a signal to the terminal's or the
+    supervisor's group does not reach it. uvicorn shuts down gracefully on either signal and
+    then raises it again with the handler that was there before it ran: for SIGTERM the
+    default one, which ends the process at once, skipping every exit handler (pgserver's
+    included). The handlers installed here turn both into an exception that unwinds to the
+    `finally` below.
+    """
+    from creatorhub.embedded_db import stop_all_embedded_servers
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped as stopped:
+        log_stop = signal.Signals(stopped.signum).name
+        typer.echo(f"creatorhub stopped ({log_stop})", err=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_all_embedded_servers()
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _serve(settings: Settings, *, demo: bool, workers: int) -> None:
     import uvicorn
 
     from creatorhub.app import create_app
 
-    settings = get_settings()
-    if worker is not None:
-        settings = settings.model_copy(update={"run_worker_in_process": worker})
     url = _prepare(settings, migrate=True)
     if demo:
         from creatorhub.demo import load_demo
 
         asyncio.run(load_demo(url, settings))
-    host = host or settings.host
-    port = port or settings.port
-    base = f"http://{host}:{port}"
+    host, port = settings.host, settings.port
+    base = settings.link_base_url
     where = (
         f"embedded, in {settings.data_dir}" if settings.uses_embedded_database else "DATABASE_URL"
     )
@@ -114,6 +164,7 @@ def serve(
     # the database this process started and migrated, and this process's choice about the
     # job worker.
     os.environ["CREATORHUB_DATABASE_URL"] = url
+    os.environ["CREATORHUB_HOST"], os.environ["CREATORHUB_PORT"] = host, str(port)
     os.environ["CREATORHUB_RUN_WORKER_IN_PROCESS"] = str(settings.worker_runs_in_process).lower()
     factory = "creatorhub.app:create_app_from_environment"
     uvicorn.run(factory, factory=True, workers=workers, **options)
@@ -127,9 +178,13 @@ def worker(
         typer.Option(help="Only this queue (repeatable: mail, maintenance, ...); default all"),
     ] = None,
 ) -> None:
-    """Run a background job worker (as many as you like, on any machine)."""
+    """Run a background job worker (as many as you like, on any machine).
+
+    It runs until SIGTERM or SIGINT (then finishes its running jobs and exits 0; a second
+    signal ends it at once), and waits out database outages, reconnecting by itself.
+    """
     from creatorhub.db import Database
-    from creatorhub.jobs import JobRuntime
+    from creatorhub.jobs import JobRuntime, WorkerSupervisor
 
     settings = get_settings()
     if concurrency is not None:
@@ -138,10 +193,10 @@ def worker(
 
     async def run() -> None:
         database = Database.connect(url, settings)
+        supervisor = WorkerSupervisor(JobRuntime(database, settings), queues=queue or None)
         try:
-            runtime = JobRuntime(database, settings)
-            async with runtime.open():
-                await runtime.run_worker(queues=queue or None)
+            with supervisor.stop_on_signals():
+                await supervisor.run_standalone()
         finally:
             await database.dispose()
 
@@ -312,7 +367,19 @@ def keys_rotate(
 
 
 def main() -> None:
-    cli(prog_name="creatorhub")
+    from pydantic import ValidationError
+
+    try:
+        cli(prog_name="creatorhub")
+    except ValidationError as error:
+        if error.title != Settings.__name__:
+            raise
+        # A setting that cannot be used: say which and why, without a traceback.
+        problems = "\n".join(
+            f"  {problem['msg'].removeprefix('Value error, ')}" for problem in error.errors()
+        )
+        typer.echo(f"creatorhub cannot start, its settings are not valid:\n{problems}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

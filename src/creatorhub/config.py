@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     # --- HTTP -----------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    public_base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Base of the links put in e-mails (verification, password reset)",
+    public_base_url: str | None = Field(
+        default=None,
+        description="Base of the links the platform gives out (e-mails, review links, calendar "
+        "feeds, onboarding returns, the sandbox's webhooks); unset = http://HOST:PORT as served",
     )
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     forwarded_allow_ips: str = Field(
@@ -60,9 +61,13 @@ class Settings(BaseSettings):
         description="Run a job worker inside `serve`; unset = only with the embedded database",
     )
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Workers beat every sixth of it and sweep as often (creatorhub.jobs): with 30 s a job of
+    # a killed worker runs again within 40 s, and a live worker's job is retried only after
+    # six heartbeats in a row went missing. Below 10 s a few slow heartbeat queries would do.
     stalled_job_seconds: int = Field(
-        default=300,
+        default=30,
         ge=10,
+        le=3600,
         description="A job whose worker sent no heartbeat for this long is retried",
     )
 
@@ -74,6 +79,12 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=10)
     login_max_attempts_per_account: int = Field(default=5, ge=1)
     login_max_attempts_per_ip: int = Field(default=50, ge=1)
+    # Registration answers alike for new and taken addresses; the per-IP cap keeps one client
+    # from probing many addresses (or mailing their owners) in a burst.
+    register_max_per_ip: int = Field(
+        default=10, ge=1, description="registrations from one client address per window"
+    )
+    register_window_seconds: int = Field(default=900, ge=10)
     # OWASP's argon2id recommendation (19 MiB, 2 passes): about 20 ms per hash on one core here,
     # against 170 ms for RFC 9106's 64 MiB/3 passes, which would let a burst of logins
     # occupy a small server. Raise both where hardware allows; hashes upgrade at next login.
@@ -185,6 +196,32 @@ class Settings(BaseSettings):
         except KeyringError as error:
             raise ValueError(f"CREATORHUB_TOKEN_ENCRYPTION_KEYS: {error}") from None
         return value
+
+    @model_validator(mode="after")
+    def _no_sandbox_in_production(self) -> Settings:
+        # The sandbox confirms any payment it is asked to and signs its webhooks with a secret
+        # published in this repository: in production it would credit money never received.
+        if self.environment == "production" and self.payments_provider == "sandbox":
+            raise ValueError(
+                "CREATORHUB_PAYMENTS_PROVIDER=sandbox cannot be used with "
+                "CREATORHUB_ENVIRONMENT=production: it accepts every payment without taking any "
+                "money and signs its webhooks with a public secret; set "
+                "CREATORHUB_PAYMENTS_PROVIDER=stripe with CREATORHUB_STRIPE_API_KEY and "
+                "CREATORHUB_STRIPE_WEBHOOK_SECRET"
+            )
+        return self
+
+    @property
+    def link_base_url(self) -> str:
+        """The base of every link the platform gives out, without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = self.host
+        if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - listening everywhere: link to loopback
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -112,7 +112,7 @@ def test_development_key_outside_production_only() -> None:
     development = keyring_from_settings(Settings(environment="test"))
     assert development.active_id == DEVELOPMENT_KEY_ID
     with pytest.raises(KeyringError, match="must be set in production"):
-        keyring_from_settings(Settings(environment="production"))
+        keyring_from_settings(Settings(environment="production", payments_provider="stripe"))
     # Configured keys: the first is active; outside production the development key stays
     # readable so `keys rotate` can move development data off it; production never has it.
     configured = keyring_from_settings(
@@ -121,7 +121,11 @@ def test_development_key_outside_production_only() -> None:
     assert configured.active_id == "k1"
     assert configured.ids == {"k1", DEVELOPMENT_KEY_ID}
     production = keyring_from_settings(
-        Settings(environment="production", token_encryption_keys=f"k1:{KEY_A}")
+        Settings(
+            environment="production",
+            payments_provider="stripe",
+            token_encryption_keys=f"k1:{KEY_A}",
+        )
     )
     assert production.ids == {"k1"}
 

@@ -149,7 +149,9 @@ async def test_the_keys_commands(
     assert "re-encrypted" not in out
 
     env.update(
-        CREATORHUB_ENVIRONMENT="production", CREATORHUB_TOKEN_ENCRYPTION_KEYS=f"k3:{OTHER_KEY}"
+        CREATORHUB_ENVIRONMENT="production",
+        CREATORHUB_PAYMENTS_PROVIDER="stripe",
+        CREATORHUB_TOKEN_ENCRYPTION_KEYS=f"k3:{OTHER_KEY}",
     )
     code, out, err = await _run(env, "keys", "rotate")
     assert code == 1
