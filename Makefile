@@ -5,8 +5,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# One pytest worker per core (pytest-xdist); each worker clones its own test databases.
-PYTEST_ARGS ?= -n auto
+# One pytest worker per core (pytest-xdist), each cloning its own test databases on the one
+# server of the run; tests that share a costly fixture or a system resource (the embedded
+# server's system user) name an xdist_group and run on one worker, one after another.
+PYTEST_ARGS ?= -n auto --dist loadgroup
 
 .PHONY: run test lint typecheck pytest worker clean bench bench-tools browser-tools
 
