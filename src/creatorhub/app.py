@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 # FastAPI's default docs pages load Swagger UI and ReDoc from a CDN: blank on a self-hosted
 # server without internet access. These are the same assets, shipped in a wheel.
 API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+WEB_ASSETS = Path(__file__).parent / "web" / "static"
 
 DESCRIPTION = """
 Self-hostable backend for creator-economy platforms.
@@ -149,6 +150,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.include_router(router)
 
     app.mount("/static/api-docs", StaticFiles(directory=API_DOCS_ASSETS), name="api-docs-assets")
+    # The pages' own assets (and the demo's media), shipped in the package.
+    app.mount("/static", StaticFiles(directory=WEB_ASSETS), name="static")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

@@ -8,6 +8,7 @@ answers, and `creatorhub serve` answers `/readyz` and a page.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -127,6 +128,14 @@ def test_the_wheel_alone_serves_the_api_and_the_pages(
             page = http.get("/portfolio/sarah")
             assert page.status_code == 200, page.text[:500]
             assert "<html" in page.text.lower()
+            # The demo's photo ships with the package and is served by the platform itself.
+            photo = re.search(r'<img src="([^"]+)" alt="Photo of', page.text)
+            assert photo is not None, page.text[:2000]
+            assert photo.group(1) == f"{base}/static/demo/sarah.svg"
+            image = http.get(photo.group(1))
+            assert image.status_code == 200
+            assert image.headers["content-type"].startswith("image/svg+xml")
+            assert b"<svg" in image.content[:200]
             assert http.get("/openapi.json").status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)

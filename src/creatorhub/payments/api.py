@@ -216,7 +216,7 @@ async def payout_account_onboarding_link(
     settings: AppSettings,
 ) -> OnboardingLinkOut:
     account = await _own_payout_account(session, account_id, principal.id)
-    base = settings.public_base_url.rstrip("/")
+    base = settings.link_base_url
     url = await provider_in(session, account.provider).payee_onboarding_link(
         account_reference=account.provider_reference,
         return_url=f"{base}/v1/payout-accounts/{account.id}",

@@ -68,7 +68,7 @@ async def deliver_sandbox_event(event: dict[str, Any]) -> int:
         base_url = "http://sandbox.internal"
     else:
         transport = httpx.AsyncHTTPTransport(retries=1)
-        base_url = settings.public_base_url
+        base_url = settings.link_base_url
     async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=10) as http:
         response = await http.post("/v1/webhooks/sandbox", content=body, headers=headers)
     if response.status_code >= 300:

@@ -154,4 +154,4 @@ def callback_path(platform: Platform) -> str:
 
 def redirect_uri(settings: Settings, platform: Platform) -> str:
     """Where the platform sends the browser back (register it in the platform's app)."""
-    return settings.public_base_url.rstrip("/") + callback_path(platform)
+    return settings.link_base_url + callback_path(platform)

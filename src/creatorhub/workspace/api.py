@@ -331,7 +331,7 @@ async def create_feed(
     """A secret iCalendar URL for Google or Apple Calendar, shown only in this answer. Making
     a new one revokes the previous URL."""
     token, feed = await calendar.create_feed(session, principal.id, utcnow())
-    base = settings.public_base_url.rstrip("/")
+    base = settings.link_base_url
     return FeedCreated(url=f"{base}/calendar/{token}.ics", created_at=feed.created_at)
 
 

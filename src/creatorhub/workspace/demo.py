@@ -38,9 +38,12 @@ from creatorhub.workspace.reviews_schemas import check_review_form
 CREATOR = "sarah@creatorhub.example"
 
 # The portfolio's fields, filled only where the profile has none (the demo accounts have a
-# bio, categories and a budget already; the photo is new). `.example` never resolves, as for
-# every demo address: the page shows the photo's alt text.
-PHOTO_URL = "https://images.creatorhub.example/sarah.jpg"
+# bio, categories and a budget already; the photo is new). The photo ships with the package
+# and the platform serves it (no internet needed); its URL is absolute, like any photo a
+# creator gives, so it is re-based when the demo loads on another address. The first demo
+# pointed at a host that never resolves: such a profile gets the shipped photo instead.
+PHOTO_PATH = "/static/demo/sarah.svg"
+UNREACHABLE_DEMO_PHOTO = "https://images.creatorhub.example/sarah.jpg"
 BIO = "Fashion and travel photographer, 120k on Instagram."
 CATEGORIES = ("Fashion", "Lifestyle")
 BUDGET = (50_000, 500_000, "USD")
@@ -240,7 +243,7 @@ async def load_demo_workspace(
     user_id = users[CREATOR]
     today = utcnow().date()
     async with database.session_scope() as session:
-        if await _complete_portfolio(session, user_id):
+        if await _complete_portfolio(session, settings, user_id):
             result.created.append("portfolio")
     for spec in DEMO_SHOOTS:
         async with database.session_scope() as session:
@@ -255,7 +258,7 @@ async def load_demo_workspace(
                 continue
             token = await _build_shoot(session, settings, spec, user_id, today)
         if token is not None:
-            result.review_url = reviews.review_url(settings.public_base_url, token)
+            result.review_url = reviews.review_url(settings.link_base_url, token)
         result.created.append(f"shoot {spec.brand_name}: {spec.campaign_name}")
     for upload in DEMO_UPLOADS:
         async with database.session_scope() as session:
@@ -298,10 +301,17 @@ async def _principal(session: AsyncSession, user_id: uuid.UUID) -> identity.Prin
     )
 
 
-async def _complete_portfolio(session: AsyncSession, user_id: uuid.UUID) -> bool:
+def _is_demo_photo(url: str | None) -> bool:
+    return url is None or url == UNREACHABLE_DEMO_PHOTO or url.endswith(PHOTO_PATH)
+
+
+async def _complete_portfolio(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID
+) -> bool:
     """Give the portfolio a bio, categories, a photo and a budget where it has none, through
     the profile services (their validation and audit trail); False when nothing was missing."""
     principal = await _principal(session, user_id)
+    photo_url = settings.link_base_url + PHOTO_PATH
     found = await identity.get_creator_profile(session, user_id)
     assert found is not None, "the demo creator has a creator profile"
     profile, followers = found
@@ -310,12 +320,13 @@ async def _complete_portfolio(session: AsyncSession, user_id: uuid.UUID) -> bool
         await identity.update_user(session, principal, principal.user, UserUpdate(bio=BIO))
         changed = True
     has_budget = profile.min_budget_minor is not None or profile.max_budget_minor is not None
-    if profile.photo_url is None or not profile.categories or not has_budget:
+    stale_photo = _is_demo_photo(profile.photo_url) and profile.photo_url != photo_url
+    if stale_photo or not profile.categories or not has_budget:
         lo, hi, currency = BUDGET
         data = CreatorProfileIn(
             slug=profile.slug,
             categories=list(profile.categories) or list(CATEGORIES),
-            photo_url=profile.photo_url or PHOTO_URL,
+            photo_url=photo_url if stale_photo else profile.photo_url,
             min_budget_minor=profile.min_budget_minor if has_budget else lo,
             max_budget_minor=profile.max_budget_minor if has_budget else hi,
             budget_currency=profile.budget_currency if has_budget else currency,

@@ -78,7 +78,7 @@ async def create_review_link(
     )
     return ReviewLinkOut(
         shoot_id=link.shoot_id,
-        url=reviews.review_url(settings.public_base_url, token),
+        url=reviews.review_url(settings.link_base_url, token),
         expires_at=link.expires_at,
         created_at=link.created_at,
     )

@@ -72,7 +72,7 @@ async def _send_verification(session: AsyncSession, settings: Settings, user: Us
         body_text=(
             f"Hello {user.display_name},\n\n"
             "Confirm your e-mail address for creatorhub by opening this link:\n\n"
-            f"{settings.public_base_url}/verify-email?token={token}\n\n"
+            f"{settings.link_base_url}/verify-email?token={token}\n\n"
             f"(Apps: POST the code {token} to /v1/auth/verify-email.)\n\n"
             f"It expires in {settings.email_token_ttl_seconds // 3600} hours. If you did not "
             "create an account, ignore this message.\n"
@@ -172,7 +172,7 @@ async def request_password_reset(
         body_text=(
             f"Hello {user.display_name},\n\nSomeone asked to reset the password of this account. "
             "To choose a new one, open this link:\n\n"
-            f"{settings.public_base_url}/reset-password?token={token}\n\n"
+            f"{settings.link_base_url}/reset-password?token={token}\n\n"
             f"It expires in {settings.password_reset_ttl_seconds // 60} minutes. If it was not "
             "you, ignore this message: your password stays as it is.\n"
         ),
@@ -254,7 +254,7 @@ async def request_email_change(
         body_text=(
             f"Hello {user.display_name},\n\nTo make {new_email} the address of your creatorhub "
             "account, open this link:\n\n"
-            f"{settings.public_base_url}/confirm-email-change?token={token}\n"
+            f"{settings.link_base_url}/confirm-email-change?token={token}\n"
         ),
         template="change_email",
         user_id=user.id,

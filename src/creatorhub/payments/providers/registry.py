@@ -45,7 +45,7 @@ def get_provider(
             fail_amounts=frozenset(settings.sandbox_fail_amounts),
             tolerance_seconds=settings.webhook_tolerance_seconds,
             emit=emit,
-            public_base_url=settings.public_base_url,
+            public_base_url=settings.link_base_url,
         )
     if name == "stripe":
         if not settings.stripe_api_key or not settings.stripe_webhook_secret:
