@@ -48,6 +48,7 @@ REVISIONS = (
     "0009_social_workspace",
     "0010_ledger_chain",
     "0011_idempotency_exact_replay",
+    "0012_review_links_by_shoot",
 )
 
 

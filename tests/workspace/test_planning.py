@@ -320,7 +320,11 @@ async def test_a_reviewed_shoot_stays_completed_and_cannot_be_deleted(
     )
     assert_problem(await client.post(f"{url}/reopen", headers=me.headers), 409, "shoot_has_review")
     assert_problem(await client.delete(url, headers=me.headers), 409, "shoot_has_review")
-    assert (await client.get(url, headers=me.headers)).json() == done
+    after = (await client.get(url, headers=me.headers)).json()
+    # Unchanged but for the review state, which now says what the client did.
+    assert {**after, "review": done["review"]} == done
+    assert done["review"]["state"] == "none"
+    assert after["review"]["state"] == "reviewed"
     assert await count(database, "reviews") == 1
 
 

@@ -27,16 +27,17 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from icalendar import Calendar, Event
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import Select, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change, snapshot
 from creatorhub.kit.errors import NotFound, Unprocessable
 from creatorhub.kit.tokens import new_token, token_hash
 from creatorhub.workspace.models import BlockedDates, CalendarFeed, Shoot, Upload
+from creatorhub.workspace.review_status import ReviewStatus, shoots_with_status
 from creatorhub.workspace.schemas import MAX_RANGE_DAYS
 
 FEED_PREFIX = "chc"  # kit.tokens prefixes: cha/chr sessions, che e-mail, chc calendar feeds
@@ -157,6 +158,17 @@ async def list_blocks(
 # --- the combined view -----------------------------------------------------------------------
 
 
+def _dated_query(
+    model: type[Row], user_id: uuid.UUID, start: date, end: date | None, *, limit: int
+) -> Select[Any]:
+    query = select(model).where(model.user_id == user_id, model.date >= start)
+    if end is not None:
+        query = query.where(model.date <= end)
+    # Rows without a time first on their day, like all-day events.
+    query = query.order_by(model.date, model.time.asc().nulls_first(), model.id)
+    return query.limit(limit + 1)
+
+
 async def _dated(
     session: AsyncSession,
     model: type[Row],
@@ -166,20 +178,18 @@ async def _dated(
     *,
     limit: int,
 ) -> list[Row]:
-    query = select(model).where(model.user_id == user_id, model.date >= start)
-    if end is not None:
-        query = query.where(model.date <= end)
-    # Rows without a time first on their day, like all-day events.
-    query = query.order_by(model.date, model.time.asc().nulls_first(), model.id)
-    return list(await session.scalars(query.limit(limit + 1)))
+    return list(await session.scalars(_dated_query(model, user_id, start, end, limit=limit)))
 
 
 async def view(
-    session: AsyncSession, user_id: uuid.UUID, from_date: date, to_date: date
-) -> tuple[list[Shoot], list[Upload], list[BlockedDates], bool]:
-    """Shoots, uploads and blocked ranges of [from_date, to_date]; and whether a list was cut."""
+    session: AsyncSession, user_id: uuid.UUID, from_date: date, to_date: date, *, now: datetime
+) -> tuple[list[tuple[Shoot, ReviewStatus]], list[Upload], list[BlockedDates], bool]:
+    """Shoots (with their review state), uploads and blocked ranges of [from_date, to_date];
+    and whether a list was cut."""
     check_range(from_date, to_date, field="query.to")
-    shoots = await _dated(session, Shoot, user_id, from_date, to_date, limit=VIEW_MAX_ROWS)
+    shoots = await shoots_with_status(
+        session, _dated_query(Shoot, user_id, from_date, to_date, limit=VIEW_MAX_ROWS), now
+    )
     uploads = await _dated(session, Upload, user_id, from_date, to_date, limit=VIEW_MAX_ROWS)
     blocks = await list_blocks(
         session, user_id, from_date=from_date, to_date=to_date, limit=VIEW_MAX_ROWS + 1

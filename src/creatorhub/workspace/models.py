@@ -172,6 +172,8 @@ class ReviewLink(Base):
             postgresql_where=text("revoked_at IS NULL AND used_at IS NULL"),
         ),
         CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        # A shoot's newest link, read with every list of shoots (workspace.review_status).
+        Index("idx_review_links_shoot", "shoot_id", "created_at"),
         {"schema": SCHEMA},
     )
 

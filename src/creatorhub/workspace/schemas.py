@@ -24,7 +24,8 @@ from pydantic import (
 
 from creatorhub.identity.schemas import RequestModel
 from creatorhub.payments.schemas import MAX_AMOUNT, check_currency
-from creatorhub.workspace.models import UPLOAD_PLATFORMS
+from creatorhub.workspace.models import UPLOAD_PLATFORMS, Shoot
+from creatorhub.workspace.review_status import ReviewState, ReviewStatus
 
 # Dates outside these years are typos; bounding them also keeps `end_date + 1 day` (the
 # exclusive end of an all-day iCalendar event) and window arithmetic far from date.max.
@@ -117,6 +118,26 @@ class ShootUpdate(_CurrencyChecked):
     currency: Currency | None = None
 
 
+class ShootReviewOut(BaseModel):
+    """What became of the shoot's client review (seed 001: "the influencer sees the review
+    status on Completed Shoots")."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    state: ReviewState = Field(
+        description="`none`: no review link yet; `link_open`: the client can review until "
+        "`link_expires_at`; `reviewed`: the review is recorded (`published` says whether your "
+        "portfolio shows it); `link_expired`: the link outlived its lifetime unused; "
+        "`link_revoked`: the link was withdrawn. A new link opens the review again, except "
+        "once reviewed."
+    )
+    link_expires_at: datetime | None = Field(
+        description="`link_open`: until when the link works; `link_expired`: when it stopped"
+    )
+    review_id: uuid.UUID | None = Field(description="`reviewed`: the review")
+    published: bool | None = Field(description="`reviewed`: whether it shows on your portfolio")
+
+
 class ShootOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -131,8 +152,17 @@ class ShootOut(BaseModel):
     currency: str | None
     completed: bool
     completed_at: datetime | None
-    review_link_generated_at: datetime | None
+    review_link_generated_at: datetime | None = Field(
+        description="when the newest review link was made (seed 001; cleared when it is "
+        "revoked); `review` says what became of it"
+    )
     created_at: datetime
+    review: ShootReviewOut
+
+    @classmethod
+    def of(cls, shoot: Shoot, status: ReviewStatus) -> ShootOut:
+        fields = {name: getattr(shoot, name) for name in cls.model_fields if name != "review"}
+        return cls(**fields, review=ShootReviewOut.model_validate(status))
 
 
 class ShootsPage(BaseModel):

@@ -16,12 +16,13 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import changed_fields, record_change, snapshot
 from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
 from creatorhub.workspace.models import Review, ReviewLink, Shoot, Upload
+from creatorhub.workspace.review_status import ReviewStatus, shoots_with_status
 
 Planned = TypeVar("Planned", Shoot, Upload)
 
@@ -221,6 +222,35 @@ async def list_rows(
     Date order, not creation order, because a plan is read by date; the (user_id, date) index
     serves both the window and the order.
     """
+    query = _window(model, user_id, from_date, to_date, completed, limit, after)
+    return list(await session.scalars(query))
+
+
+async def list_shoots(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    now: datetime,
+    from_date: date | None = None,
+    to_date: date | None = None,
+    completed: bool | None = None,
+    limit: int,
+    after: tuple[date, time, uuid.UUID] | None = None,
+) -> list[tuple[Shoot, ReviewStatus]]:
+    """`list_rows` of shoots, each with its review state, read in the same statement."""
+    query = _window(Shoot, user_id, from_date, to_date, completed, limit, after)
+    return await shoots_with_status(session, query, now)
+
+
+def _window(
+    model: type[Planned],
+    user_id: uuid.UUID,
+    from_date: date | None,
+    to_date: date | None,
+    completed: bool | None,
+    limit: int,
+    after: tuple[date, time, uuid.UUID] | None,
+) -> Select[Any]:
     query = select(model).where(model.user_id == user_id)
     if from_date is not None:
         query = query.where(model.date >= from_date)
@@ -237,5 +267,4 @@ async def list_rows(
                 and_(model.date == day, tuple_(sort, model.id) > tuple_(at, row_id)),
             )
         )
-    query = query.order_by(model.date, sort, model.id).limit(limit)
-    return list(await session.scalars(query))
+    return query.order_by(model.date, sort, model.id).limit(limit)
