@@ -28,6 +28,7 @@ from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.workspace import calendar, service
 from creatorhub.workspace.models import Shoot, Upload
+from creatorhub.workspace.review_status import NO_REVIEW, review_status
 from creatorhub.workspace.schemas import (
     BlockCreate,
     BlockOut,
@@ -112,7 +113,7 @@ async def create_shoot(
 ) -> ShootOut:
     """Amount in integer minor units with its currency, or neither."""
     shoot = await service.create_shoot(session, principal.id, body.model_dump())
-    return ShootOut.model_validate(shoot)
+    return ShootOut.of(shoot, NO_REVIEW)  # a new shoot has no review link yet
 
 
 @router.get("/shoots", response_model=ShootsPage, summary="Your shoots, by date")
@@ -125,17 +126,34 @@ async def list_shoots(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ShootsPage:
-    rows, next_cursor = await _planned_page(
-        session, Shoot, principal.id, from_date, to_date, completed, limit, cursor
+    """Each with its review state (`review`), read in the statement that reads the page."""
+    _check_filter(from_date, to_date)
+    rows = await service.list_shoots(
+        session,
+        principal.id,
+        now=utcnow(),
+        from_date=from_date,
+        to_date=to_date,
+        completed=completed,
+        limit=limit + 1,
+        after=_row_after(cursor),
     )
-    return ShootsPage(items=[ShootOut.model_validate(row) for row in rows], next_cursor=next_cursor)
+    more, rows = len(rows) > limit, rows[:limit]
+    return ShootsPage(
+        items=[ShootOut.of(shoot, status) for shoot, status in rows],
+        next_cursor=_row_cursor(rows[-1][0]) if more else None,
+    )
+
+
+async def _shoot_out(session: AsyncSession, shoot: Shoot) -> ShootOut:
+    return ShootOut.of(shoot, await review_status(session, shoot, utcnow()))
 
 
 @router.get("/shoots/{shoot_id}", response_model=ShootOut, summary="One of your shoots")
 async def get_shoot(
     shoot_id: uuid.UUID, principal: CreatorPrincipal, session: DbSession
 ) -> ShootOut:
-    return ShootOut.model_validate(await service.get_own_shoot(session, shoot_id, principal.id))
+    return await _shoot_out(session, await service.get_own_shoot(session, shoot_id, principal.id))
 
 
 @router.patch("/shoots/{shoot_id}", response_model=ShootOut, summary="Change a shoot")
@@ -145,7 +163,7 @@ async def update_shoot(
     """Only the fields sent change; `null` clears an optional field."""
     shoot = await service.get_own_shoot(session, shoot_id, principal.id, lock=True)
     changes = body.model_dump(include=body.model_fields_set)
-    return ShootOut.model_validate(await service.update_row(session, shoot, changes))
+    return await _shoot_out(session, await service.update_row(session, shoot, changes))
 
 
 @router.delete("/shoots/{shoot_id}", status_code=204, summary="Delete a shoot")
@@ -164,7 +182,7 @@ async def complete_shoot(
 ) -> ShootOut:
     """Idempotent: completing a completed shoot answers 200 and keeps its `completed_at`."""
     shoot = await service.get_own_shoot(session, shoot_id, principal.id, lock=True)
-    return ShootOut.model_validate(await service.complete(session, shoot, utcnow()))
+    return await _shoot_out(session, await service.complete(session, shoot, utcnow()))
 
 
 @router.post("/shoots/{shoot_id}/reopen", response_model=ShootOut, summary="Mark not done")
@@ -174,7 +192,7 @@ async def reopen_shoot(
     """Refused (409 `shoot_has_review`) once a client has reviewed it; revokes a live review
     link otherwise."""
     shoot = await service.get_own_shoot(session, shoot_id, principal.id, lock=True)
-    return ShootOut.model_validate(await service.reopen(session, shoot, utcnow()))
+    return await _shoot_out(session, await service.reopen(session, shoot, utcnow()))
 
 
 # --- uploads ---------------------------------------------------------------------------------
@@ -262,12 +280,12 @@ async def calendar_view(
     """Shoots and uploads dated in the window and blocked ranges overlapping it (a range that
     starts before `from` or ends after `to` is included whole). At most 366 days."""
     shoots, uploads, blocks, truncated = await calendar.view(
-        session, principal.id, from_date, to_date
+        session, principal.id, from_date, to_date, now=utcnow()
     )
     return CalendarView(
         from_date=from_date,
         to_date=to_date,
-        shoots=[ShootOut.model_validate(row) for row in shoots],
+        shoots=[ShootOut.of(shoot, status) for shoot, status in shoots],
         uploads=[UploadOut.model_validate(row) for row in uploads],
         blocked=[BlockOut.model_validate(row) for row in blocks],
         truncated=truncated,
