@@ -1,4 +1,5 @@
-"""`Idempotency-Key`: replays, refusals, in-flight and concurrent retries, purging.
+"""`Idempotency-Key`: replays, refusals, what counts as the same request, in-flight and
+concurrent retries, sealed answers, purging.
 
 A test-only router is mounted on the app: its endpoints write an audit row (the "effect", counted
 in the database) and answer 201 with a generated id, through the real dependency and handler.
@@ -7,6 +8,8 @@ in the database) and answer 201 with a generated id, through the real dependency
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
@@ -21,16 +24,18 @@ from sqlalchemy import text
 from creatorhub.audit.service import record_change
 from creatorhub.config import Settings
 from creatorhub.db import Database, DbSession
-from creatorhub.identity.deps import CurrentPrincipal
+from creatorhub.identity.deps import CurrentPrincipal, Idempotency
 from creatorhub.jobs import defer
 from creatorhub.kit.errors import Unprocessable
 from creatorhub.kit.idempotency import (
     IDEMPOTENCY_RESPONSES,
-    Idempotency,
     IdempotentRequest,
+    canonical_body,
+    canonical_query,
     idempotency_in_scope,
     lock_key,
     purge_expired_keys,
+    request_fingerprint,
 )
 from creatorhub.kit.tasks import purge_idempotency_keys
 from helpers import Account, account, assert_problem, scalar
@@ -43,6 +48,7 @@ ENTITY = "idempotency_test"
 
 class TransferIn(BaseModel):
     amount: int
+    memo: dict[str, Any] | None = None  # a nested object, for the canonical-JSON tests
 
 
 class TransferOut(BaseModel):
@@ -159,7 +165,8 @@ async def test_a_retry_replays_the_first_answer_without_a_second_effect(
     assert row["scope"] == user.id
     assert (row["method"], row["path"], row["status"]) == ("POST", PATH, 201)
     assert row["body"] == first.json()
-    assert len(row["fp"]) == 64
+    assert row["fp"] == request_fingerprint("POST", PATH, b"", first.request.content)
+    assert row["fp"].startswith("v2:") and len(row["fp"]) == 3 + 64
 
 
 async def test_the_same_key_with_other_parameters_is_refused(
@@ -358,3 +365,156 @@ async def test_the_periodic_task_purges_with_the_configured_retention(
         await defer(session, purge_idempotency_keys, timestamp=0)
     await run_jobs()
     assert await scalar(database, "SELECT array_agg(key) FROM api.idempotency_keys") == ["kept"]
+
+
+# --- what counts as the same request -------------------------------------------------------
+
+FIRST = b'{"amount":500,"memo":{"to":"Ana","tags":["a","b"],"at":{"day":1,"hour":2}}}'
+
+
+def json_headers(user: Account, key: str) -> dict[str, Any]:
+    return {**headers(user, key), "Content-Type": "application/json"}
+
+
+async def test_a_retry_spelled_differently_replays_the_first_answer(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    key = "same-meaning"
+    first = await client.post(PATH, content=FIRST, headers=json_headers(user, key))
+    assert first.status_code == 201, first.text
+    same_meaning = {
+        "whitespace": b'{ "amount" : 500 ,\n  "memo" : { "to" : "Ana" , "tags" : [ "a" , "b" ],'
+        b' "at" : { "day" : 1 , "hour" : 2 } } }\n',
+        "key order, nested objects too": b'{"memo":{"at":{"hour":2,"day":1},"tags":["a","b"],'
+        b'"to":"Ana"},"amount":500}',
+        "an escaped character": b'{"amount":500,"memo":{"to":"\\u0041na","tags":["a","b"],'
+        b'"at":{"day":1,"hour":2}}}',
+        # The endpoint's parser keeps the last of duplicate keys: it cannot tell these apart.
+        "a duplicate key whose last value is the same": b'{"amount":1,"amount":500,"memo":'
+        b'{"to":"Ana","tags":["a","b"],"at":{"day":1,"hour":2}}}',
+    }
+    for case, body in same_meaning.items():
+        again = await client.post(PATH, content=body, headers=json_headers(user, key))
+        assert again.status_code == 201, (case, again.text)
+        assert again.headers["idempotent-replayed"] == "true", case
+        assert again.content == first.content, case
+    assert await effects(database) == 1
+    assert await stored_keys(database) == 1
+
+
+async def test_a_retry_that_means_another_request_is_refused(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    key = "other-meaning"
+    first = await client.post(PATH, content=FIRST, headers=json_headers(user, key))
+    assert first.status_code == 201, first.text
+    memo = b'"memo":{"to":"Ana","tags":["a","b"],"at":{"day":1,"hour":2}}'
+    other_meaning = {
+        "another value": b'{"amount":501,' + memo + b"}",
+        # 500.0 parses as a float: a strict integer field refuses it, so it is not a retry.
+        "a float where the first had an integer": b'{"amount":500.0,' + memo + b"}",
+        "an array in another order": b'{"amount":500,"memo":{"to":"Ana","tags":["b","a"],'
+        b'"at":{"day":1,"hour":2}}}',
+        "a nested value": b'{"amount":500,"memo":{"to":"Ana","tags":["a","b"],'
+        b'"at":{"day":2,"hour":2}}}',
+        "a field more (even null)": b'{"amount":500,"extra":null,' + memo + b"}",
+        "a field less": b'{"amount":500}',
+        "a duplicate key whose last value differs": b'{"amount":500,"amount":1,' + memo + b"}",
+    }
+    for case, body in other_meaning.items():
+        refused = await client.post(PATH, content=body, headers=json_headers(user, key))
+        assert refused.status_code == 422, (case, refused.text)
+        assert_problem(refused, 422, "idempotency_key_reused")
+    assert await effects(database) == 1
+    assert await stored_keys(database) == 1
+    replay = await client.post(PATH, content=FIRST, headers=json_headers(user, key))
+    assert replay.content == first.content
+
+
+async def test_query_parameters_compare_by_name_not_position(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    first = await client.post(f"{PATH}?a=1&b=2", json={"amount": 5}, headers=headers(user, "q"))
+    assert first.status_code == 201, first.text
+    # Other order, a percent-escape: the same parameters as the endpoint reads them.
+    again = await client.post(f"{PATH}?b=2&a=%31", json={"amount": 5}, headers=headers(user, "q"))
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+
+    listed = await client.post(f"{PATH}?t=x&t=y", json={"amount": 6}, headers=headers(user, "l"))
+    assert listed.status_code == 201, listed.text
+    # One name's repeated values are a list: their order is part of the request.
+    swapped = await client.post(f"{PATH}?t=y&t=x", json={"amount": 6}, headers=headers(user, "l"))
+    assert_problem(swapped, 422, "idempotency_key_reused")
+    assert await effects(database) == 2
+
+
+def test_canonical_forms() -> None:
+    assert canonical_body(b'{"b":1,"a":[1,2]}') == canonical_body(b' { "a" : [1, 2], "b" : 1 }\n')
+    assert canonical_body(b'{"a":1}') != canonical_body(b'{"a":1.0}')
+    assert (
+        canonical_body(b'{"a":1.0}')
+        == canonical_body(b'{"a":1.00}')
+        == canonical_body(b'{"a":1e0}')
+    )
+    assert canonical_body(b'{"a":1,"a":2}') == canonical_body(b'{"a":2}')
+    # A lone surrogate is valid JSON text; it fingerprints instead of failing.
+    assert canonical_body(b'"\\ud800"') == b'json:"\xed\xa0\x80"'
+    # Not JSON (a form, invalid UTF-8, nesting deeper than the parser goes): the bytes, tagged
+    # so that no JSON body shares a canonical form with them.
+    assert canonical_body(b"a=1&b=2") == b"bytes:a=1&b=2"
+    assert canonical_body(b"a=1&b=2") != canonical_body(b"b=2&a=1")
+    assert canonical_body(b"\xff") == b"bytes:\xff"
+    assert canonical_body(b"") == b"bytes:"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert canonical_body(deep) == b"bytes:" + deep
+    assert (
+        canonical_query(b"b=2&a=1") == canonical_query(b"a=1&b=2") == canonical_query(b"a=%31&b=2")
+    )
+    assert canonical_query(b"t=x&t=y") != canonical_query(b"t=y&t=x")
+    assert canonical_query(b"a=") != canonical_query(b"")
+    one = request_fingerprint("post", "/p", b"a=1", b'{"x":1}')
+    assert one == request_fingerprint("POST", "/p", b"a=1", b'{ "x": 1 }')
+    assert one != request_fingerprint("POST", "/q", b"a=1", b'{"x":1}')
+    assert one != request_fingerprint("PUT", "/p", b"a=1", b'{"x":1}')
+
+
+def old_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    """How fingerprints were made before they were versioned: the request's raw bytes."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query, body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+async def test_a_key_stored_before_versioned_fingerprints_keeps_the_byte_rule(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    body = b'{"amount":500}'
+    answer = {"id": str(uuid.uuid4()), "amount": 500}
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "INSERT INTO api.idempotency_keys (scope, key, method, path, request_fingerprint,"
+                " response_status, response_body) VALUES (:scope, 'old', 'POST', :path, :fp, 201,"
+                " CAST(:body AS json))"
+            ),
+            {
+                "scope": user.id,
+                "path": PATH,
+                "fp": old_fingerprint("POST", PATH, b"", body),
+                "body": json.dumps(answer, separators=(",", ":")),
+            },
+        )
+    replay = await client.post(PATH, content=body, headers=json_headers(user, "old"))
+    assert replay.status_code == 201, replay.text
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json() == answer
+    # Until it expires, such a key replays only to the same bytes (its fingerprint cannot say
+    # more); a retry spelled otherwise is refused as it was before, and does nothing.
+    spaced = await client.post(
+        PATH, content=b'{ "amount": 500 }', headers=json_headers(user, "old")
+    )
+    assert_problem(spaced, 422, "idempotency_key_reused")
+    assert await effects(database) == 0

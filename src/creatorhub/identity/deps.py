@@ -6,6 +6,10 @@
 * `require_roles(...)`: the caller has at least one of the roles.
 * `owner_or_roles(...)`: the `user_id` path parameter is the caller, or the caller has one of
   the roles (ownership check for `/users/{user_id}/…` routes).
+* `Idempotency` / `OptionalIdempotency` (`SealedOptionalIdempotency` for answers carrying a
+  secret): `kit.idempotency`'s `Idempotency-Key`, scoped to the authenticated account (kit
+  knows no accounts, so the scope comes from here). Required on money moves, optional on
+  every other create.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ from creatorhub.db import DbSession
 from creatorhub.identity.models import AccountStatus, Role
 from creatorhub.identity.service import Principal, authenticate
 from creatorhub.kit.errors import Forbidden, NotFound, Unauthorized
+from creatorhub.kit.idempotency import (
+    IdempotentRequest,
+    Responder,
+    optional_idempotency,
+    required_idempotency,
+)
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /v1/auth/login")
 
@@ -83,3 +93,15 @@ def owner_or_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 StaffPrincipal = Annotated[Principal, Depends(require_roles(Role.MODERATOR, Role.ADMIN))]
 OwnerOrAdmin = Annotated[Principal, Depends(owner_or_roles(Role.ADMIN))]
+
+
+async def account_scope(principal: CurrentPrincipal) -> str:
+    """Whose `Idempotency-Key`s these are: the authenticated account's."""
+    return str(principal.id)
+
+
+Idempotency = Annotated[IdempotentRequest, Depends(required_idempotency(account_scope))]
+OptionalIdempotency = Annotated[Responder, Depends(optional_idempotency(account_scope))]
+SealedOptionalIdempotency = Annotated[
+    Responder, Depends(optional_idempotency(account_scope, sealed=True))
+]

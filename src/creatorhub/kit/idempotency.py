@@ -1,7 +1,12 @@
-"""`Idempotency-Key` for requests that move money (Stripe's semantics).
+"""`Idempotency-Key` (Stripe's semantics): a retried create or money move happens once.
 
 A client sends `Idempotency-Key: <up to 255 printable ASCII characters>` with a POST; retrying
-with the same key gets the first answer again instead of doing the work twice.
+with the same key gets the first answer again instead of doing the work twice. Two kinds of
+route take it, the same way:
+
+* requests that move money **require** the key (400 `idempotency_key_required` without it);
+* every other create a client may retry (jobs, shoots, plans, ...) **honours** it when sent and
+  runs as before when not.
 
     @router.post("/v1/funding", status_code=201, response_model=FundingOut,
                  responses=IDEMPOTENCY_RESPONSES)
@@ -10,18 +15,29 @@ with the same key gets the first answer again instead of doing the work twice.
         result = await service.create(...)
         return await idem.respond(session, 201, FundingOut.model_validate(result))
 
+(`OptionalIdempotency` and `OPTIONAL_IDEMPOTENCY_RESPONSES` for the second kind.) The
+dependencies are built here from a *scope* dependency, which names the caller whose keys these
+are; kit knows no accounts, so `creatorhub.identity.deps` builds `Idempotency` and
+`OptionalIdempotency` with the authenticated account's id as the scope, and
+`idempotency_in_scope("...")` serves callers without an account (a fixed scope for the route).
+
 How it works, all in the request's own transaction (the `DbSession` of the endpoint):
 
-1. Keys are scoped: by the authenticated account (`Idempotency`), or by a fixed scope given by
-   the route (`idempotency_in_scope("...")`, for callers without an account).
+1. Keys are scoped (see above). No key on an optional route: nothing below happens.
 2. A transaction-level advisory lock on (scope, key) is tried. Held by another request → 409
    `idempotency_key_in_flight` (retry later). It is released when the transaction ends.
 3. A stored answer for (scope, key) is replayed (status and the body's exact bytes, header
-   `Idempotent-Replayed: true`) when the request is the same (method, path, query and body
-   bytes), else refused: 422 `idempotency_key_reused`.
+   `Idempotent-Replayed: true`) when the request means the same (see `request_fingerprint`:
+   method, path, query parameters and the parsed JSON body, so whitespace and key order do not
+   matter), else refused: 422 `idempotency_key_reused`.
 4. Otherwise the endpoint runs; `respond` stores its answer in the same transaction as its
    effects. An endpoint that raises rolls everything back, nothing is stored, and a retry runs
    afresh.
+
+An answer carrying a secret shown once (a review link, a calendar feed URL, whose tables keep
+only the token's hash) is stored sealed with the token-encryption keyring (`sealed=True`), so
+the key table holds no usable secret either; 503 `idempotency_encryption_unavailable` when it
+cannot be sealed or opened (no key in production, a key removed within the retention).
 
 Stored answers are deleted after `idempotency_key_retention_hours` (`purge_expired_keys`, run by
 the periodic task in `creatorhub.kit.tasks`).
@@ -29,10 +45,13 @@ the periodic task in `creatorhub.kit.tasks`).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -54,8 +73,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creatorhub.db import Base, DbSession
-from creatorhub.identity.deps import CurrentPrincipal
-from creatorhub.kit.errors import BadRequest, Conflict, Unprocessable, problem_responses
+from creatorhub.kit.crypto import Keyring, KeyringError, keyring_from_settings
+from creatorhub.kit.errors import BadRequest, Conflict, Problem, Unprocessable, problem_responses
 
 SCHEMA = "api"
 HEADER = "Idempotency-Key"
@@ -63,16 +82,31 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 FIELD = f"header.{HEADER}"
 
-# For the `responses=` of an idempotent route (besides the route's own statuses).
+# For the `responses=` of a route that requires a key, and of one where it is optional (no
+# 400: a missing key is fine there). Besides the route's own statuses.
 IDEMPOTENCY_RESPONSES = problem_responses(400, 409, 422)
+OPTIONAL_IDEMPOTENCY_RESPONSES = problem_responses(409, 422)
+SEALED_IDEMPOTENCY_RESPONSES = problem_responses(409, 422, 503)
 
-_HEADER_DESCRIPTION = (
-    "Required. A unique key (1 to 255 printable ASCII characters, e.g. a UUID) chosen by the "
-    "client for this operation. Retrying with the same key returns the first response again "
-    "(with `Idempotent-Replayed: true`) instead of repeating the operation; reusing it with "
-    "different parameters is refused (422 `idempotency_key_reused`); while the first request "
-    "is still running, 409 `idempotency_key_in_flight`. Keys are kept for at least 24 hours."
+_SEMANTICS = (
+    "A unique key (1 to 255 printable ASCII characters, e.g. a UUID) chosen by the client for "
+    "this operation. Retrying with the same key returns the first response again, byte for "
+    "byte (with `Idempotent-Replayed: true`), instead of repeating the operation; the retry "
+    "may differ in JSON whitespace and key order only. Reusing the key with different "
+    "parameters is refused (422 `idempotency_key_reused`); while the first request is still "
+    "running, 409 `idempotency_key_in_flight`. Keys are kept for at least 24 hours."
 )
+REQUIRED_DESCRIPTION = f"Required. {_SEMANTICS}"
+OPTIONAL_DESCRIPTION = (
+    f"Optional: send one so that a retry after a lost response cannot create a second "
+    f"object. {_SEMANTICS}"
+)
+
+# Fingerprints of this kind start with their version. Rows stored before it (plain 64 hex
+# digits, a hash of the raw bytes) are still compared the old way, byte for byte, so a retry
+# of such a request replays as it did; they are purged after the retention (48 h by default),
+# and `_legacy_fingerprint` can go once every deployment has run this version for longer than that.
+FINGERPRINT_VERSION = "v2:"
 
 
 class IdempotencyKey(Base):
@@ -91,14 +125,22 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     method: Mapped[str] = mapped_column(Text, nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
-    # sha256 (hex) of method, path, query string and body bytes.
+    # `request_fingerprint(...)`: "v2:" + sha256 (hex) of the request's meaning; older rows:
+    # sha256 (hex) of its bytes.
     request_fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
     response_status: Mapped[int] = mapped_column(Integer, nullable=False)
     # `json`, not `jsonb`: the text keeps its key order, so a replay is the first answer's bytes.
+    # A sealed answer is {"sealed": base64, "key_id": ...} (its route says it is sealed).
     response_body: Mapped[Any] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class EncryptionUnavailable(Problem):
+    """A sealed answer cannot be sealed or opened: no key configured, or its key was removed."""
+
+    status, code = 503, "idempotency_encryption_unavailable"
 
 
 class IdempotentReplay(Exception):
@@ -119,13 +161,72 @@ def install_idempotency_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IdempotentReplay, _handle_replay)
 
 
-def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+# --- what makes two requests the same ----------------------------------------------------------
+
+
+def _canonical_json(value: Any) -> bytes:
+    text_ = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # surrogatepass: a JSON string may hold a lone surrogate ("\ud800"), which strict UTF-8
+    # cannot encode; it must still fingerprint, not fail.
+    return text_.encode("utf-8", "surrogatepass")
+
+
+def canonical_body(body: bytes) -> bytes:
+    """The body as the endpoint reads it, in one canonical spelling.
+
+    A JSON body is parsed the way the endpoint parses it (Starlette's `json.loads`) and written
+    back with sorted keys and no whitespace, so a retry that differs only in spacing, key order
+    or escapes ("\\u00e9" or "é") is the same request. The deliberate choices:
+
+    * Nested objects are sorted at every depth; arrays keep their order (it is meaningful).
+    * Duplicate keys in an object: the last one wins, as in the endpoint's parser, so
+      {"a": 1, "a": 2} is the same request as {"a": 2} (the endpoint cannot tell them apart)
+      and another than {"a": 1}.
+    * Numbers keep their parsed type: 1 and 1.0 differ (an integer field with strict parsing
+      accepts one and refuses the other, and an amount sent as a float is a different request),
+      while 1.0, 1.00 and 1e0 are the same float.
+
+    A body that is not JSON (empty, a form, bytes) is compared byte for byte. The two kinds are
+    tagged, so no JSON body can collide with a raw one.
+    """
+    try:
+        return b"json:" + _canonical_json(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError)
+        return b"bytes:" + body
+
+
+def canonical_query(query_string: bytes) -> bytes:
+    """Query parameters as the endpoint reads them (Starlette's parsing), sorted by name.
+
+    The order of parameters does not matter, that of one name's repeated values does (a list);
+    percent-escapes and '+' are decoded, so `?a=%41` and `?a=A` are the same.
+    """
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return _canonical_json(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def _digest(*parts: bytes) -> str:
     digest = hashlib.sha256()
-    for part in (method.upper().encode(), path.encode(), query, body):
+    for part in parts:
         # Length-prefixed, so no two different requests concatenate to the same bytes.
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    """What the request means: method, path, query parameters and body, canonical."""
+    return FINGERPRINT_VERSION + _digest(
+        method.upper().encode(),
+        path.encode("utf-8", "surrogatepass"),
+        canonical_query(query),
+        canonical_body(body),
+    )
+
+
+def _legacy_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
+    """The fingerprint of rows stored before `FINGERPRINT_VERSION`: the raw bytes."""
+    return _digest(method.upper().encode(), path.encode(), query, body)
 
 
 def lock_key(scope: str, key: str) -> int:
@@ -137,11 +238,7 @@ def lock_key(scope: str, key: str) -> int:
     return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
-def _valid_key(key: str | None) -> str:
-    if key is None:
-        raise BadRequest(
-            f"this operation needs an {HEADER} header", code="idempotency_key_required", field=FIELD
-        )
+def _valid_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
         raise Unprocessable(
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
@@ -151,25 +248,46 @@ def _valid_key(key: str | None) -> str:
     return key
 
 
-class IdempotentRequest:
-    """A request holding its key; `respond` stores the answer with the request's effects."""
+# --- sealed answers ------------------------------------------------------------------------
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        scope: str,
-        key: str,
-        method: str,
-        path: str,
-        fingerprint: str,
-    ) -> None:
+
+def _keyring(request: Request) -> Keyring:
+    try:
+        return keyring_from_settings(request.app.state.settings)
+    except KeyringError as error:
+        raise EncryptionUnavailable(f"answers cannot be sealed: {error}") from None
+
+
+def _aad(scope: str, key: str) -> bytes:
+    # Binds the ciphertext to its row: an answer copied to another caller's key does not open.
+    return f"api.idempotency_keys/{len(scope)}:{scope}/{key}/response_body".encode()
+
+
+def _seal(keyring: Keyring, scope: str, key: str, content: Any) -> dict[str, str]:
+    sealed, key_id = keyring.seal(json.dumps(content), aad=_aad(scope, key))
+    return {"sealed": base64.b64encode(sealed).decode(), "key_id": key_id}
+
+
+def _open(keyring: Keyring, scope: str, key: str, stored: Any) -> Any:
+    try:
+        opened = keyring.open(
+            base64.b64decode(stored["sealed"]), stored["key_id"], aad=_aad(scope, key)
+        )
+    except KeyringError as error:
+        raise EncryptionUnavailable(
+            f"the first answer to this {HEADER} cannot be opened: {error}"
+        ) from None
+    return json.loads(opened)
+
+
+# --- the request's answer ------------------------------------------------------------------
+
+
+class Responder:
+    """Answers a request: `respond` renders the body and, when a key came, stores it."""
+
+    def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self.scope = scope
-        self.key = key
-        self.method = method
-        self.path = path
-        self.fingerprint = fingerprint
         self.responded = False
 
     async def respond(
@@ -192,6 +310,40 @@ class IdempotentRequest:
         if self.responded:
             raise RuntimeError("respond() was already called for this request")
         content = jsonable_encoder(body)
+        await self._store(session, status_code, content)
+        self.responded = True
+        return JSONResponse(content, status_code=status_code, headers=dict(headers or {}))
+
+    async def _store(self, session: AsyncSession, status_code: int, content: Any) -> None:
+        """Nothing to keep: the request came without a key (optional routes)."""
+
+
+class IdempotentRequest(Responder):
+    """A request holding its key; `respond` stores the answer with the request's effects."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        scope: str,
+        key: str,
+        method: str,
+        path: str,
+        fingerprint: str,
+        keyring: Keyring | None = None,
+    ) -> None:
+        super().__init__(session)
+        self.scope = scope
+        self.key = key
+        self.method = method
+        self.path = path
+        self.fingerprint = fingerprint
+        self._keyring = keyring  # set: the answer is stored sealed
+
+    async def _store(self, session: AsyncSession, status_code: int, content: Any) -> None:
+        stored = content
+        if self._keyring is not None:
+            stored = _seal(self._keyring, self.scope, self.key, content)
         session.add(
             IdempotencyKey(
                 scope=self.scope,
@@ -200,22 +352,28 @@ class IdempotentRequest:
                 path=self.path,
                 request_fingerprint=self.fingerprint,
                 response_status=status_code,
-                response_body=content,
+                response_body=stored,
             )
         )
         await session.flush()
-        self.responded = True
-        return JSONResponse(content, status_code=status_code, headers=dict(headers or {}))
+
+
+def _same_request(stored: str, method: str, path: str, query: bytes, body: bytes) -> bool:
+    if stored.startswith(FINGERPRINT_VERSION):
+        return stored == request_fingerprint(method, path, query, body)
+    return stored == _legacy_fingerprint(method, path, query, body)  # see FINGERPRINT_VERSION
 
 
 async def begin_idempotent(
-    request: Request, session: AsyncSession, *, scope: str, key: str | None
+    request: Request, session: AsyncSession, *, scope: str, key: str, sealed: bool = False
 ) -> IdempotentRequest:
     """Validate the key, lock it for this transaction, and replay or refuse a known one."""
     key = _valid_key(key)
+    # Before anything happens: a server that could not seal the answer must not do the work.
+    keyring = _keyring(request) if sealed else None
     body = await request.body()  # cached by Starlette: the endpoint can still read it
     method, path = request.method, request.url.path
-    fingerprint = request_fingerprint(method, path, request.scope.get("query_string", b""), body)
+    query: bytes = request.scope.get("query_string", b"")
 
     acquired = (
         await session.execute(
@@ -238,39 +396,95 @@ async def begin_idempotent(
         )
     ).scalar_one_or_none()
     if stored is not None:
-        if stored.request_fingerprint != fingerprint:
+        if not _same_request(stored.request_fingerprint, method, path, query, body):
             raise Unprocessable(
                 f"this {HEADER} was used with a different request ({stored.method} "
                 f"{stored.path}, other parameters); use a new key",
                 code="idempotency_key_reused",
                 field=FIELD,
             )
-        raise IdempotentReplay(stored.response_status, stored.response_body)
+        answer = stored.response_body
+        if keyring is not None:
+            answer = _open(keyring, scope, key, answer)
+        raise IdempotentReplay(stored.response_status, answer)
     return IdempotentRequest(
-        session, scope=scope, key=key, method=method, path=path, fingerprint=fingerprint
+        session,
+        scope=scope,
+        key=key,
+        method=method,
+        path=path,
+        fingerprint=request_fingerprint(method, path, query, body),
+        keyring=keyring,
     )
 
 
-IdempotencyKeyHeader = Annotated[
+# --- dependencies --------------------------------------------------------------------------
+
+RequiredKeyHeader = Annotated[
     str | None,
     Header(
         alias=HEADER,
-        description=_HEADER_DESCRIPTION,
+        description=REQUIRED_DESCRIPTION,
+        examples=["5f1c7a9e-2b1d-4c3a-9e8f-0a1b2c3d4e5f"],
+    ),
+]
+OptionalKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description=OPTIONAL_DESCRIPTION,
         examples=["5f1c7a9e-2b1d-4c3a-9e8f-0a1b2c3d4e5f"],
     ),
 ]
 
-
-async def _principal_idempotency(
-    request: Request,
-    session: DbSession,
-    principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> IdempotentRequest:
-    return await begin_idempotent(request, session, scope=str(principal.id), key=idempotency_key)
+# A FastAPI dependency that names whose keys these are (e.g. the account's id as text).
+ScopeDependency = Callable[..., Awaitable[str]]
 
 
-Idempotency = Annotated[IdempotentRequest, Depends(_principal_idempotency)]
+def required_idempotency(
+    scope: ScopeDependency, *, sealed: bool = False
+) -> Callable[..., Awaitable[IdempotentRequest]]:
+    """The dependency of a route that requires a key (money moves)."""
+
+    async def dependency(
+        request: Request,
+        session: DbSession,
+        idempotency_key: RequiredKeyHeader = None,
+        # A default, not an annotation: the annotations are strings resolved in the module's
+        # globals, where this closure's `scope` is not.
+        caller: str = Depends(scope),
+    ) -> IdempotentRequest:
+        if idempotency_key is None:
+            raise BadRequest(
+                f"this operation needs an {HEADER} header",
+                code="idempotency_key_required",
+                field=FIELD,
+            )
+        return await begin_idempotent(
+            request, session, scope=caller, key=idempotency_key, sealed=sealed
+        )
+
+    return dependency
+
+
+def optional_idempotency(
+    scope: ScopeDependency, *, sealed: bool = False
+) -> Callable[..., Awaitable[Responder]]:
+    """The dependency of a create where the key is optional: honoured when sent."""
+
+    async def dependency(
+        request: Request,
+        session: DbSession,
+        idempotency_key: OptionalKeyHeader = None,
+        caller: str = Depends(scope),
+    ) -> Responder:
+        if idempotency_key is None:
+            return Responder(session)
+        return await begin_idempotent(
+            request, session, scope=caller, key=idempotency_key, sealed=sealed
+        )
+
+    return dependency
 
 
 def idempotency_in_scope(scope: str) -> Callable[..., Awaitable[IdempotentRequest]]:
@@ -282,12 +496,10 @@ def idempotency_in_scope(scope: str) -> Callable[..., Awaitable[IdempotentReques
     if not scope:
         raise ValueError("an idempotency scope cannot be empty")
 
-    async def dependency(
-        request: Request, session: DbSession, idempotency_key: IdempotencyKeyHeader = None
-    ) -> IdempotentRequest:
-        return await begin_idempotent(request, session, scope=scope, key=idempotency_key)
+    async def fixed_scope() -> str:
+        return scope
 
-    return dependency
+    return required_idempotency(fixed_scope)
 
 
 async def purge_expired_keys(session: AsyncSession, retention: timedelta) -> int:

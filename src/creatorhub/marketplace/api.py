@@ -18,13 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import DbSession
 from creatorhub.identity import service as identity
-from creatorhub.identity.deps import CurrentPrincipal, require_roles
+from creatorhub.identity.deps import (
+    CurrentPrincipal,
+    Idempotency,
+    OptionalIdempotency,
+    require_roles,
+)
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
 from creatorhub.jobs import defer
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound, problem_responses
-from creatorhub.kit.idempotency import Idempotency
+from creatorhub.kit.idempotency import OPTIONAL_IDEMPOTENCY_RESPONSES
 from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.ledger import service as ledger
@@ -157,8 +162,16 @@ async def get_public_job(job_uid: uuid.UUID, session: DbSession) -> PublicJobOut
 # --- brands ---------------------------------------------------------------------------------
 
 
-@router.post("/jobs", status_code=201, response_model=BrandJobOut, summary="Create a job")
-async def create_job(body: JobCreate, principal: BrandPrincipal, session: DbSession) -> BrandJobOut:
+@router.post(
+    "/jobs",
+    status_code=201,
+    response_model=BrandJobOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
+    summary="Create a job",
+)
+async def create_job(
+    body: JobCreate, principal: BrandPrincipal, session: DbSession, idem: OptionalIdempotency
+) -> JSONResponse:
     """The job opens once funded (`POST /jobs/{uid}/fund`)."""
     job = await service.create_job(
         session,
@@ -166,7 +179,7 @@ async def create_job(body: JobCreate, principal: BrandPrincipal, session: DbSess
         draft=service.JobDraft(**body.model_dump()),
         now=utcnow(),
     )
-    return await brand_job(session, job)
+    return await idem.respond(session, 201, await brand_job(session, job))
 
 
 @router.get("/brand/jobs", response_model=BrandJobsPage, summary="Your jobs, newest first")
@@ -303,6 +316,7 @@ async def claim_job(
     "/claims/{claim_uid}/submissions",
     status_code=201,
     response_model=SubmissionOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
     summary="Submit your content (marks it done)",
 )
 async def submit_content(
@@ -310,7 +324,8 @@ async def submit_content(
     body: SubmissionCreate,
     principal: CreatorPrincipal,
     session: DbSession,
-) -> SubmissionOut:
+    idem: OptionalIdempotency,
+) -> JSONResponse:
     submission = await service.submit_content(
         session,
         influencer_job_uid=claim_uid,
@@ -318,7 +333,7 @@ async def submit_content(
         draft=service.ContentDraft(**body.model_dump()),
         now=utcnow(),
     )
-    return SubmissionOut.model_validate(submission)
+    return await idem.respond(session, 201, SubmissionOut.model_validate(submission))
 
 
 @router.get("/claims", response_model=CreatorClaimsOut, summary="Your claims and earnings")

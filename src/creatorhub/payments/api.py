@@ -16,7 +16,12 @@ from sqlalchemy import select
 from creatorhub.audit.models import LogLevel
 from creatorhub.audit.service import record_blocked, record_change, snapshot
 from creatorhub.db import DbSession
-from creatorhub.identity.deps import AdminPrincipal, CurrentPrincipal
+from creatorhub.identity.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    Idempotency,
+    OptionalIdempotency,
+)
 from creatorhub.jobs import defer
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import (
@@ -26,7 +31,7 @@ from creatorhub.kit.errors import (
     problem_response,
     problem_responses,
 )
-from creatorhub.kit.idempotency import Idempotency
+from creatorhub.kit.idempotency import OPTIONAL_IDEMPOTENCY_RESPONSES
 from creatorhub.kit.state import AppDatabase, AppSettings
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import InsufficientFunds
@@ -186,10 +191,18 @@ async def _own_payout_account(
     return account
 
 
-@payout_accounts_router.post("", status_code=201, response_model=PayoutAccountOut)
+@payout_accounts_router.post(
+    "",
+    status_code=201,
+    response_model=PayoutAccountOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
+)
 async def create_payout_account(
-    body: PayoutAccountCreate, principal: CurrentPrincipal, session: DbSession
-) -> PayoutAccountOut:
+    body: PayoutAccountCreate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    idem: OptionalIdempotency,
+) -> JSONResponse:
     account = await payouts.create_payout_account(
         session,
         provider_in(session),
@@ -197,7 +210,7 @@ async def create_payout_account(
         email=principal.user.email,
         country=body.country,
     )
-    return PayoutAccountOut.model_validate(account)
+    return await idem.respond(session, 201, PayoutAccountOut.model_validate(account))
 
 
 @payout_accounts_router.get("", response_model=list[PayoutAccountOut])

@@ -16,13 +16,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
 
 from creatorhub.db import DbSession
-from creatorhub.identity.deps import CurrentPrincipal, require_roles
+from creatorhub.identity.deps import (
+    CurrentPrincipal,
+    Idempotency,
+    OptionalIdempotency,
+    require_roles,
+)
 from creatorhub.identity.models import Role
 from creatorhub.identity.schemas import Currency, RequestModel
 from creatorhub.identity.service import Principal
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import problem_responses
-from creatorhub.kit.idempotency import IDEMPOTENCY_RESPONSES, Idempotency
+from creatorhub.kit.idempotency import IDEMPOTENCY_RESPONSES, OPTIONAL_IDEMPOTENCY_RESPONSES
 from creatorhub.kit.state import AppSettings
 from creatorhub.payments import billing
 from creatorhub.payments.models import Plan, PlanInterval, Subscription
@@ -136,13 +141,17 @@ def _charge_out(charge: billing.Charge) -> ChargeOut:
 @router.post(
     "/plans",
     status_code=status.HTTP_201_CREATED,
+    response_model=PlanOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
     summary="Offer a recurring plan (creators and brands)",
 )
-async def create_plan(body: PlanIn, principal: PlanOwner, session: DbSession) -> PlanOut:
+async def create_plan(
+    body: PlanIn, principal: PlanOwner, session: DbSession, idem: OptionalIdempotency
+) -> JSONResponse:
     plan = await billing.create_plan(
         session, principal.id, body.name, body.amount, body.currency, body.interval
     )
-    return PlanOut.of(plan)
+    return await idem.respond(session, status.HTTP_201_CREATED, PlanOut.of(plan))
 
 
 @router.get("/plans/{plan_id}", responses=problem_responses(404), summary="A plan")

@@ -15,15 +15,19 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import DbSession
-from creatorhub.identity.deps import require_roles
+from creatorhub.identity.deps import OptionalIdempotency, SealedOptionalIdempotency, require_roles
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unprocessable, problem_responses
+from creatorhub.kit.idempotency import (
+    OPTIONAL_IDEMPOTENCY_RESPONSES,
+    SEALED_IDEMPOTENCY_RESPONSES,
+)
 from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.workspace import calendar, service
@@ -107,13 +111,20 @@ async def _planned_page(
 # --- shoots ----------------------------------------------------------------------------------
 
 
-@router.post("/shoots", status_code=201, response_model=ShootOut, summary="Add a shoot")
+@router.post(
+    "/shoots",
+    status_code=201,
+    response_model=ShootOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
+    summary="Add a shoot",
+)
 async def create_shoot(
-    body: ShootCreate, principal: CreatorPrincipal, session: DbSession
-) -> ShootOut:
+    body: ShootCreate, principal: CreatorPrincipal, session: DbSession, idem: OptionalIdempotency
+) -> JSONResponse:
     """Amount in integer minor units with its currency, or neither."""
     shoot = await service.create_shoot(session, principal.id, body.model_dump())
-    return ShootOut.of(shoot, NO_REVIEW)  # a new shoot has no review link yet
+    # A new shoot has no review link yet.
+    return await idem.respond(session, 201, ShootOut.of(shoot, NO_REVIEW))
 
 
 @router.get("/shoots", response_model=ShootsPage, summary="Your shoots, by date")
@@ -198,12 +209,18 @@ async def reopen_shoot(
 # --- uploads ---------------------------------------------------------------------------------
 
 
-@router.post("/uploads", status_code=201, response_model=UploadOut, summary="Plan an upload")
+@router.post(
+    "/uploads",
+    status_code=201,
+    response_model=UploadOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
+    summary="Plan an upload",
+)
 async def create_upload(
-    body: UploadCreate, principal: CreatorPrincipal, session: DbSession
-) -> UploadOut:
+    body: UploadCreate, principal: CreatorPrincipal, session: DbSession, idem: OptionalIdempotency
+) -> JSONResponse:
     upload = await service.create_upload(session, principal.id, body.model_dump())
-    return UploadOut.model_validate(upload)
+    return await idem.respond(session, 201, UploadOut.model_validate(upload))
 
 
 @router.get("/uploads", response_model=UploadsPage, summary="Your uploads, by date")
@@ -292,13 +309,19 @@ async def calendar_view(
     )
 
 
-@router.post("/calendar/blocks", status_code=201, response_model=BlockOut, summary="Block dates")
+@router.post(
+    "/calendar/blocks",
+    status_code=201,
+    response_model=BlockOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
+    summary="Block dates",
+)
 async def create_block(
-    body: BlockCreate, principal: CreatorPrincipal, session: DbSession
-) -> BlockOut:
+    body: BlockCreate, principal: CreatorPrincipal, session: DbSession, idem: OptionalIdempotency
+) -> JSONResponse:
     """An inclusive range of at most 366 days (one day without `end_date`)."""
     block = await calendar.create_block(session, principal.id, **body.model_dump())
-    return BlockOut.model_validate(block)
+    return await idem.respond(session, 201, BlockOut.model_validate(block))
 
 
 @router.get("/calendar/blocks", response_model=BlocksPage, summary="Your blocked ranges")
@@ -341,16 +364,25 @@ async def delete_block(
 
 
 @router.post(
-    "/calendar/feed", status_code=201, response_model=FeedCreated, summary="New calendar feed URL"
+    "/calendar/feed",
+    status_code=201,
+    response_model=FeedCreated,
+    responses=SEALED_IDEMPOTENCY_RESPONSES,
+    summary="New calendar feed URL",
 )
 async def create_feed(
-    principal: CreatorPrincipal, session: DbSession, settings: AppSettings
-) -> FeedCreated:
-    """A secret iCalendar URL for Google or Apple Calendar, shown only in this answer. Making
-    a new one revokes the previous URL."""
+    principal: CreatorPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    idem: SealedOptionalIdempotency,
+) -> JSONResponse:
+    """A secret iCalendar URL for Google or Apple Calendar, shown only in this answer (and to
+    a retry with its `Idempotency-Key`, which keeps the answer encrypted). Making a new one
+    revokes the previous URL."""
     token, feed = await calendar.create_feed(session, principal.id, utcnow())
     base = settings.link_base_url
-    return FeedCreated(url=f"{base}/calendar/{token}.ics", created_at=feed.created_at)
+    out = FeedCreated(url=f"{base}/calendar/{token}.ics", created_at=feed.created_at)
+    return await idem.respond(session, 201, out)
 
 
 @router.get("/calendar/feed", response_model=FeedStatus, summary="Your calendar feed")

@@ -11,12 +11,14 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from creatorhub.db import DbSession
-from creatorhub.identity.deps import CurrentPrincipal, require_roles
+from creatorhub.identity.deps import CurrentPrincipal, SealedOptionalIdempotency, require_roles
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
 from creatorhub.kit.errors import problem_responses
+from creatorhub.kit.idempotency import SEALED_IDEMPOTENCY_RESPONSES
 from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.workspace import reviews
@@ -61,13 +63,19 @@ def review_out(review: Review, shoot: Shoot) -> ReviewOut:
 @router.post(
     "/shoots/{shoot_id}/review-link",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409),
+    response_model=ReviewLinkOut,
+    responses=SEALED_IDEMPOTENCY_RESPONSES,
     summary="Make the client review link of a completed shoot (revokes the previous one)",
 )
 async def create_review_link(
-    shoot_id: uuid.UUID, principal: CreatorPrincipal, session: DbSession, settings: AppSettings
-) -> ReviewLinkOut:
-    """The URL is shown only in this response: keep it or make a new one. It expires after
+    shoot_id: uuid.UUID,
+    principal: CreatorPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    idem: SealedOptionalIdempotency,
+) -> JSONResponse:
+    """The URL is shown only in this response (and to a retry with its `Idempotency-Key`, which
+    keeps the answer encrypted): keep it or make a new one. It expires after
     `CREATORHUB_REVIEW_LINK_TTL_DAYS` (30 by default). 409 `shoot_not_completed` for a shoot
     not marked completed, 409 `already_reviewed` once the client has reviewed it."""
     link, token = await reviews.create_review_link(
@@ -76,12 +84,13 @@ async def create_review_link(
         user_id=principal.id,
         ttl=timedelta(days=settings.review_link_ttl_days),
     )
-    return ReviewLinkOut(
+    out = ReviewLinkOut(
         shoot_id=link.shoot_id,
         url=reviews.review_url(settings.link_base_url, token),
         expires_at=link.expires_at,
         created_at=link.created_at,
     )
+    return await idem.respond(session, status.HTTP_201_CREATED, out)
 
 
 @router.delete(
