@@ -194,6 +194,106 @@ async def test_moderator_suspends_but_only_admin_bans(
     assert actions[:2] == ["user.status.banned", "user.status.suspended"]
 
 
+async def user_row(database: Database, user_id: str) -> dict[str, object]:
+    row: dict[str, object] = await scalar(
+        database,
+        "SELECT to_jsonb(u) FROM identity.users u WHERE id = CAST(:id AS uuid)",
+        id=user_id,
+    )
+    return row
+
+
+async def status_audits(database: Database, user_id: str) -> int:
+    return int(
+        await scalar(
+            database,
+            "SELECT count(*) FROM audit.audit_logs"
+            " WHERE entity_id = :id AND action LIKE 'user.status.%'",
+            id=user_id,
+        )
+    )
+
+
+async def test_only_an_admin_lifts_or_changes_a_ban(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    moderator, admin, target = await account(client), await account(client), await account(client)
+    await grant_roles(database, moderator.id, "moderator")
+    await grant_roles(database, admin.id, "admin")
+    url = f"/v1/admin/users/{target.id}/status"
+    banned = await client.post(
+        url, headers=admin.headers, json={"status": "banned", "reason": "fraud"}
+    )
+    assert banned.status_code == 200, banned.text
+    before, audits = await user_row(database, target.id), await status_audits(database, target.id)
+
+    # Neither lifting the ban nor turning it into a suspension is a moderator's call.
+    for status in ("active", "suspended"):
+        r = await client.post(
+            url, headers=moderator.headers, json={"status": status, "reason": "appeal"}
+        )
+        problem = assert_problem(r, 403, "role_required")
+        assert "ban" in problem["detail"]
+        assert await user_row(database, target.id) == before
+        assert await status_audits(database, target.id) == audits
+    assert_problem(await client.get("/v1/me", headers=target.headers), 403, "account_banned")
+
+    lifted = await client.post(
+        url, headers=admin.headers, json={"status": "active", "reason": "appeal upheld"}
+    )
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["status"] == "active"
+    assert await status_audits(database, target.id) == audits + 1
+    assert (await client.get("/v1/me", headers=target.headers)).status_code == 200
+
+
+async def test_moderators_change_the_status_of_non_staff_accounts_only(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    moderator, other_moderator, admin, fan = (
+        await account(client),
+        await account(client),
+        await account(client),
+        await account(client),
+    )
+    await grant_roles(database, moderator.id, "moderator")
+    await grant_roles(database, other_moderator.id, "moderator")
+    await grant_roles(database, admin.id, "admin")
+    body = {"status": "suspended", "reason": "x"}
+    for staff in (other_moderator, admin):
+        before = await user_row(database, staff.id)
+        r = await client.post(
+            f"/v1/admin/users/{staff.id}/status", headers=moderator.headers, json=body
+        )
+        assert_problem(r, 403, "role_required")
+        assert await user_row(database, staff.id) == before
+        assert await status_audits(database, staff.id) == 0
+    own = await client.post(
+        f"/v1/admin/users/{moderator.id}/status", headers=moderator.headers, json=body
+    )
+    assert_problem(own, 403, "own_status")
+    own = await client.post(f"/v1/admin/users/{admin.id}/status", headers=admin.headers, json=body)
+    assert_problem(own, 403, "own_status")
+    assert await status_audits(database, moderator.id) == 0
+    assert await status_audits(database, admin.id) == 0
+
+    # active <-> suspended on an ordinary account, both ways.
+    for status in ("suspended", "active"):
+        r = await client.post(
+            f"/v1/admin/users/{fan.id}/status",
+            headers=moderator.headers,
+            json={"status": status, "reason": "review"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == status
+    assert await status_audits(database, fan.id) == 2
+    # An administrator may suspend a moderator.
+    r = await client.post(
+        f"/v1/admin/users/{other_moderator.id}/status", headers=admin.headers, json=body
+    )
+    assert r.status_code == 200 and r.json()["status"] == "suspended"
+
+
 async def test_suspended_user_can_only_read_their_status(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -18,15 +18,33 @@ from creatorhub.kit.errors import Forbidden, NotFound
 async def set_status(
     session: AsyncSession, actor: Principal, user_id: uuid.UUID, status: AccountStatus, reason: str
 ) -> User:
-    if status is AccountStatus.BANNED and not actor.has_role(Role.ADMIN):
+    """Who may change which status (docs/architecture.md, "Authentication"):
+
+    * administrators: any status (active, suspended, banned) of any account but their own;
+    * moderators: active <-> suspended, on accounts that are not staff (moderators,
+      administrators); a ban is an administrator's decision, so they neither set nor lift one.
+
+    Everything else is 403 `role_required` (`own_status` for one's own account).
+    """
+    is_admin = actor.has_role(Role.ADMIN)
+    if status is AccountStatus.BANNED and not is_admin:
         raise Forbidden("only administrators can ban accounts", code="role_required")
     if user_id == actor.id:
         raise Forbidden("you cannot change your own account status", code="own_status")
     user = await session.get(User, user_id, with_for_update=True)
     if user is None or user.status == AccountStatus.DELETED.value:
         raise NotFound("no such user", code="user_not_found")
-    if user.has_role(Role.ADMIN) and not actor.has_role(Role.ADMIN):
-        raise Forbidden("moderators cannot act on administrators", code="role_required")
+    if not is_admin:
+        # Checked on the locked row: the status a moderator would overwrite is the current one.
+        if user.status == AccountStatus.BANNED.value:
+            raise Forbidden(
+                "the account is banned; only administrators can lift or change a ban",
+                code="role_required",
+            )
+        if user.has_role(Role.ADMIN) or user.has_role(Role.MODERATOR):
+            raise Forbidden(
+                "moderators cannot change the status of staff accounts", code="role_required"
+            )
     before = {"status": user.status, "status_reason": user.status_reason}
     user.status, user.status_reason, user.status_changed_at = status.value, reason, utcnow()
     await session.flush()
