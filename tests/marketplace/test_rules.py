@@ -105,7 +105,8 @@ async def test_claims_refused_with_a_code_and_no_effect(
     first = await creator(client)
 
     before = await snapshot(database)
-    assert_problem(await claim(client, unfunded["uid"], first), 409, "job_not_funded")
+    # Another brand's draft is not published: 404, as for a job that does not exist.
+    assert_problem(await claim(client, unfunded["uid"], first), 404, "job_not_found")
     assert_problem(await claim(client, job["uid"], small), 409, "outside_follower_range")
     assert_problem(await claim(client, job["uid"], huge), 409, "outside_follower_range")
     assert_problem(await claim(client, job["uid"], silent), 409, "follower_estimate_missing")
@@ -141,8 +142,16 @@ async def test_review_refusals(client: httpx.AsyncClient, database: Database) ->
 
     assert (await submit(client, slot["uid"], worker)).status_code == 201
     assert_problem(await submit(client, slot["uid"], worker), 409, "submission_pending")
+    before_review = await snapshot(database)
     stranger = await brand(client)
-    assert_problem(await approve(client, slot["uid"], stranger), 403, "not_job_owner")
+    assert_problem(await approve(client, slot["uid"], stranger), 404, "claim_not_found")
+    rejected = await client.post(
+        f"/v1/marketplace/claims/{slot['uid']}/reject",
+        json={"reason": "not mine to judge"},
+        headers=stranger.headers,
+    )
+    assert_problem(rejected, 404, "claim_not_found")
+    assert await snapshot(database) == before_review
     assert_problem(await approve(client, slot["uid"], worker), 403, "role_required")
     someone = await creator(client)
     bad_submit = await submit(client, slot["uid"], someone)
@@ -209,25 +218,86 @@ async def test_closed_jobs_refuse_everything(client: httpx.AsyncClient, database
     assert await snapshot(database) == before
 
 
-async def test_someone_elses_job_is_403_and_private_views_stay_private(
-    client: httpx.AsyncClient,
+def same_problem(a: httpx.Response, b: httpx.Response) -> None:
+    """The same answer but for the request id: nothing tells the two cases apart."""
+    assert (a.status_code, a.headers["content-type"]) == (b.status_code, b.headers["content-type"])
+    first, second = a.json(), b.json()
+    first.pop("request_id"), second.pop("request_id")
+    assert first == second
+
+
+async def test_another_brands_job_is_404_like_one_that_does_not_exist(
+    client: httpx.AsyncClient, database: Database
 ) -> None:
+    owner = await brand(client, funds=600_00)
+    opened = await open_job(client, owner)
+    draft = await create_job(client, owner)
+    closed = await open_job(client, owner)
+    assert (await close(client, closed["uid"], owner)).status_code == 200
+    other = await brand(client, funds=300_00)
+    missing = "00000000-0000-0000-0000-000000000001"
+
+    async def attempts(job_uid: str) -> list[httpx.Response]:
+        return [
+            await client.get(f"/v1/marketplace/brand/jobs/{job_uid}", headers=other.headers),
+            await client.post(
+                f"/v1/marketplace/jobs/{job_uid}/fund",
+                json={"source": "wallet"},
+                headers={**other.headers, **idem()},
+            ),
+            await client.post(
+                f"/v1/marketplace/jobs/{job_uid}/fund",
+                json={"source": "provider"},
+                headers={**other.headers, **idem()},
+            ),
+            await client.post(
+                "/v1/funding",
+                json={
+                    "amount": 300_00,
+                    "currency": "USD",
+                    "target_type": "job",
+                    "target_id": job_uid,
+                },
+                headers={**other.headers, **idem()},
+            ),
+            await close(client, job_uid, other),
+        ]
+
+    before = await snapshot(database)
+    wallets = (await wallet(client, owner.headers), await wallet(client, other.headers))
+    intents = await count(database, "SELECT count(*) FROM payments.funding_intents")
+    unknown = await attempts(missing)
+    for response in unknown:
+        assert_problem(response, 404, "job_not_found")
+    for job in (opened, draft, closed):
+        for seen, expected in zip(await attempts(job["uid"]), unknown, strict=True):
+            same_problem(seen, expected)
+    # A creator gets the same for another brand's draft (its public view is a 404 too).
+    nosy = await creator(client)
+    same_problem(await claim(client, draft["uid"], nosy), await claim(client, missing, nosy))
+    same_problem(
+        await client.get(f"/v1/marketplace/jobs/{draft['uid']}"),
+        await client.get(f"/v1/marketplace/jobs/{missing}"),
+    )
+    assert await snapshot(database) == before
+    assert (await wallet(client, owner.headers), await wallet(client, other.headers)) == wallets
+    assert await count(database, "SELECT count(*) FROM payments.funding_intents") == intents
+
+
+async def test_a_brand_that_also_creates_is_told_its_own_draft_is_not_funded(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    both = await account(client, roles=["brand", "creator"])
+    draft = await create_job(client, both)
+    before = await snapshot(database)
+    # Its own draft exists for it: the state, not a 404.
+    assert_problem(await claim(client, draft["uid"], both), 409, "job_not_funded")
+    assert await snapshot(database) == before
+
+
+async def test_private_views_stay_private(client: httpx.AsyncClient) -> None:
     owner = await brand(client, funds=300_00)
     job = await open_job(client, owner)
-    other = await brand(client, funds=300_00)
-    for path in (
-        f"/v1/marketplace/jobs/{job['uid']}/close",
-        f"/v1/marketplace/jobs/{job['uid']}/fund",
-    ):
-        response = await client.post(
-            path, json={"source": "wallet"}, headers={**other.headers, **idem()}
-        )
-        assert_problem(response, 403, "not_job_owner")
-    assert_problem(
-        await client.get(f"/v1/marketplace/brand/jobs/{job['uid']}", headers=other.headers),
-        403,
-        "not_job_owner",
-    )
     public = await client.get(f"/v1/marketplace/jobs/{job['uid']}")
     assert public.status_code == 200
     assert set(public.json()) == {

@@ -33,7 +33,7 @@ from creatorhub.audit.service import record_change, snapshot
 from creatorhub.config import Settings
 from creatorhub.identity import service as identity
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import Forbidden, NotFound, Unprocessable
+from creatorhub.kit.errors import NotFound, Unprocessable
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind, OwnerType
 from creatorhub.ledger.service import TransferSpec
@@ -153,24 +153,37 @@ async def create_job(
     return job
 
 
+def _no_such_job() -> NotFound:
+    # One answer for a job that does not exist and one the caller may not see.
+    return NotFound("no such job", code="job_not_found")
+
+
 async def get_job(session: AsyncSession, job_uid: uuid.UUID, *, lock: bool = False) -> Job:
     query = select(Job).where(Job.uid == job_uid).execution_options(populate_existing=True)
     if lock:
         query = query.with_for_update()
     job = await session.scalar(query)
     if job is None:
-        raise NotFound("no such job", code="job_not_found")
+        raise _no_such_job()
     return job
 
 
 async def get_brand_job(
     session: AsyncSession, job_uid: uuid.UUID, brand_id: uuid.UUID, *, lock: bool = False
 ) -> Job:
-    """The job, if the caller is the brand who created it (403 for anyone else's)."""
+    """The job, if the caller is the brand who created it. Anyone else's is 404, the answer
+    for a job that does not exist: a 403 would confirm that it exists (a draft, the uid of a
+    job another brand has not published)."""
     job = await get_job(session, job_uid, lock=lock)
     if job.creator_uid != brand_id:
-        raise Forbidden("only the job's brand may do this", code="not_job_owner")
+        raise _no_such_job()
     return job
+
+
+def is_published(job: Job) -> bool:
+    """Whether anyone but its brand may see the job: once funded (or closed). A draft is the
+    brand's business: for everyone else it answers as a job that does not exist."""
+    return job.funded_at is not None or job.closed_at is not None
 
 
 def _refuse_closed(job: Job) -> None:
@@ -290,6 +303,8 @@ async def claim_slot(
 ) -> InfluencerJob:
     """First come, first served: the next free slot, its share reserved as a hold."""
     job = await get_job(session, job_uid, lock=True)  # serializes the job's claims
+    if not is_published(job) and job.creator_uid != creator_id:
+        raise _no_such_job()  # another brand's draft: 404, as its public view
     _refuse_closed(job)
     if job.funded_at is None:
         raise MarketplaceConflict("the job is not funded yet", code="job_not_funded")
@@ -447,7 +462,10 @@ async def _locked_for_review(
     session: AsyncSession, influencer_job_uid: uuid.UUID, brand_id: uuid.UUID
 ) -> tuple[Job, InfluencerJob, ContentSubmission]:
     probe = await get_influencer_job(session, influencer_job_uid)
-    job = await get_brand_job(session, probe.job_uid, brand_id, lock=True)
+    job = await get_job(session, probe.job_uid, lock=True)
+    if job.creator_uid != brand_id:
+        # Another brand's claim: the same 404 as a claim that does not exist.
+        raise NotFound("no such claim", code="claim_not_found")
     influencer_job = await get_influencer_job(session, influencer_job_uid, lock=True)
     _refuse_closed(job)
     if influencer_job.content_approved_at is not None:
