@@ -145,6 +145,7 @@ if __name__ == "__main__":
             "CREATORHUB_DATA_DIR": data_dir,
             "CREATORHUB_LOG_LEVEL": "WARNING",
             "CREATORHUB_LOGIN_MAX_ATTEMPTS_PER_IP": "100000",
+            "CREATORHUB_REGISTER_MAX_PER_IP": "100000",
         }
         creatorhub = Path(sys.executable).with_name("creatorhub")
         server = subprocess.Popen(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -32,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from bench.database import Server
 from bench.http_auth import PASSWORD, percentile, wait_ready
+from creatorhub.db import libpq_url
 
 FUNDING_PATH = "/v1/funding"
 FUNDING_BODY = {"amount": 2500, "currency": "USD"}
@@ -223,7 +226,24 @@ async def _has_funding_endpoint(base: str) -> bool:
         return "post" in paths.get(FUNDING_PATH, {})
 
 
-async def _login_users(base: str, count: int) -> list[str]:
+async def _verify_email(client: httpx.AsyncClient, database_url: str, email: str) -> None:
+    """Confirm the address with the code of its verification mail (money needs it), read from
+    the outbox: the bench's server has no SMTP relay."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
+        cursor = await conn.execute(
+            "SELECT body_text FROM mail.outbox WHERE to_address = %s"
+            " AND template = 'verify_email' ORDER BY created_at DESC LIMIT 1",
+            (email,),
+        )
+        row = await cursor.fetchone()
+    match = re.search(r"\b(che_[A-Za-z0-9_\-]+)", row[0] if row else "")
+    if match is None:
+        raise RuntimeError(f"no verification code was mailed to {email}")
+    r = await client.post("/v1/auth/verify-email", json={"token": match.group(1)})
+    r.raise_for_status()
+
+
+async def _login_users(base: str, count: int, database_url: str) -> list[str]:
     tokens: list[str] = []
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         for index in range(count):
@@ -233,6 +253,7 @@ async def _login_users(base: str, count: int) -> list[str]:
                 json={"email": email, "password": PASSWORD, "display_name": "Bench"},
             )
             r.raise_for_status()
+            await _verify_email(client, database_url, email)
             r = await client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
             r.raise_for_status()
             tokens.append(r.json()["access_token"])
@@ -240,12 +261,16 @@ async def _login_users(base: str, count: int) -> list[str]:
 
 
 async def measure(
-    base: str, client_counts: list[int], seconds: float, app_pid: int | None = None
+    base: str,
+    client_counts: list[int],
+    seconds: float,
+    database_url: str,
+    app_pid: int | None = None,
 ) -> HttpResult:
     if not await _has_funding_endpoint(base):
         return HttpResult(skipped=f"POST {FUNDING_PATH} is not in the app's /openapi.json")
     users = max(client_counts)
-    tokens = await _login_users(base, users)
+    tokens = await _login_users(base, users, database_url)
 
     async def fund(client: httpx.AsyncClient, index: int) -> httpx.Response:
         return await client.post(
@@ -300,6 +325,7 @@ def run(
             "CREATORHUB_DATA_DIR": data_dir,
             "CREATORHUB_LOG_LEVEL": "WARNING",
             "CREATORHUB_LOGIN_MAX_ATTEMPTS_PER_IP": "100000",
+            "CREATORHUB_REGISTER_MAX_PER_IP": "100000",
         }
         process = subprocess.Popen(
             [
@@ -322,7 +348,7 @@ def run(
             except RuntimeError:
                 log.seek(0)
                 return HttpResult(skipped=f"the app did not start: {log.read()[-1500:]}")
-            return asyncio.run(measure(base, client_counts, seconds, process.pid))
+            return asyncio.run(measure(base, client_counts, seconds, server.url, process.pid))
         finally:
             process.terminate()
             try:

@@ -37,6 +37,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "public_base_url": "http://testserver",
+        # Every in-process test client has one address; tests make more accounts than a
+        # person would. The per-IP cap itself is tested with its default (tests/identity).
+        "register_max_per_ip": 10_000,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from creatorhub.db import Database
 
 PASSWORD = "correct horse battery"
+TOKEN_IN_MAIL = re.compile(r"\b(che_[A-Za-z0-9_\-]+)")
 _counter = itertools.count(1)
 
 
@@ -39,7 +41,27 @@ async def register(
     roles: list[str] | None = None,
     password: str = PASSWORD,
     display_name: str = "Test User",
+    verified: bool = True,
 ) -> dict[str, Any]:
+    """A new account, through the API; returns it as `GET /v1/me` shows it.
+
+    Registration answers 202 without the account (it answers a taken address alike), so the
+    account is read after logging in. `verified`: its address is confirmed the way a person
+    would, with the code of the verification mail (needs an in-process client: the mail is
+    read from the app's outbox). Money moves only for verified accounts.
+    """
+    user, _ = await _register(client, email, roles, password, display_name, verified)
+    return user
+
+
+async def _register(
+    client: httpx.AsyncClient,
+    email: str | None,
+    roles: list[str] | None,
+    password: str,
+    display_name: str,
+    verified: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     body: dict[str, Any] = {
         "email": email or unique_email(),
         "password": password,
@@ -48,9 +70,46 @@ async def register(
     if roles is not None:
         body["roles"] = roles
     response = await client.post("/v1/auth/register", json=body)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
+    assert response.status_code == 202, response.text
+    tokens = await login(client, body["email"], password)
+    if verified:
+        await verify_email(client, body["email"])
+    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 200, me.text
+    user: dict[str, Any] = me.json()
+    assert user["email_verified"] is verified, user
+    return user, tokens
+
+
+def app_database(client: httpx.AsyncClient) -> Database:
+    """The database of the app behind an in-process (ASGI) test client."""
+    app = getattr(client._transport, "app", None)
+    assert app is not None, "this needs an in-process client (httpx.ASGITransport)"
+    database: Database = app.state.db
+    return database
+
+
+async def mailed_token(database: Database, to_address: str, template: str) -> str:
+    """The one-time code of the newest `template` mail to `to_address`, from the outbox."""
+    body = await scalar(
+        database,
+        "SELECT body_text FROM mail.outbox WHERE lower(to_address) = lower(:to)"
+        " AND template = :template ORDER BY created_at DESC LIMIT 1",
+        to=to_address,
+        template=template,
+    )
+    assert body is not None, f"no {template} mail to {to_address}"
+    match = TOKEN_IN_MAIL.search(body)
+    assert match, body
+    return match.group(1)
+
+
+async def verify_email(client: httpx.AsyncClient, email: str) -> None:
+    """Confirm the address with the code its verification mail carries (the real flow)."""
+    token = await mailed_token(app_database(client), email, "verify_email")
+    response = await client.post("/v1/auth/verify-email", json={"token": token})
+    assert response.status_code == 200, response.text
+    assert response.json()["email_verified"] is True
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
@@ -61,10 +120,14 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 
 async def account(
-    client: httpx.AsyncClient, *, roles: list[str] | None = None, email: str | None = None
+    client: httpx.AsyncClient,
+    *,
+    roles: list[str] | None = None,
+    email: str | None = None,
+    verified: bool = True,
 ) -> Account:
-    user = await register(client, email=email, roles=roles)
-    tokens = await login(client, user["email"])
+    """A logged-in account; verified unless `verified=False` (see `register`)."""
+    user, tokens = await _register(client, email, roles, PASSWORD, "Test User", verified)
     return Account(
         id=user["id"],
         email=user["email"],

@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-import re
+from typing import Any
 
 import httpx
 import pytest
 
 from creatorhub.db import Database
-from helpers import PASSWORD, account, assert_problem, login, register, scalar, unique_email
-
-TOKEN_IN_MAIL = re.compile(r"\b(che_[A-Za-z0-9_\-]+)")
-
-
-async def mailed_token(database: Database, to_address: str, template: str) -> str:
-    body = await scalar(
-        database,
-        "SELECT body_text FROM mail.outbox WHERE to_address = :to AND template = :template "
-        "ORDER BY created_at DESC LIMIT 1",
-        to=to_address,
-        template=template,
-    )
-    assert body is not None, f"no {template} mail to {to_address}"
-    match = TOKEN_IN_MAIL.search(body)
-    assert match, body
-    return match.group(1)
+from creatorhub.identity.schemas import REGISTRATION_ACCEPTED
+from helpers import (
+    PASSWORD,
+    account,
+    assert_problem,
+    login,
+    mailed_token,
+    register,
+    scalar,
+    unique_email,
+)
 
 
 async def count_users(database: Database) -> int:
     return int(await scalar(database, "SELECT count(*) FROM identity.users"))
+
+
+async def users_snapshot(database: Database) -> list[dict[str, Any]]:
+    """Every account row as it is: a refused or taken registration must leave them all."""
+    rows = await scalar(
+        database,
+        "SELECT coalesce(jsonb_agg(to_jsonb(u) ORDER BY u.id), '[]') FROM identity.users u",
+    )
+    return list(rows)
+
+
+def comparable(response: httpx.Response) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """Status, body bytes and headers, but the request id (new for every request)."""
+    headers = sorted(
+        (name, value) for name, value in response.headers.items() if name != "x-request-id"
+    )
+    return response.status_code, response.content, headers
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -47,13 +58,17 @@ async def test_register_creates_account_mail_and_job_in_one_transaction(
             "roles": ["creator", "fan"],
         },
     )
-    assert response.status_code == 201, response.text
-    user = response.json()
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "accepted", "detail": REGISTRATION_ACCEPTED}
+    assert "Ann@" not in response.text and "password" not in response.text
+
+    tokens = await login(client, "ann@example.com")
+    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    user = me.json()
     assert user["email"] == "Ann@example.com"  # domain normalised, local part kept
     assert user["email_verified"] is False
     assert user["roles"] == ["creator", "fan"]
     assert user["status"] == "active"
-    assert "password" not in response.text and "password_hash" not in response.text
 
     assert (
         await scalar(
@@ -84,19 +99,74 @@ async def test_register_creates_account_mail_and_job_in_one_transaction(
     assert stored.startswith("$argon2id$")
 
 
-async def test_duplicate_email_is_409_case_insensitive_and_changes_nothing(
+async def test_a_taken_address_gets_the_answer_of_a_new_one_and_its_owner_a_mail(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    await register(client, email="dup@example.com")
-    before = await count_users(database)
-    mails = await scalar(database, "SELECT count(*) FROM mail.outbox")
-    response = await client.post(
+    owner = await register(client, email="dup@example.com", display_name="Owner")
+    users = await users_snapshot(database)
+    audit_rows = await scalar(database, "SELECT count(*) FROM audit.audit_logs")
+    taken = await client.post(
         "/v1/auth/register",
-        json={"email": "DUP@example.com", "password": PASSWORD, "display_name": "Other"},
+        json={
+            "email": "DUP@example.com",
+            "password": "another passphrase 1",
+            "display_name": "Other",
+            "roles": ["brand"],
+        },
     )
-    assert_problem(response, 409, "email_taken", field="body.email")
-    assert await count_users(database) == before
-    assert await scalar(database, "SELECT count(*) FROM mail.outbox") == mails
+    new = await client.post(
+        "/v1/auth/register",
+        json={
+            "email": "NEW@example.com",
+            "password": "another passphrase 1",
+            "display_name": "Other",
+            "roles": ["brand"],
+        },
+    )
+    # Status, body and headers alike: the answer does not tell which address had an account.
+    assert comparable(taken) == comparable(new)
+    assert taken.status_code == 202
+
+    # The taken address: no account made, the owner's untouched, its owner told by mail.
+    after = await users_snapshot(database)
+    assert len(after) == len(users) + 1  # the new address's account only
+    owner_before = [row for row in users if row["id"] == owner["id"]]
+    assert [row for row in after if row["id"] == owner["id"]] == owner_before
+    notice = await scalar(
+        database,
+        "SELECT jsonb_agg(jsonb_build_object('subject', subject, 'body', body_text,"
+        " 'user_id', user_id)) FROM mail.outbox"
+        " WHERE to_address = 'dup@example.com' AND template = 'registration_attempt'",
+    )
+    assert len(notice) == 1
+    assert notice[0]["user_id"] == owner["id"]
+    assert "already belongs to your account" in notice[0]["body"]
+    assert "http://testserver/reset-password" in notice[0]["body"]
+    assert "POST /v1/auth/login" in notice[0]["body"]
+    assert "che_" not in notice[0]["body"]  # no token: the attempt grants nothing
+    # Only the new account's registration was audited.
+    assert await scalar(database, "SELECT count(*) FROM audit.audit_logs") == audit_rows + 1
+    # The owner's password is still theirs; the attempt's does not log in.
+    await login(client, "dup@example.com")
+    refused = await client.post(
+        "/v1/auth/login", json={"email": "dup@example.com", "password": "another passphrase 1"}
+    )
+    assert_problem(refused, 401, "invalid_credentials")
+
+
+async def test_notices_to_a_taken_address_are_capped_per_hour(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    await register(client, email="often@example.com")
+    body = {"email": "often@example.com", "password": PASSWORD, "display_name": "Again"}
+    for _ in range(5):
+        assert (await client.post("/v1/auth/register", json=body)).status_code == 202
+    notices = await scalar(
+        database,
+        "SELECT count(*) FROM mail.outbox"
+        " WHERE to_address = 'often@example.com' AND template = 'registration_attempt'",
+    )
+    assert notices == 3
 
 
 async def test_concurrent_registrations_of_one_email_create_exactly_one_account(
@@ -106,14 +176,75 @@ async def test_concurrent_registrations_of_one_email_create_exactly_one_account(
     responses = await asyncio.gather(
         *(client.post("/v1/auth/register", json=body) for _ in range(12))
     )
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [201] + [409] * 11, statuses
+    assert [r.status_code for r in responses] == [202] * 12
+    assert len({r.content for r in responses}) == 1
     assert (
         await scalar(
             database, "SELECT count(*) FROM identity.users WHERE lower(email) = 'race@example.com'"
         )
         == 1
     )
+    mails = await scalar(
+        database,
+        "SELECT jsonb_object_agg(template, n) FROM (SELECT template, count(*) AS n"
+        " FROM mail.outbox WHERE to_address = 'race@example.com' GROUP BY template) m",
+    )
+    # One verification mail; the eleven others were told (the per-address cap: 3 an hour).
+    assert mails == {"verify_email": 1, "registration_attempt": 3}
+
+
+async def test_registration_is_rate_limited_per_client_address(database_url: str) -> None:
+    from conftest import make_settings
+    from creatorhub.app import create_app
+    from creatorhub.config import Settings
+
+    default = Settings.model_fields["register_max_per_ip"].default
+    assert default == 10
+    app = create_app(
+        make_settings(database_url, register_max_per_ip=default), database_url=database_url
+    )
+    async with app.router.lifespan_context(app):
+        db: Database = app.state.db
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.23", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            for n in range(10):
+                r = await http.post(
+                    "/v1/auth/register",
+                    json={"email": f"r{n}@example.com", "password": PASSWORD, "display_name": "R"},
+                )
+                assert r.status_code == 202, r.text
+            users = await count_users(db)
+            mails = await scalar(db, "SELECT count(*) FROM mail.outbox")
+            assert users == 10
+            blocked = await http.post(
+                "/v1/auth/register",
+                json={"email": "r10@example.com", "password": PASSWORD, "display_name": "R"},
+            )
+            assert_problem(blocked, 429, "rate_limited")
+            assert 1 <= int(blocked.headers["retry-after"]) <= 900
+            assert await count_users(db) == users
+            assert await scalar(db, "SELECT count(*) FROM mail.outbox") == mails
+            logged = await scalar(
+                db,
+                "SELECT count(*) FROM audit.system_logs WHERE component = 'identity.register'"
+                " AND data->>'action' = 'register_rate_limited' AND data->>'ip' = '198.51.100.23'",
+            )
+            assert logged == 1
+            # A taken address is refused alike past the limit: the 429 tells nothing either.
+            again = await http.post(
+                "/v1/auth/register",
+                json={"email": "r0@example.com", "password": PASSWORD, "display_name": "R"},
+            )
+            assert_problem(again, 429, "rate_limited")
+        # Another client address is not held back by this one.
+        other = httpx.ASGITransport(app=app, client=("198.51.100.24", 1234))
+        async with httpx.AsyncClient(transport=other, base_url="http://testserver") as http:
+            r = await http.post(
+                "/v1/auth/register",
+                json={"email": "r11@example.com", "password": PASSWORD, "display_name": "R"},
+            )
+            assert r.status_code == 202, r.text
+        assert await count_users(db) == users + 1
 
 
 @pytest.mark.parametrize(
@@ -348,7 +479,7 @@ async def test_missing_or_bad_credentials_are_401(
 async def test_email_verification_token_works_once(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    me = await account(client)
+    me = await account(client, verified=False)
     token = await mailed_token(database, me.email, "verify_email")
     r = await client.post("/v1/auth/verify-email", json={"token": token})
     assert r.status_code == 200 and r.json()["email_verified"] is True
@@ -371,7 +502,7 @@ async def test_email_verification_token_works_once(
 async def test_expired_verification_token_is_410(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    me = await account(client)
+    me = await account(client, verified=False)
     token = await mailed_token(database, me.email, "verify_email")
     async with database.session_scope() as session:
         from sqlalchemy import text

@@ -273,6 +273,19 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     # The published demo password works.
     tokens = await login(client, DEMO_ACCOUNTS[0].email, DEMO_PASSWORD)
     assert tokens["access_token"]
+    # Their addresses are verified, so they move money at once (unverified accounts cannot).
+    unverified = "SELECT count(*) FROM identity.users WHERE email_verified_at IS NULL"
+    assert await scalar(database, unverified) == 0
+    brand_tokens = await login(client, "brand@creatorhub.example", DEMO_PASSWORD)
+    funding = await client.post(
+        "/v1/funding",
+        json={"amount": 10_00, "currency": "USD"},
+        headers={
+            "Authorization": f"Bearer {brand_tokens['access_token']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+    )
+    assert funding.status_code == 201, funding.text
 
     # Jobs in every state, each built once: a draft, open ones, one closed by its brand and one
     # at its end date, both with their unfilled slots refunded to the brand's wallet.
@@ -533,7 +546,7 @@ async def test_serve_with_two_workers_answers_from_two_app_processes(
                 "/v1/auth/register",
                 json={"email": email, "password": "two workers passphrase", "display_name": "T"},
             )
-            assert registered.status_code == 201, registered.text
+            assert registered.status_code == 202, registered.text
             token = (
                 await http.post(
                     "/v1/auth/login",

@@ -25,7 +25,7 @@ async def test_the_in_process_worker_delivers_queued_mail(database_url: str) -> 
                 "/v1/auth/register",
                 json={"email": "worker@example.com", "password": PASSWORD, "display_name": "W"},
             )
-            assert r.status_code == 201
+            assert r.status_code == 202
             database: Database = app.state.db
             status = None
             for _ in range(100):

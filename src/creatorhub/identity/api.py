@@ -34,6 +34,7 @@ from creatorhub.identity.schemas import (
     PublicCreatorOut,
     RefreshRequest,
     RegisterRequest,
+    RegistrationAccepted,
     SetRolesRequest,
     SetStatusRequest,
     StatusOut,
@@ -105,13 +106,24 @@ async def user_out(session: AsyncSession, user: User) -> UserOut:
 
 @auth_router.post(
     "/register",
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(422, 429),
     summary="Create an account; a verification code is e-mailed",
+    description=(
+        "Answers 202 with the same body whether the address was new (the account is created "
+        "and a verification code mailed to it) or already had an account (its owner is told "
+        "by e-mail; nothing changes), so the answer does not tell who has an account. Log in "
+        "afterwards with `POST /v1/auth/login`; moving money needs the verified address. "
+        "Registrations are counted per client address: past "
+        "`CREATORHUB_REGISTER_MAX_PER_IP` in `CREATORHUB_REGISTER_WINDOW_SECONDS`, 429 "
+        "`rate_limited` with `Retry-After`."
+    ),
 )
-async def register(body: RegisterRequest, session: DbSession, settings: AppSettings) -> UserOut:
-    user = await service.register(session, settings, body)
-    return await user_out(session, user)
+async def register(
+    body: RegisterRequest, session: DbSession, database: AppDatabase, settings: AppSettings
+) -> RegistrationAccepted:
+    await service.register(session, database, settings, body)
+    return RegistrationAccepted()
 
 
 @auth_router.post(
@@ -360,6 +372,16 @@ async def get_creator(slug: str, session: DbSession) -> PublicCreatorOut:
 @admin_router.post(
     "/{user_id}/status",
     summary="Suspend, ban or reactivate an account (moderators suspend, administrators ban)",
+    description=(
+        "Who may change which status:\n\n"
+        "* **administrators**: any status (`active`, `suspended`, `banned`) of any account "
+        "except their own;\n"
+        "* **moderators**: `active` <-> `suspended`, on accounts that are neither moderators "
+        "nor administrators. They may not ban, and may not lift or change a ban: a banned "
+        "account stays banned until an administrator decides otherwise.\n\n"
+        "A refusal is 403 `role_required` (`own_status` for one's own account) and changes "
+        "nothing; a change is recorded in the audit trail."
+    ),
 )
 async def set_status(
     user_id: uuid.UUID, body: SetStatusRequest, principal: StaffPrincipal, session: DbSession

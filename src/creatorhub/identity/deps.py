@@ -3,6 +3,9 @@
 * `AnyStatusPrincipal`: a valid token, whatever the account's status. Only for the few routes a
   suspended or banned account may still use (reading its own status, logging out).
 * `CurrentPrincipal`: a valid token of an *active* account: the default for everything else.
+* `VerifiedPrincipal`: an active account whose e-mail address is verified: every route that
+  moves or reserves money (funding, payouts and payout accounts, job funding, claims and
+  approvals, subscriptions) uses it, or `require_roles(..., verified_email=True)`.
 * `require_roles(...)`: the caller has at least one of the roles.
 * `owner_or_roles(...)`: the `user_id` path parameter is the caller, or the caller has one of
   the roles (ownership check for `/users/{user_id}/…` routes).
@@ -63,7 +66,30 @@ async def _active_principal(principal: AnyStatusPrincipal) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(_active_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+def _require_verified_email(principal: Principal) -> None:
+    if not principal.email_verified:
+        raise Forbidden(
+            "moving money needs a verified e-mail address: open the link in the verification "
+            "e-mail, or ask for a new one with POST /v1/auth/verify-email/resend",
+            code="email_not_verified",
+        )
+
+
+async def _verified_principal(principal: CurrentPrincipal) -> Principal:
+    _require_verified_email(principal)
+    return principal
+
+
+# Money moves only for accounts that proved they own their address: a typo'd or borrowed
+# address cannot get the receipts, payout notices and recovery mails of a wallet.
+VerifiedPrincipal = Annotated[Principal, Depends(_verified_principal)]
+
+
+def require_roles(
+    *roles: Role, verified_email: bool = False
+) -> Callable[[Principal], Awaitable[Principal]]:
+    """The caller has one of `roles` (403 `role_required`) and, with `verified_email`, a
+    verified address (403 `email_not_verified`, checked after the role)."""
     wanted = {role.value for role in roles}
 
     async def check(principal: CurrentPrincipal) -> Principal:
@@ -71,6 +97,8 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
             raise Forbidden(
                 f"this needs one of the roles: {', '.join(sorted(wanted))}", code="role_required"
             )
+        if verified_email:
+            _require_verified_email(principal)
         return principal
 
     return check

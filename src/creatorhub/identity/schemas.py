@@ -94,6 +94,21 @@ class RegisterRequest(RequestModel):
         return sorted(set(roles))
 
 
+REGISTRATION_ACCEPTED = (
+    "If the address can take a new account, it was created and a verification code is on its "
+    "way there; if it already has one, its owner was told by e-mail. Either way, log in with "
+    "POST /v1/auth/login; moving money needs the verified address."
+)
+
+
+class RegistrationAccepted(BaseModel):
+    """The answer to every accepted registration: the same whether or not the address was
+    already taken, so it tells nobody who has an account."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = Field(default=REGISTRATION_ACCEPTED, examples=[REGISTRATION_ACCEPTED])
+
+
 class LoginRequest(RequestModel):
     email: Email
     password: AnyPassword

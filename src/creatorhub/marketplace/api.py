@@ -2,8 +2,9 @@
 
 Brands create, fund, review and close their jobs; creators browse, claim, submit and follow
 their earnings. Requests that move money (fund, claim, approve, close) take an
-`Idempotency-Key`. Another party's job or claim answers 403 (a job is public) or 404 (a claim
-is not).
+`Idempotency-Key`; those that put money in or reserve it (fund, claim, approve) also need a
+verified e-mail address. Another brand's job and another party's claim answer 404, the same as
+one that does not exist (only an open job's public view is anyone's).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ router = APIRouter(prefix="/v1/marketplace", tags=["marketplace"], responses=res
 
 BrandPrincipal = Annotated[Principal, Depends(require_roles(Role.BRAND))]
 CreatorPrincipal = Annotated[Principal, Depends(require_roles(Role.CREATOR))]
+# For the requests that move or reserve money (403 `email_not_verified` otherwise).
+VerifiedBrand = Annotated[Principal, Depends(require_roles(Role.BRAND, verified_email=True))]
+VerifiedCreator = Annotated[Principal, Depends(require_roles(Role.CREATOR, verified_email=True))]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
@@ -153,8 +157,7 @@ async def _jobs_page(
 @router.get("/jobs/{job_uid}", response_model=PublicJobOut, summary="A job's public view")
 async def get_public_job(job_uid: uuid.UUID, session: DbSession) -> PublicJobOut:
     job = await service.get_job(session, job_uid)
-    if job.funded_at is None and job.closed_at is None:
-        # Not published until funded: a draft is the brand's business.
+    if not service.is_published(job):
         raise NotFound("no such job", code="job_not_found")
     return public_job(job)
 
@@ -210,7 +213,7 @@ async def get_brand_job(
 async def fund_job(
     job_uid: uuid.UUID,
     body: JobFund,
-    principal: BrandPrincipal,
+    principal: VerifiedBrand,
     session: DbSession,
     settings: AppSettings,
     idem: Idempotency,
@@ -246,7 +249,7 @@ async def fund_job(
 )
 async def approve_claim(
     claim_uid: uuid.UUID,
-    principal: BrandPrincipal,
+    principal: VerifiedBrand,
     session: DbSession,
     settings: AppSettings,
     idem: Idempotency,
@@ -300,7 +303,7 @@ async def _defer_refund(session: AsyncSession, closing: service.Closing) -> None
 )
 async def claim_job(
     job_uid: uuid.UUID,
-    principal: CreatorPrincipal,
+    principal: VerifiedCreator,
     session: DbSession,
     settings: AppSettings,
     idem: Idempotency,

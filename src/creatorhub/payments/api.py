@@ -1,7 +1,9 @@
 """Money endpoints: wallet, funding, payout accounts, payouts, provider webhooks, fee settings.
 
 Every request that moves money requires an `Idempotency-Key` (see kit.idempotency): the first
-answer is stored with the effects and replayed to retries.
+answer is stored with the effects and replayed to retries. Bringing money in, setting up where
+it goes out and taking it out need a verified e-mail address (`VerifiedPrincipal`); reading,
+and cancelling a payout (which only gives the money back), do not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from creatorhub.identity.deps import (
     CurrentPrincipal,
     Idempotency,
     OptionalIdempotency,
+    VerifiedPrincipal,
 )
 from creatorhub.jobs import defer
 from creatorhub.kit.clock import utcnow
@@ -126,7 +129,7 @@ async def list_wallet_transactions(
 @funding_router.post("", status_code=201, response_model=FundingOut)
 async def create_funding(
     body: FundingCreate,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     settings: AppSettings,
     idem: Idempotency,
@@ -156,7 +159,7 @@ async def get_funding(
 
 @funding_router.post("/{intent_id}/confirm", response_model=FundingOut)
 async def confirm_funding(
-    intent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, idem: Idempotency
+    intent_id: uuid.UUID, principal: VerifiedPrincipal, session: DbSession, idem: Idempotency
 ) -> JSONResponse:
     """Charge the payment method (server-side confirmation); the outcome arrives by webhook."""
     intent = await funding.get_own_intent(session, intent_id, principal.id, lock=True)
@@ -199,7 +202,7 @@ async def _own_payout_account(
 )
 async def create_payout_account(
     body: PayoutAccountCreate,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     idem: OptionalIdempotency,
 ) -> JSONResponse:
@@ -224,7 +227,7 @@ async def list_payout_accounts(
 @payout_accounts_router.post("/{account_id}/onboarding-link", response_model=OnboardingLinkOut)
 async def payout_account_onboarding_link(
     account_id: uuid.UUID,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     settings: AppSettings,
 ) -> OnboardingLinkOut:
@@ -262,7 +265,7 @@ async def refresh_payout_account(
 @payouts_router.post("", status_code=201, response_model=PayoutOut)
 async def request_payout(
     body: PayoutCreate,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     settings: AppSettings,
     idem: Idempotency,

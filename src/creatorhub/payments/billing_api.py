@@ -1,8 +1,8 @@
 """Routes of recurring billing: /v1/plans and /v1/subscriptions.
 
-Subscribing moves money, so it needs an `Idempotency-Key`; a retry with the same key answers
-with the first subscription and charge. Amounts are integers in minor units: floats, strings
-and booleans are refused (422), as are unknown fields.
+Subscribing moves money, so it needs a verified e-mail address and an `Idempotency-Key`; a
+retry with the same key answers with the first subscription and charge. Amounts are integers in
+minor units: floats, strings and booleans are refused (422), as are unknown fields.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from creatorhub.identity.deps import (
     CurrentPrincipal,
     Idempotency,
     OptionalIdempotency,
+    VerifiedPrincipal,
     require_roles,
 )
 from creatorhub.identity.models import Role
@@ -168,7 +169,7 @@ async def get_plan(plan_id: uuid.UUID, principal: CurrentPrincipal, session: DbS
 )
 async def subscribe(
     plan_id: uuid.UUID,
-    principal: CurrentPrincipal,
+    principal: VerifiedPrincipal,
     session: DbSession,
     settings: AppSettings,
     idem: Idempotency,

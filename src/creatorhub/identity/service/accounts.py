@@ -26,7 +26,11 @@ from creatorhub.identity.service.lookup import (
     is_unique_violation,
     user_by_email,
 )
-from creatorhub.identity.service.sessions import count_attempt, revoke_user_sessions
+from creatorhub.identity.service.sessions import (
+    count_attempt,
+    revoke_user_sessions,
+    throttle_registration,
+)
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Conflict, Forbidden, Gone, Unauthorized, Unprocessable
 from creatorhub.kit.tokens import new_token, token_hash
@@ -34,6 +38,7 @@ from creatorhub.mail import service as mail
 
 EMAIL_PREFIX = "che"
 RESET_MAILS_PER_HOUR = 3
+NOTICE_MAILS_PER_HOUR = 3  # "someone tried to register with your address" mails
 
 
 async def _issue_email_token(
@@ -82,34 +87,88 @@ async def _send_verification(session: AsyncSession, settings: Settings, user: Us
     )
 
 
-async def register(session: AsyncSession, settings: Settings, request: RegisterRequest) -> User:
+async def register(
+    session: AsyncSession, database: Database, settings: Settings, request: RegisterRequest
+) -> None:
+    """Create the account; when the address already has one, mail its owner instead.
+
+    The caller answers both alike (202, one body), and both hash the password first, so
+    neither the answer nor its time tells whether the address has an account. Counted per
+    client address (429 past `register_max_per_ip`).
+    """
+    await throttle_registration(database, settings)
+    password_hash = await passwords.hash_password(request.password)
+    owner = await user_by_email(session, request.email)
+    if owner is None:
+        user = await _insert_account(session, request, password_hash)
+        if user is not None:
+            await record_change(
+                session,
+                action="user.registered",
+                entity_type="user",
+                entity_id=user.id,
+                actor_id=user.id,
+                after=snapshot(user),
+            )
+            await _send_verification(session, settings, user)
+            return
+        # A concurrent registration of the address committed first: the same as taken.
+        owner = await user_by_email(session, request.email)
+        if owner is None:
+            return
+    await _notify_registration_attempt(session, database, settings, owner)
+
+
+async def _insert_account(
+    session: AsyncSession, request: RegisterRequest, password_hash: str
+) -> User | None:
+    """The new account, or None when the address was taken meanwhile (in a savepoint, so the
+    request's transaction goes on to mail the owner)."""
     user = User(
         email=request.email,
-        password_hash=await passwords.hash_password(request.password),
+        password_hash=password_hash,
         display_name=request.display_name,
         roles=list(request.roles),
         socials={},
     )
-    session.add(user)
     try:
-        await session.flush()
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
     except IntegrityError as exc:
         if is_unique_violation(exc, "uq_users_email_lower"):
-            raise Conflict(
-                "an account with this e-mail address exists", code="email_taken", field="body.email"
-            ) from None
+            return None
         raise
     await session.refresh(user)
-    await record_change(
-        session,
-        action="user.registered",
-        entity_type="user",
-        entity_id=user.id,
-        actor_id=user.id,
-        after=snapshot(user),
-    )
-    await _send_verification(session, settings, user)
     return user
+
+
+async def _notify_registration_attempt(
+    session: AsyncSession, database: Database, settings: Settings, owner: User
+) -> None:
+    """Tell the owner of a taken address that someone tried to register with it."""
+    attempts, _ = await count_attempt(database, f"register-notice:{email_key(owner.email)}", 3600)
+    if attempts > NOTICE_MAILS_PER_HOUR:
+        return  # silently, as for resets: the answer must not differ
+    base = settings.link_base_url
+    await mail.enqueue(
+        session,
+        to_address=owner.email,
+        subject="Someone tried to create a creatorhub account with your address",
+        body_text=(
+            f"Hello {owner.display_name},\n\n"
+            "Someone, perhaps you, tried to create a new creatorhub account with this e-mail "
+            "address. It already belongs to your account, so no new account was made and "
+            "yours is unchanged.\n\n"
+            f"To sign in, use your password at {base}/ (apps: POST /v1/auth/login).\n"
+            "Forgot it? Ask for a reset link (POST /v1/auth/password-reset with this address); "
+            f"it leads to {base}/reset-password.\n\n"
+            "If it was not you, you need do nothing: nobody can use your address for another "
+            "account.\n"
+        ),
+        template="registration_attempt",
+        user_id=owner.id,
+    )
 
 
 async def resend_verification(session: AsyncSession, settings: Settings, user: User) -> None:

@@ -27,6 +27,11 @@ class Principal:
     def has_role(self, role: Role) -> bool:
         return self.user.has_role(role)
 
+    @property
+    def email_verified(self) -> bool:
+        # The user row came with the token check (one statement): no query of its own.
+        return self.user.email_verified_at is not None
+
 
 def email_key(email: str) -> str:
     return email.strip().lower()

@@ -97,6 +97,39 @@ async def _throttle_login(database: Database, settings: Settings, email: str) ->
             )
 
 
+async def throttle_registration(database: Database, settings: Settings) -> None:
+    """Count a registration from the client's address; past the limit, 429 (and a system log).
+
+    Counted in a transaction of its own, like login attempts, so a refused or failed
+    registration still counts and concurrent ones cannot slip past the limit.
+    """
+    context = current_request()
+    if context is None or not context.ip:
+        return
+    limit = settings.register_max_per_ip
+    attempts, retry_after = await count_attempt(
+        database, f"register-ip:{context.ip}", settings.register_window_seconds
+    )
+    if attempts <= limit:
+        return
+    await record_blocked(
+        database,
+        component="identity.register",
+        data={
+            "action": "register_rate_limited",
+            "key_kind": "ip",
+            "attempts": attempts,
+            "limit": limit,
+            "ip": context.ip,
+        },
+    )
+    raise TooManyRequests(
+        "too many registrations from this address; try again later",
+        code="rate_limited",
+        retry_after=retry_after,
+    )
+
+
 async def _issue_tokens(
     session: AsyncSession, settings: Settings, session_id: uuid.UUID
 ) -> TokenPair:
