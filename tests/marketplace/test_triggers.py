@@ -225,8 +225,18 @@ async def refused(database: Database, sql: str, **params: Any) -> GuardedRecord:
 
 
 async def assert_recorded(database: Database, refusal: GuardedRecord, action: str) -> None:
-    """`record_refusal` keeps the refusal's record in audit.system_logs."""
-    await record_refusal(database, refusal, None)
+    """`record_refusal` keeps the refusal's record in audit.system_logs, in the seed's shape
+    (the keys of `marketplace.refusal()`, as the API's own refusals write them)."""
+    assert set(refusal.record) == {
+        "table",
+        "action",
+        "message",
+        "uid",
+        "attempted_at",
+        "old_data",
+        "attempted_data",
+    }
+    assert await record_refusal(database, refusal, None) is True
     rows = await fetch_all(
         database,
         "SELECT component, level, source_uid, data FROM audit.system_logs"

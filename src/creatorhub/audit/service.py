@@ -5,7 +5,8 @@
 * `record_system_log` writes a system log in the caller's transaction (an error noted while work
   goes on).
 * `record_blocked` writes a system log in a transaction of its own, for refusals: the request
-  that was refused rolls back, but the record of the attempt must stay.
+  that was refused rolls back, but the record of the attempt must stay. Given the request's
+  `Idempotency-Key`, a retry refused again is not logged twice (one attempt, one record).
 
 Request id, client IP and user agent come from the request context; callers pass only what the
 change was.
@@ -13,6 +14,8 @@ change was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
@@ -20,7 +23,7 @@ from enum import Enum
 from typing import Any
 
 import structlog
-from sqlalchemy import inspect, select, tuple_
+from sqlalchemy import inspect, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.models import AuditLog, LogLevel, Severity, SystemLog
@@ -128,6 +131,15 @@ async def record_system_log(
     await session.flush()
 
 
+def _retry_lock_key(component: str, source_uid: uuid.UUID | None, idempotency_key: str) -> int:
+    digest = hashlib.sha256()
+    for part in ("audit.system_logs", component, str(source_uid), idempotency_key):
+        # Length-prefixed, so no two different triples hash the same bytes.
+        digest.update(len(part.encode()).to_bytes(8, "big"))
+        digest.update(part.encode())
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+
+
 async def record_blocked(
     database: Database,
     *,
@@ -135,19 +147,63 @@ async def record_blocked(
     data: Mapping[str, Any],
     source_uid: uuid.UUID | None = None,
     level: LogLevel = LogLevel.WARNING,
-) -> None:
+    idempotency_key: str | None = None,
+) -> bool:
     """A refused action, kept even though the refused request's transaction rolls back.
+
+    Written in a short transaction of its own, after the refused one ended. With the refused
+    request's `idempotency_key`, a retry of that request refused the same way (same source,
+    key, `action` and `uid`) is the same attempt and is not logged again: the key is kept in
+    the record, and an advisory lock on (component, source, key) makes two refusals of one key
+    that finish at once write one record between them (the request's own key lock is gone by
+    then, released with its rollback). Returns whether a record was written.
 
     Failure to write it is logged and swallowed: the refusal itself must still reach the
     client as the 4xx it is.
     """
+    record = dict(data)
+    if idempotency_key is not None:
+        record["idempotency_key"] = idempotency_key
     try:
         async with database.session_scope() as session:
+            if idempotency_key is not None:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _retry_lock_key(component, source_uid, idempotency_key)},
+                )
+                # A statement after the lock: its snapshot sees a record committed meanwhile.
+                seen = await session.scalar(
+                    select(SystemLog.uid)
+                    .where(
+                        SystemLog.component == component,
+                        SystemLog.source_uid.is_not_distinct_from(source_uid),
+                        SystemLog.data["idempotency_key"].astext == idempotency_key,
+                        SystemLog.data["action"].astext.is_not_distinct_from(
+                            _text_or_none(record.get("action"))
+                        ),
+                        SystemLog.data["uid"].astext.is_not_distinct_from(
+                            _text_or_none(record.get("uid"))
+                        ),
+                    )
+                    .limit(1)
+                )
+                if seen is not None:
+                    return False
             session.add(
-                _system_log(component=component, data=data, source_uid=source_uid, level=level)
+                _system_log(component=component, data=record, source_uid=source_uid, level=level)
             )
+        return True
     except Exception:
-        log.exception("system_log_write_failed", component=component, data=_jsonable(data))
+        log.exception("system_log_write_failed", component=component, data=_jsonable(record))
+        return False
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A JSON value as `->>` reads it back (None for a missing key or JSON null)."""
+    value = _jsonable(value)
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 async def list_audit_logs(

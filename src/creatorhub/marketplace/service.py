@@ -37,7 +37,7 @@ from creatorhub.kit.errors import NotFound, Unprocessable
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind, OwnerType
 from creatorhub.ledger.service import TransferSpec
-from creatorhub.marketplace.errors import MarketplaceConflict, translate
+from creatorhub.marketplace.errors import MarketplaceConflict, guard_refusal, translate
 from creatorhub.marketplace.models import (
     Claim,
     CloseReason,
@@ -81,12 +81,12 @@ def slot_share(budget: int, slots: int, slot_number: int) -> int:
     return base + (1 if slot_number <= extra else 0)
 
 
-async def _flush(session: AsyncSession) -> None:
+async def _flush(session: AsyncSession, *, actor: uuid.UUID | None = None) -> None:
     """Flush, turning a trigger's refusal (closed or resolved record) into its 409."""
     try:
         await session.flush()
     except DBAPIError as error:
-        refusal = translate(error)
+        refusal = translate(error, actor)
         if refusal is None:
             raise
         raise refusal from error
@@ -186,9 +186,37 @@ def is_published(job: Job) -> bool:
     return job.funded_at is not None or job.closed_at is not None
 
 
-def _refuse_closed(job: Job) -> None:
+def _refuse_closed(job: Job, operation: str, actor: uuid.UUID | None) -> None:
+    """409 `job_closed`, logged as the seed's trigger logs it (the trigger never sees it)."""
     if job.closed_at is not None:
-        raise MarketplaceConflict("the job is closed", code="job_closed")
+        raise guard_refusal(
+            "the job is closed",
+            code="job_closed",
+            table="jobs",
+            action="prevent_modifications_after_closed",
+            message=f"Attempted {operation} on a closed job prevented",
+            uid=job.uid,
+            old_data=snapshot(job),
+            attempted=operation,
+            actor=actor,
+        )
+
+
+def _refuse_released(influencer_job: InfluencerJob, operation: str, actor: uuid.UUID) -> None:
+    """409 `already_approved`: the slot's escrow was released, logged as trg_approval_is_final
+    logs a change to it."""
+    if influencer_job.content_approved_at is not None:
+        raise guard_refusal(
+            "this slot's content is already approved",
+            code="already_approved",
+            table="influencer_jobs",
+            action="prevent_modifications_after_released",
+            message=f"Attempted {operation} after release prevented",
+            uid=influencer_job.uid,
+            old_data=snapshot(influencer_job),
+            attempted=operation,
+            actor=actor,
+        )
 
 
 def _mark_funded(job: Job, *, source: str, charge: str | None, now: datetime) -> None:
@@ -203,7 +231,7 @@ async def fund_from_wallet(
 ) -> Job:
     """Move the budget from the brand's available wallet into the job's escrow; the job opens."""
     job = await get_brand_job(session, job_uid, brand_id, lock=True)
-    _refuse_closed(job)
+    _refuse_closed(job, "fund", brand_id)
     if job.funded_at is not None:
         raise MarketplaceConflict("the job is already funded", code="job_already_funded")
     wallet = await ledger.user_account(session, brand_id, job.currency)
@@ -230,7 +258,7 @@ async def fund_from_wallet(
         amount=job.budget,
         transfer_id=str(funded.transfer_id),
     )
-    await _flush(session)
+    await _flush(session, actor=brand_id)
     return job
 
 
@@ -240,7 +268,7 @@ async def resolve_funding_target(
     """Funding intents for a job (payments calls this when one is created): the job's brand
     pays exactly the budget, in the job's currency, while the job awaits funding."""
     job = await get_brand_job(session, job_uid, payer)
-    _refuse_closed(job)
+    _refuse_closed(job, "fund", payer)
     if job.funded_at is not None:
         raise MarketplaceConflict("the job is already funded", code="job_already_funded")
     if currency != job.currency or amount != job.budget:
@@ -305,7 +333,7 @@ async def claim_slot(
     job = await get_job(session, job_uid, lock=True)  # serializes the job's claims
     if not is_published(job) and job.creator_uid != creator_id:
         raise _no_such_job()  # another brand's draft: 404, as its public view
-    _refuse_closed(job)
+    _refuse_closed(job, "claim", creator_id)
     if job.funded_at is None:
         raise MarketplaceConflict("the job is not funded yet", code="job_not_funded")
     if job.end_date <= now:
@@ -353,7 +381,7 @@ async def claim_slot(
     )
     claim = Claim(job_id=job.uid, influencer_id=creator_id, slot_number=slot_number, claimed_at=now)
     session.add(claim)
-    await _flush(session)
+    await _flush(session, actor=creator_id)
     influencer_job = InfluencerJob(
         uid=influencer_job_uid,
         user_uid=creator_id,
@@ -366,7 +394,7 @@ async def claim_slot(
         assigned_at=now,
     )
     session.add(influencer_job)
-    await _flush(session)
+    await _flush(session, actor=creator_id)
     await record_change(
         session,
         action="marketplace.claim",
@@ -431,11 +459,8 @@ async def submit_content(
         raise NotFound("no such claim", code="claim_not_found")
     job = await get_job(session, probe.job_uid, lock=True)
     influencer_job = await get_influencer_job(session, influencer_job_uid, lock=True)
-    _refuse_closed(job)
-    if influencer_job.content_approved_at is not None:
-        raise MarketplaceConflict(
-            "this slot's content is already approved", code="already_approved"
-        )
+    _refuse_closed(job, "content submission", creator_id)
+    _refuse_released(influencer_job, "content submission", creator_id)
     if await _pending_submission(session, influencer_job) is not None:
         raise MarketplaceConflict(
             "a submission of this slot awaits the brand's review", code="submission_pending"
@@ -454,12 +479,12 @@ async def submit_content(
     influencer_job.content_done_at = now
     influencer_job.rejected_at = None
     influencer_job.rejection_reason = None
-    await _flush(session)
+    await _flush(session, actor=creator_id)
     return submission
 
 
 async def _locked_for_review(
-    session: AsyncSession, influencer_job_uid: uuid.UUID, brand_id: uuid.UUID
+    session: AsyncSession, influencer_job_uid: uuid.UUID, brand_id: uuid.UUID, operation: str
 ) -> tuple[Job, InfluencerJob, ContentSubmission]:
     probe = await get_influencer_job(session, influencer_job_uid)
     job = await get_job(session, probe.job_uid, lock=True)
@@ -467,11 +492,8 @@ async def _locked_for_review(
         # Another brand's claim: the same 404 as a claim that does not exist.
         raise NotFound("no such claim", code="claim_not_found")
     influencer_job = await get_influencer_job(session, influencer_job_uid, lock=True)
-    _refuse_closed(job)
-    if influencer_job.content_approved_at is not None:
-        raise MarketplaceConflict(
-            "this slot's content is already approved", code="already_approved"
-        )
+    _refuse_closed(job, operation, brand_id)
+    _refuse_released(influencer_job, operation, brand_id)
     submission = await _pending_submission(session, influencer_job, lock=True)
     if submission is None:
         raise MarketplaceConflict(
@@ -490,7 +512,7 @@ async def approve(
 ) -> InfluencerJob:
     """Pay the slot: its hold posted to the creator, less the platform fee, in one ledger call."""
     job, influencer_job, submission = await _locked_for_review(
-        session, influencer_job_uid, brand_id
+        session, influencer_job_uid, brand_id, "approval"
     )
     earning = await pay_earnings(
         session,
@@ -515,12 +537,12 @@ async def approve(
     assert escrow is not None  # created with the influencer job by trg_create_escrow_on_claim
     escrow.status = EscrowStatus.RELEASED
     escrow.escrow_released_time = now
-    await _flush(session)  # 'released' before 'influencer_paid', as in the seed's flow
+    await _flush(session, actor=brand_id)  # 'released' before 'influencer_paid', as in the seed
     submission.status = SubmissionStatus.APPROVED
     submission.reviewed_at = now
     influencer_job.content_approved_at = now
     influencer_job.platform_fee = earning.quote.fee
-    await _flush(session)
+    await _flush(session, actor=brand_id)
     await record_change(
         session,
         action="marketplace.approve",
@@ -542,7 +564,7 @@ async def reject(
 ) -> InfluencerJob:
     """Send the content back: the slot is no longer done; the creator may resubmit until close."""
     _job, influencer_job, submission = await _locked_for_review(
-        session, influencer_job_uid, brand_id
+        session, influencer_job_uid, brand_id, "rejection"
     )
     submission.status = SubmissionStatus.REJECTED
     submission.reviewed_at = now
@@ -550,7 +572,7 @@ async def reject(
     influencer_job.content_done_at = None
     influencer_job.rejected_at = now
     influencer_job.rejection_reason = reason
-    await _flush(session)
+    await _flush(session, actor=brand_id)
     return influencer_job
 
 
@@ -565,12 +587,17 @@ class Closing:
 
 
 async def close_job(
-    session: AsyncSession, job: Job, *, reason: CloseReason, now: datetime
+    session: AsyncSession,
+    job: Job,
+    *,
+    reason: CloseReason,
+    now: datetime,
+    actor: uuid.UUID | None = None,
 ) -> Closing:
     """Close a locked, open job: void the unpaid slots' holds, then let the seed's triggers
     close the influencer jobs, log, and create the unfilled refund, issued here when the budget
-    came from the brand's wallet."""
-    _refuse_closed(job)
+    came from the brand's wallet. `actor`: the brand closing it (None: its end date passed)."""
+    _refuse_closed(job, "close", actor)
     held = (
         await session.scalars(
             select(EscrowTransaction)
@@ -586,11 +613,11 @@ async def close_job(
         await ledger.void_hold(session, escrow.hold_id)
         escrow.status = EscrowStatus.REFUNDED
         escrow.escrow_released_time = now
-    await _flush(session)
+    await _flush(session, actor=actor)
     # Pending submissions stay as they are: trg_log_unapproved_closure records them.
     job.closed_at = now
     job.close_reason = reason
-    await _flush(session)
+    await _flush(session, actor=actor)
     await session.refresh(job)
     refund = await session.scalar(select(UnfilledRefund).where(UnfilledRefund.job_uid == job.uid))
     to_provider = False
@@ -601,7 +628,7 @@ async def close_job(
             wallet = await ledger.user_account(session, job.creator_uid, job.currency)
             await _refund_in_ledger(session, job, refund, destination=wallet)
             refund.issued_at = now
-            await _flush(session)
+            await _flush(session, actor=actor)
     return Closing(job=job, refund=refund, refund_to_provider=to_provider)
 
 
@@ -658,7 +685,7 @@ async def close_by_brand(
     session: AsyncSession, *, job_uid: uuid.UUID, brand_id: uuid.UUID, now: datetime
 ) -> Closing:
     job = await get_brand_job(session, job_uid, brand_id, lock=True)
-    closing = await close_job(session, job, reason=CloseReason.BRAND, now=now)
+    closing = await close_job(session, job, reason=CloseReason.BRAND, now=now, actor=brand_id)
     await record_change(
         session,
         action="marketplace.job.close",
