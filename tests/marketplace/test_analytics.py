@@ -93,7 +93,8 @@ async def place(
     refreshed: datetime | None = None,
 ) -> None:
     """Set a user's created_at and deleted_at, and their auth sessions' created_at (the login)
-    and last_refreshed_at (a user registered without logging in has no session)."""
+    and last_refreshed_at. Without `logged_in` the user never logged in: the session the test
+    helpers open (registration answers without the account, so they log in to read it) goes."""
     async with database.session_scope() as session:
         await session.execute(
             text(
@@ -103,6 +104,11 @@ async def place(
             ),
             {"id": user_id, "created": created, "deleted": deleted},
         )
+        if logged_in is None:
+            await session.execute(
+                text("DELETE FROM identity.auth_sessions WHERE user_id = :id"), {"id": user_id}
+            )
+            return
         await session.execute(
             text(
                 "UPDATE identity.auth_sessions SET created_at = :at, last_refreshed_at = :refreshed"
