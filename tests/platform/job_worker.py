@@ -1,7 +1,8 @@
 """A creatorhub job worker that also knows the test tasks of `slow_tasks`.
 
 Run as `python -m job_worker` with this directory on PYTHONPATH and the configuration in the
-environment (DATABASE_URL, CREATORHUB_STALLED_JOB_SECONDS, ...). Tests start it as a
+environment (DATABASE_URL, CREATORHUB_STALLED_JOB_SECONDS, ...). It is `creatorhub worker`
+(the same supervisor, signals and sweep) on the test queue only. Tests start it as a
 subprocess so that they can kill it with SIGKILL, as a crashed machine would.
 """
 
@@ -11,7 +12,8 @@ import asyncio
 
 from creatorhub.config import Settings
 from creatorhub.db import Database
-from creatorhub.jobs import JobRuntime, job_app
+from creatorhub.jobs import JobRuntime, WorkerSupervisor, job_app
+from creatorhub.observability import configure_logging
 
 # The worker imports its `import_paths` when it starts (procrastinate's App API): adding the
 # test module here is how a worker process learns tasks that no creatorhub module declares.
@@ -22,13 +24,14 @@ async def main() -> None:
     settings = Settings()
     if settings.database_url is None:
         raise SystemExit("DATABASE_URL is required")
+    configure_logging(settings.log_level, settings.log_json)
     database = Database.connect(settings.database_url, settings)
+    # Only the test queue: a periodic job it happened to hold when killed would be stalled
+    # too, and the tests count stalled jobs exactly.
+    supervisor = WorkerSupervisor(JobRuntime(database, settings), queues=["tests"])
     try:
-        runtime = JobRuntime(database, settings)
-        async with runtime.open():
-            # Only the test queue: a periodic job it happened to hold when killed would be
-            # stalled too, and the test counts stalled jobs exactly.
-            await runtime.run_worker(install_signal_handlers=True, queues=["tests"])
+        with supervisor.stop_on_signals():
+            await supervisor.run_standalone()
     finally:
         await database.dispose()
 

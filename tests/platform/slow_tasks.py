@@ -36,6 +36,17 @@ async def hold_until_retried(context: procrastinate.JobContext, marker: str) -> 
     return "done"
 
 
+@job_app.task(name="tests.work_for", queue="tests", pass_context=True)
+async def work_for(context: procrastinate.JobContext, seconds: float, marker: str) -> str:
+    """A slow job: appends "<pid> start <attempt>" to `marker`, works `seconds`, appends
+    "<pid> end"."""
+    pid = os.getpid()
+    await asyncio.to_thread(_append_line, Path(marker), f"{pid} start {context.job.attempts}")
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(_append_line, Path(marker), f"{pid} end")
+    return "done"
+
+
 @job_app.task(name="tests.noop", queue="tests")
 async def noop(value: int) -> int:
     """A task that does nothing, for tests about deferring."""
