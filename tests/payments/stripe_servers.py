@@ -4,7 +4,8 @@
   127.0.0.1 port; its base URL in `.url`, its output in `.log`. It starts empty and with its
   persistence turned off: it would otherwise pickle its whole store to the fixed path
   /tmp/localstripe.pickle on every write, which is slow and shared by every localstripe on the
-  machine. Tests skip, saying why, only if it cannot be started.
+  machine. If it is missing or cannot be started, its tests skip, saying why (in CI they fail:
+  `make test` installs it, see `components.require_component`).
 * `fake_connect` (session): our small, stateful fake of the Connect endpoints localstripe lacks
   (accounts, account links, transfers), an aiohttp app on the session's event loop. It answers
   Stripe-shaped JSON, requires a `Bearer sk_...` key and honours `Idempotency-Key` on every POST
@@ -37,6 +38,8 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+
+from components import require_component
 
 API_KEY = "sk_test_creatorhub"  # for readiness checks; localstripe and the fake take any sk_ key
 LOCALSTRIPE_START_TIMEOUT = 15.0
@@ -102,7 +105,7 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStrip
     try:
         import localstripe as _localstripe  # noqa: F401
     except ImportError:
-        pytest.skip("localstripe is not installed (pip install -e '.[dev]')")
+        require_component("localstripe", "not installed (pip install -e '.[dev]')")
     log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
     problem = "not started"
     for _ in range(_START_ATTEMPTS):
@@ -121,9 +124,9 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStrip
                 return
         finally:
             _stop(process)
-    pytest.skip(
-        f"localstripe could not be started: {problem}; its output:\n"
-        f"{log.read_text(errors='replace')[-2000:]}"
+    require_component(
+        "localstripe",
+        f"could not be started: {problem}; its output:\n{log.read_text(errors='replace')[-2000:]}",
     )
 
 

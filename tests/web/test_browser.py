@@ -3,8 +3,8 @@
 The real app runs under uvicorn on a free port (a thread, on the test's database); Debian's
 chromium (`/usr/bin/chromium`, installed by `make test` where it can install system packages,
 as on CI) is driven through Playwright, with JavaScript off: the pages must work without it.
-Elsewhere the test is skipped with a message in pytest's summary. Playwright's own browser
-download is never used.
+Elsewhere the test is skipped with a message in pytest's summary; in CI (`CI=true`) it fails
+instead (`components.require_component`). Playwright's own browser download is never used.
 
 Flow: a creator with a portfolio and a completed shoot (set up through the API) makes a review
 link; the client opens it (nothing is recorded), sends it once with an address the server
@@ -31,16 +31,14 @@ import psycopg
 import pytest
 import uvicorn
 
+from components import require_component
 from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import libpq_url
 from review_helpers import creator, review_link, shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
-SKIP_REASON = (
-    "Chromium not installed (/usr/bin/chromium): browser tests skipped; "
-    "`make test` installs it where it can"
-)
+MISSING = f"{CHROMIUM} is missing; `make test` installs Debian's chromium where it can"
 SCREENSHOTS = Path(
     os.environ.get(
         "CREATORHUB_SCREENSHOT_DIR", Path(__file__).resolve().parents[1] / "output" / "screenshots"
@@ -93,7 +91,7 @@ async def rows(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...
 @pytest.fixture
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
-        pytest.skip(SKIP_REASON)
+        require_component("chromium", MISSING)  # skipped here, a failure in CI
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return CHROMIUM
 
