@@ -229,8 +229,8 @@ def _quiet_database_errors() -> _QuietDatabaseErrors:
     return _quiet_filter
 
 
-async def database_reachable(url: str, settings: Settings) -> bool:
-    """Whether a new connection to the database can be opened and used now."""
+async def probe_database(url: str, settings: Settings) -> Exception | None:
+    """Why a new connection to the database cannot be opened and used now (None: it can)."""
     try:
         connection = await psycopg.AsyncConnection.connect(
             libpq_url(url),
@@ -240,9 +240,9 @@ async def database_reachable(url: str, settings: Settings) -> bool:
         )
         async with connection:
             await connection.execute("SELECT 1")
-    except (psycopg.Error, OSError):
-        return False
-    return True
+    except (psycopg.Error, OSError) as error:
+        return error
+    return None
 
 
 async def retry_stalled_jobs(stalled_seconds: float) -> int:
@@ -525,9 +525,11 @@ class WorkerSupervisor:
     async def database_ready(self) -> bool:
         """True once the database answers (waiting and saying so if it does not yet); False
         when a stop was requested first."""
-        if await database_reachable(self.runtime.database.url, self.runtime.settings):
+        # A wrong address or password looks the same from here: the line says which it is.
+        problem = await probe_database(self.runtime.database.url, self.runtime.settings)
+        if problem is None:
             return True
-        return await self.wait_for_database(None)
+        return await self.wait_for_database(problem)
 
     def _announce_outage(self, cause: BaseException | None) -> None:
         self.outages += 1
@@ -555,7 +557,7 @@ class WorkerSupervisor:
 
     async def _reconnect(self) -> bool:
         """Whether the database answers now; if so, and the runtime is open, with a new pool."""
-        if not await database_reachable(self.runtime.database.url, self.runtime.settings):
+        if await probe_database(self.runtime.database.url, self.runtime.settings) is not None:
             return False
         if not self.runtime.is_open:
             return True

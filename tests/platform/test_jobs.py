@@ -508,6 +508,8 @@ async def test_the_worker_command_waits_out_database_outages_and_stops_on_a_sign
     output = "\n".join(logs.lines)
     assert worker.returncode == 0, output
     assert len(logs.events(UNAVAILABLE)) == 3, output
+    # Each names the database's own message (refused connection, server shutting down, ...).
+    assert all(record["error"] for record in logs.events(UNAVAILABLE)), output
     assert len(logs.events("reconnected")) == 2, output
     assert len(logs.events("SIGTERM received, stopping the worker once its running jobs end")) == 1
     # One line per change of state: no traceback, no pool warning per reconnection attempt.
