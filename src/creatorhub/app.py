@@ -23,12 +23,25 @@ from creatorhub.db import Database
 from creatorhub.embedded_db import resolve_database_url
 from creatorhub.identity.api import routers as identity_routers
 from creatorhub.jobs import JobRuntime, start_worker_task
-from creatorhub.kit.errors import install_error_handlers, problem_response, problem_responses
+from creatorhub.kit.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    PROBLEM_MEDIA_TYPE,
+    error_summary,
+    install_error_handlers,
+    note_in_access_log,
+    problem_response,
+    problem_responses,
+)
 from creatorhub.kit.idempotency import install_idempotency_handlers
 from creatorhub.marketplace.analytics_api import router as analytics_router
 from creatorhub.marketplace.api import router as marketplace_router
 from creatorhub.marketplace.errors import install_marketplace_handlers
-from creatorhub.observability import BodyTooLarge, Metrics, RequestMiddleware, configure_logging
+from creatorhub.observability import (
+    Metrics,
+    RequestMiddleware,
+    configure_logging,
+    inline_script_hashes,
+)
 from creatorhub.payments.api import install_payments_handlers
 from creatorhub.payments.api import routers as payments_routers
 from creatorhub.payments.billing_api import router as billing_router
@@ -47,12 +60,24 @@ log = structlog.get_logger(__name__)
 # server without internet access. These are the same assets, shipped in a wheel.
 API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 WEB_ASSETS = Path(__file__).parent / "web" / "static"
+# ...but ReDoc's bundle still shows Redocly's logo from their CDN in its menu: the visitor's
+# browser would tell a third party who reads these docs, and the page's CSP blocks it (a
+# violation on every visit). The bundle is served with an empty image in its place.
+REDOC_LOGO_URL = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE_URL = (
+    b"data:image/svg+xml,"
+    b"%3Csvg xmlns=%27http://www.w3.org/2000/svg%27 width=%270%27 height=%270%27/%3E"
+)
 
 DESCRIPTION = """
 Self-hostable backend for creator-economy platforms.
 
 Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code` and,
 where one input is at fault, the `field`. Every response carries an `X-Request-ID`.
+A request body over the size limit is refused with 413 `payload_too_large`, with or without
+`Content-Length`. While the database cannot be reached, any operation that needs it answers
+503 `database_unavailable` with `Retry-After` (seconds): retry then, with the same
+`Idempotency-Key` where the operation takes one.
 Authenticate with `Authorization: Bearer <access token>` from `POST /v1/auth/login`.
 """
 
@@ -113,18 +138,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     install_error_handlers(app)
     install_idempotency_handlers(app)
 
-    async def body_too_large(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(
-            413,
-            "request_too_large",
-            detail=f"request bodies are limited to {settings.max_request_body_bytes} bytes",
-        )
-
     async def page_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageError)
         return exc.response
 
-    app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(PageError, page_error)
     app.add_middleware(
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_request_body_bytes
@@ -149,29 +166,32 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     for router in routers:
         app.include_router(router)
 
+    redoc_bundle = (API_DOCS_ASSETS / "redoc.standalone.js").read_bytes()
+    redoc_bundle = redoc_bundle.replace(REDOC_LOGO_URL, EMPTY_IMAGE_URL)
+
+    # Declared before the mount, which would otherwise serve the file as it is.
+    @app.get("/static/api-docs/redoc.standalone.js", include_in_schema=False)
+    async def redoc_script() -> Response:
+        return Response(
+            redoc_bundle,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
     app.mount("/static/api-docs", StaticFiles(directory=API_DOCS_ASSETS), name="api-docs-assets")
     # The pages' own assets (and the demo's media), shipped in the package.
     app.mount("/static", StaticFiles(directory=WEB_ASSETS), name="static")
+    docs_pages = api_docs_pages()
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="creatorhub API",
-            swagger_js_url="/static/api-docs/swagger-ui-bundle.js",
-            swagger_css_url="/static/api-docs/swagger-ui.css",
-            swagger_favicon_url="/static/api-docs/favicon.png",
-        )
+        html, csp = docs_pages["swagger"]
+        return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="creatorhub API",
-            redoc_js_url="/static/api-docs/redoc.standalone.js",
-            redoc_favicon_url="/static/api-docs/favicon.png",
-            with_google_fonts=False,
-        )
+        html, csp = docs_pages["redoc"]
+        return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -189,9 +209,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             async with asyncio.timeout(2.0), database.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
-            log.warning("readiness_failed", error=f"{type(exc).__name__}: {exc}")
+            note_in_access_log(request, error="database_unavailable", cause=error_summary(exc))
             return problem_response(
-                503, "database_unavailable", detail="the database does not answer"
+                503,
+                "database_unavailable",
+                detail="the database does not answer",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
             )
         return JSONResponse({"status": "ready"})
 
@@ -199,4 +222,82 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    document_body_limit(app)
     return app
+
+
+def api_docs_pages() -> dict[str, tuple[str, str]]:
+    """Swagger UI (`swagger`) and ReDoc (`redoc`) from the local assets: (HTML, its CSP).
+
+    Both pages are the same for every request, so they are built once, and their inline
+    scripts (Swagger UI's start-up call) are allowed by their hashes, not by 'unsafe-inline'.
+    What the assets need, read from them: Swagger UI's CSS draws icons from `data:` URLs, and
+    "Try it out" calls the API (`connect-src 'self'`); ReDoc styles itself with injected
+    <style> elements (styled-components, hence `style-src 'unsafe-inline'`) and searches in a
+    worker made from a `blob:` URL. X-Frame-Options and the rest are added by RequestMiddleware
+    like on every page.
+    """
+    swagger = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="creatorhub API",
+        swagger_js_url="/static/api-docs/swagger-ui-bundle.js",
+        swagger_css_url="/static/api-docs/swagger-ui.css",
+        swagger_favicon_url="/static/api-docs/favicon.png",
+        # Swagger UI would send the document's URL to validator.swagger.io for a badge image:
+        # no third party hears of this server (and the CSP would block the image anyway).
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    redoc = get_redoc_html(
+        openapi_url="/openapi.json",
+        title="creatorhub API",
+        redoc_js_url="/static/api-docs/redoc.standalone.js",
+        redoc_favicon_url="/static/api-docs/favicon.png",
+        with_google_fonts=False,
+    )
+    pages = {}
+    for name, page, extra in (
+        ("swagger", swagger, []),
+        ("redoc", redoc, ["worker-src blob:"]),
+    ):
+        html = bytes(page.body).decode()
+        csp = [
+            "default-src 'none'",
+            " ".join(["script-src 'self'", *inline_script_hashes(html)]),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            *extra,
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+        pages[name] = (html, "; ".join(csp))
+    return pages
+
+
+def document_body_limit(app: FastAPI) -> None:
+    """Every operation that takes a body documents the 413 that RequestMiddleware may answer."""
+    build = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            document = build()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault(
+                            "413",
+                            {
+                                "description": "Content Too Large: `payload_too_large`",
+                                "content": {
+                                    PROBLEM_MEDIA_TYPE: {
+                                        "schema": {"$ref": "#/components/schemas/ProblemDetail"}
+                                    }
+                                },
+                            },
+                        )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

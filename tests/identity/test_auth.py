@@ -314,7 +314,7 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient) -> None:
         content=b"{" + b" " * 2_000_000 + b"}",
         headers={"content-type": "application/json"},
     )
-    assert_problem(response, 413, "request_too_large")
+    assert_problem(response, 413, "payload_too_large")
 
 
 # --- login and tokens -----------------------------------------------------------------------

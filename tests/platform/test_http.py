@@ -1,12 +1,32 @@
-"""Platform HTTP behaviour: health, readiness, metrics, request ids, problem responses."""
+"""Platform HTTP behaviour: health, readiness, metrics, request ids, problem responses, security
+headers, the request body limit (chunked bodies over a real socket too), the OpenAPI codes."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import json
 import re
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import psycopg
+import pytest
+import uvicorn
+from fastapi.routing import APIRoute
 
-from helpers import assert_problem
+from conftest import make_settings
+from creatorhub.app import create_app
+from creatorhub.db import Database, libpq_url
+from creatorhub.observability import security_headers
+from helpers import PASSWORD, assert_problem, scalar, unique_email
+from review_helpers import creator, review_link, shoot
 
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
@@ -60,3 +80,364 @@ async def test_api_docs_need_no_internet(client: httpx.AsyncClient) -> None:
                 asset = await client.get(url)
                 assert asset.status_code == 200, url
                 assert len(asset.content) > 1000, url
+
+
+# --- security headers ---------------------------------------------------------------------------
+
+UNKNOWN_EMAIL_TOKEN = "che_" + "B" * 43
+HTML_ROUTES_OUTSIDE_THE_API = ("/v1/", "/static/")
+# Routes outside the API that are not pages (the iCalendar feed is text/calendar).
+NOT_PAGES = {"/openapi.json", "/healthz", "/readyz", "/metrics", "/calendar/{token}.ics"}
+
+
+def assert_page_security_headers(response: httpx.Response) -> None:
+    label = f"{response.request.method} {response.request.url.path} {response.status_code}"
+    assert response.headers["content-type"].startswith("text/html"), label
+    assert response.headers["x-content-type-options"] == "nosniff", label
+    assert response.headers["x-frame-options"] == "DENY", label
+    assert response.headers["referrer-policy"] in {"no-referrer", "same-origin"}, label
+    policy = response.headers["content-security-policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives.get("frame-ancestors") == ["'none'"], (label, policy)
+    assert directives.get("default-src") == ["'none'"], (label, policy)
+    for directive, sources in directives.items():
+        assert "'unsafe-eval'" not in sources, (label, directive)
+        if directive == "script-src":
+            assert "'unsafe-inline'" not in sources, (label, policy)
+
+
+async def test_every_html_page_has_the_security_headers(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    me, slug = await creator(client)
+    _, token, _ = await review_link(client, me, await shoot(client, me))
+    unknown_review = f"review_1700000000_{'A' * 43}"
+    requests: list[tuple[str, str, str, dict[str, str] | None]] = [
+        # (method, route template, URL, form)
+        ("GET", "/", "/", None),
+        ("GET", "/docs", "/docs", None),
+        ("GET", "/redoc", "/redoc", None),
+        ("GET", "/portfolio/{slug}", f"/portfolio/{slug}", None),
+        ("GET", "/portfolio/{slug}", "/portfolio/nobody-here", None),
+        ("GET", "/review/{token}", f"/review/{token}", None),
+        ("GET", "/review/{token}", f"/review/{unknown_review}", None),
+        ("POST", "/review/{token}", f"/review/{token}", {"rating": "9"}),
+        ("POST", "/review/{token}", f"/review/{unknown_review}", {"rating": "5"}),
+        ("GET", "/verify-email", f"/verify-email?token={UNKNOWN_EMAIL_TOKEN}", None),
+        ("GET", "/verify-email", "/verify-email?token=nonsense", None),
+        ("POST", "/verify-email", "/verify-email", {"token": UNKNOWN_EMAIL_TOKEN}),
+        ("GET", "/reset-password", f"/reset-password?token={UNKNOWN_EMAIL_TOKEN}", None),
+        (
+            "POST",
+            "/reset-password",
+            "/reset-password",
+            {
+                "token": UNKNOWN_EMAIL_TOKEN,
+                "new_password": "a long new passphrase",
+                "confirm_password": "a long new passphrase",
+            },
+        ),
+        (
+            "GET",
+            "/confirm-email-change",
+            f"/confirm-email-change?token={UNKNOWN_EMAIL_TOKEN}",
+            None,
+        ),
+        ("POST", "/confirm-email-change", "/confirm-email-change", {"token": UNKNOWN_EMAIL_TOKEN}),
+    ]
+    statuses = set()
+    for method, _, url, form in requests:
+        response = await client.request(method, url, data=form)
+        assert_page_security_headers(response)
+        statuses.add(response.status_code)
+    assert {200, 400, 404, 422} <= statuses, statuses  # pages and error pages alike
+
+    # Every page route of the app is among them: a new page cannot miss the check.
+    pages = {
+        (method, route.path)
+        for route in api_routes(app.routes)
+        if not route.path.startswith(HTML_ROUTES_OUTSIDE_THE_API) and route.path not in NOT_PAGES
+        for method in route.methods - {"HEAD"}
+    }
+    assert pages == {(method, template) for method, template, _, _ in requests}
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """The app's routes, those of included routers too (FastAPI keeps an included router whole,
+    as `original_router`; the app's routers are included without a prefix)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(api_routes(route.original_router.routes))
+    return found
+
+
+async def test_page_csps_keep_their_own_sources_and_forbid_framing(
+    client: httpx.AsyncClient,
+) -> None:
+    # The docs pages allow their local assets, and exactly their inline script, by its hash.
+    docs = await client.get("/docs")
+    policy = docs.headers["content-security-policy"]
+    scripts = re.findall(r"<script>(.*?)</script>", docs.text, flags=re.DOTALL)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}'" in policy
+    redoc = (await client.get("/redoc")).headers["content-security-policy"]
+    assert "worker-src blob:" in redoc and "script-src 'self'" in redoc
+    # A page's own policy is kept, the framing ban added to it (the e-mail pages set theirs).
+    page = await client.get("/verify-email", params={"token": UNKNOWN_EMAIL_TOKEN})
+    assert page.headers["content-security-policy"] == (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    )
+    assert page.headers.get_list("content-security-policy") == [
+        page.headers["content-security-policy"]
+    ]
+
+
+async def test_every_response_is_nosniff(client: httpx.AsyncClient) -> None:
+    responses = {
+        "json": await client.get("/healthz"),
+        "problem": await client.get("/v1/nothing-here"),
+        "validation problem": await client.post("/v1/auth/login", json={}),
+        "unauthorized": await client.get("/v1/me"),
+        "openapi": await client.get("/openapi.json"),
+        "metrics": await client.get("/metrics"),
+        "calendar feed": await client.get("/calendar/unknown.ics"),
+        "static": await client.get("/static/api-docs/swagger-ui.css"),
+        "script": await client.get("/static/api-docs/redoc.standalone.js"),
+    }
+    for kind, response in responses.items():
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"], kind
+        # Only pages carry a page policy; the API's JSON is not a document to frame or script.
+        content_type = response.headers["content-type"]
+        assert not content_type.startswith("text/html"), kind
+        assert "x-frame-options" not in response.headers, kind
+    assert responses["problem"].headers["content-type"] == "application/problem+json"
+    assert responses["script"].headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in responses["script"].content
+
+
+def test_security_headers_follow_the_content_type() -> None:
+    # A route that already sent nosniff does not get it twice; a non-HTML type gets no policy.
+    assert security_headers([(b"content-type", b"application/json"), NOSNIFF]) == [
+        (b"content-type", b"application/json"),
+        NOSNIFF,
+    ]
+    page = dict(security_headers([(b"Content-Type", b"TEXT/HTML; charset=utf-8")]))
+    assert page[b"content-security-policy"].endswith(b"frame-ancestors 'none'")
+    own = dict(
+        security_headers(
+            [
+                (b"content-type", b"text/html"),
+                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'self'"),
+                (b"x-frame-options", b"SAMEORIGIN"),
+            ]
+        )
+    )
+    assert own[b"content-security-policy"] == b"default-src 'none'; frame-ancestors 'self'"
+    assert own[b"x-frame-options"] == b"SAMEORIGIN"
+
+
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+# --- the request body limit ---------------------------------------------------------------------
+
+TEN_MB = 10 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+def registration_body(email: str, size: int) -> bytes:
+    """A registration that would succeed, padded with a long display name to `size` bytes."""
+    head = f'{{"email": "{email}", "password": "{PASSWORD}", "display_name": "'.encode()
+    tail = b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+async def pieces(body: bytes) -> AsyncIterator[bytes]:
+    """The body as an async stream: httpx sends it chunked, without Content-Length."""
+    for start in range(0, len(body), CHUNK):
+        yield body[start : start + CHUNK]
+
+
+async def counts(database: Database) -> tuple[int, int]:
+    """What a registration changes: accounts, mails."""
+    users = await scalar(database, "SELECT count(*) FROM identity.users")
+    mails = await scalar(database, "SELECT count(*) FROM mail.outbox")
+    return users, mails
+
+
+async def test_a_body_over_the_limit_is_413_with_or_without_content_length(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    before = await counts(database)
+    body = registration_body(unique_email("big"), TEN_MB)
+
+    declared = await client.post(
+        "/v1/auth/register", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert declared.request.headers["content-length"] == str(TEN_MB)
+    assert_problem(declared, 413, "payload_too_large")
+
+    # Without Content-Length (chunked): was a 400 `http_error`, FastAPI's wrapping of the
+    # exception raised while it read the body.
+    chunked = await client.post(
+        "/v1/auth/register", content=pieces(body), headers={"Content-Type": "application/json"}
+    )
+    assert "content-length" not in chunked.request.headers
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    problem = assert_problem(chunked, 413, "payload_too_large")
+    assert problem["detail"] == "request bodies are limited to 1048576 bytes"
+    assert await counts(database) == before
+
+    # A form page's body is read by another parser: the same answer.
+    form = await client.post(
+        "/verify-email",
+        content=pieces(body),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(form, 413, "payload_too_large")
+    assert await counts(database) == before
+
+    # Just under the limit, chunked, the body is read and judged on its content.
+    small = registration_body(unique_email("small"), 1_048_576)
+    fits = await client.post(
+        "/v1/auth/register",
+        content=pieces(small),
+        headers={"Content-Type": "application/json"},
+    )
+    assert fits.status_code == 422, fits.text  # the display name is too long, nothing else
+
+
+@dataclass
+class Served:
+    port: int
+    database_url: str
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[Served]:
+    """The app under uvicorn (its default HTTP parser) in a thread, on a free loopback port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(make_settings(database_url), database_url=database_url)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield Served(port, database_url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def raw_exchange(port: int, head: bytes, body: bytes, *, chunked: bool) -> tuple[int, bytes]:
+    """Send a request over a socket as raw HTTP/1.1 and read the answer while sending.
+
+    The body goes in 64 KiB pieces (as chunks when `chunked`); sending stops once the answer is
+    in: a server that refuses a body does not read the rest of it.
+    """
+    answer = bytearray()
+    answered = threading.Event()
+
+    def complete() -> bool:
+        header_end = answer.find(b"\r\n\r\n")
+        if header_end < 0:
+            return False
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", answer[:header_end])
+        return length is not None and len(answer) >= header_end + 4 + int(length.group(1))
+
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+
+        def read() -> None:
+            try:
+                while not complete():
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    answer.extend(data)
+            finally:
+                answered.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            conn.sendall(head)
+            for start in range(0, len(body), CHUNK):
+                if answered.is_set():
+                    break
+                piece = body[start : start + CHUNK]
+                conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            else:
+                if chunked:
+                    conn.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed while the rest was on its way
+        reader.join(timeout=60)
+    assert complete(), bytes(answer[:500])
+    status = int(answer.split(b" ", 2)[1])
+    return status, bytes(answer[answer.find(b"\r\n\r\n") + 4 :])
+
+
+async def database_counts(database_url: str) -> tuple[int, int]:
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
+        users = await (await conn.execute("SELECT count(*) FROM identity.users")).fetchone()
+        mails = await (await conn.execute("SELECT count(*) FROM mail.outbox")).fetchone()
+    assert users is not None and mails is not None
+    return users[0], mails[0]
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+async def test_a_10_mb_body_over_a_real_socket_is_413(served: Served, chunked: bool) -> None:
+    before = await database_counts(served.database_url)
+    body = registration_body(unique_email("socket"), TEN_MB)
+    framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % len(body)
+    head = (
+        b"POST /v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\n%s\r\nConnection: close\r\n\r\n" % framing
+    )
+    status, answer = await asyncio.to_thread(raw_exchange, served.port, head, body, chunked=chunked)
+    assert status == 413, answer[:500]
+    problem = json.loads(answer)
+    assert problem["code"] == "payload_too_large" and problem["status"] == 413
+    assert await database_counts(served.database_url) == before
+
+
+# --- the stated codes are in the OpenAPI document ----------------------------------------------
+
+
+async def test_the_document_states_the_edge_codes(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    with_body = [
+        (method, path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+    assert len(with_body) > 20
+    for method, path, operation in with_body:
+        too_large = operation["responses"].get("413")
+        assert too_large is not None, (method, path)
+        assert "payload_too_large" in too_large["description"], (method, path)
+        schema = too_large["content"]["application/problem+json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ProblemDetail"}
+    bodiless = spec["paths"]["/healthz"]["get"]["responses"]
+    assert "413" not in bodiless
+    # The outage answer: on the readiness probe, and in the document's description for the
+    # rest (not repeated on every operation that reads the database).
+    assert "503" in spec["paths"]["/readyz"]["get"]["responses"]
+    description = spec["info"]["description"]
+    assert "503 `database_unavailable`" in description and "Retry-After" in description
+    assert "413 `payload_too_large`" in description

@@ -11,6 +11,9 @@ link; the client opens it (nothing is recorded), sends it once with an address t
 refuses, corrects it and sends it; the creator publishes the review, which the portfolio then
 shows. Used, expired and unknown links get their 410 and 404 pages.
 
+The API docs (`/docs`, `/redoc`) are opened with JavaScript on: their UI renders under the CSP
+the server sends them, with no violation reported.
+
 A screenshot of each page is saved in `tests/output/screenshots/` (or
 `$CREATORHUB_SCREENSHOT_DIR`), which CI can keep as an artifact.
 """
@@ -247,3 +250,74 @@ async def test_review_link_to_portfolio_in_chromium(browser: Any, live_server: L
         assert len(await rows(db, "SELECT id FROM workspace.reviews")) == 1
         await phone.close()
     print(f"screenshots in {SCREENSHOTS}")
+
+
+# --- the API docs under their Content-Security-Policy -------------------------------------------
+
+
+async def test_api_docs_render_in_chromium_without_a_csp_violation(
+    browser: Any, live_server: LiveServer
+) -> None:
+    """/docs and /redoc run their local assets under the strict CSP the server sends them.
+
+    Chromium reports every blocked script, style, image, worker or connection on the console
+    ("Refused to ... because it violates the following Content Security Policy directive") and
+    as a `securitypolicyviolation` event; both are collected, and an image from another site
+    added at the end proves the collection sees a violation when there is one.
+    """
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": DESKTOP[0], "height": DESKTOP[1]})
+    await context.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = await context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+
+    async def violations() -> list[str]:
+        reported: list[str] = await page.evaluate("window.__cspViolations")
+        return reported + [line for line in console if "Content Security Policy" in line]
+
+    # Swagger UI: the operations of the document are listed, and one opens.
+    response = await page.goto(f"{live_server.url}/docs")
+    assert response is not None and response.status == 200
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    operations = page.locator(".swagger-ui .opblock")
+    await expect(operations.first).to_be_visible(timeout=30_000)
+    assert await operations.count() > 50
+    await page.locator(".swagger-ui .opblock-summary").first.click()
+    await expect(page.locator(".swagger-ui .opblock-body").first).to_be_visible()
+    await page.screenshot(path=str(SCREENSHOTS / "09_api_docs_swagger.png"))
+    assert await violations() == [], console
+    assert not [line for line in console if line.startswith(("error", "pageerror"))], console
+
+    # ReDoc: the title, the operations, and a search (which runs in its blob: worker).
+    response = await page.goto(f"{live_server.url}/redoc")
+    assert response is not None and response.status == 200
+    await expect(page.get_by_role("heading", name="creatorhub", level=1)).to_be_visible(
+        timeout=30_000
+    )
+    await expect(page.get_by_text("The database answers").first).to_be_attached()
+    await page.get_by_placeholder("Search").fill("login")
+    await expect(page.locator("[data-role='search:results'] li").first).to_be_visible(
+        timeout=30_000
+    )
+    await page.screenshot(path=str(SCREENSHOTS / "10_api_docs_redoc.png"))
+    assert await violations() == [], console
+    assert not [line for line in console if line.startswith(("error", "pageerror"))], console
+
+    # The collection works: something the policy forbids is reported.
+    await page.evaluate(
+        "() => { const image = document.createElement('img');"
+        " image.src = 'https://third-party.invalid/pixel.png'; document.body.append(image); }"
+    )
+    for _ in range(50):
+        if [line for line in await violations() if "third-party.invalid" in line]:
+            break
+        await page.wait_for_timeout(100)
+    assert [line for line in await violations() if "third-party.invalid" in line], console
+    await context.close()

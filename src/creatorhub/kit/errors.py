@@ -3,8 +3,10 @@
 Every error the API returns has a stable machine-readable `code`, a human `title`, the HTTP
 `status`, and where one input is at fault, the `field` that names it. Services raise `Problem`
 subclasses; the handlers registered by `install_error_handlers` turn them and FastAPI's own
-validation errors into responses. Anything unexpected becomes a 500 `internal_error` whose
-details stay in the log.
+validation errors into responses. A database that cannot be reached (stopped, restarting,
+unreachable, out of connections) is a 503 `database_unavailable` with `Retry-After`, logged as
+one line (the request's, see `observability.py`), never a traceback: it is an outage, not a bug.
+Anything else unexpected becomes a 500 `internal_error` whose details stay in the log.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from creatorhub.kit.request_context import current_request_id
 
@@ -187,7 +192,7 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
-    413: "request_too_large",
+    413: "payload_too_large",
     415: "unsupported_media_type",
 }
 
@@ -219,15 +224,143 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    if database_unavailable(exc):
+        # Reached only when something wrapped the error (an exception group); the usual path
+        # is `_handle_database_error`.
+        return _database_unavailable_response(request, exc)
     log.exception("unhandled_error", path=request.url.path)
     return problem_response(500, "internal_error", detail="an unexpected error occurred")
+
+
+# --- the database is unavailable ---------------------------------------------------------------
+
+# A database outage (restart, failover, network cut) lasts seconds: the measured recovery after
+# an immediate stop of PostgreSQL is about 8 s. Clients retrying idempotent requests wait this.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+# Where the request's access log line finds extra fields (RequestMiddleware logs it), so that an
+# outage costs one line per request rather than a line here and another there.
+LOG_FIELDS_SCOPE_KEY = "creatorhub.log_fields"
+
+# SQLSTATEs that say the server cannot serve now, whatever the query: connection exceptions
+# (class 08), the server shutting down or starting (57P01-57P03), out of connection slots
+# (53300), the database gone (3D000: dropped or renamed under the running app), and a login
+# that the server refuses now (class 28). Every other SQLSTATE is about the statement (a
+# constraint, a syntax error, a statement timeout, a serialization failure): not an outage.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "3D000"})
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "28")
+
+
+def _unavailable_sqlstate(sqlstate: str | None) -> bool:
+    if sqlstate is None:
+        # Raised by the client library itself, not by the server: psycopg does so only for a
+        # connection it could not make or has lost ("connection failed", "server closed the
+        # connection unexpectedly", "the connection is closed") and for a pool timeout.
+        return True
+    return sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASSES)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be used now (an outage), as opposed to a defect.
+
+    Follows SQLAlchemy's wrapping (`.orig`), explicit and implicit chaining, and exception groups.
+    True for: SQLAlchemy's pool timeout; an error (its `OperationalError`, `InterfaceError`...)
+    that SQLAlchemy found to have invalidated its connection (its dialect's disconnect detection:
+    the connection is closed or broken); a psycopg `OperationalError` (its pool timeout
+    included) raised without a server SQLSTATE or with one of a connection failure. False for
+    everything else, so `ProgrammingError`, `IntegrityError`, `DataError`, a statement timeout
+    and friends stay 500s or get their own answers.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sa_exc.TimeoutError):
+            return True  # "QueuePool limit ... reached, connection timed out"
+        if isinstance(current, sa_exc.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            if isinstance(current.orig, BaseException):
+                pending.append(current.orig)
+        if isinstance(current, psycopg.OperationalError):
+            if _unavailable_sqlstate(current.sqlstate):
+                return True
+            continue  # a statement timeout, a serialization failure, a deadlock: not an outage
+        if isinstance(current, psycopg.Error):
+            # psycopg's InterfaceError is a misuse ("the cursor is closed"), the rest are the
+            # server's answers about a statement. A lost connection is an OperationalError or
+            # was flagged by SQLAlchemy above.
+            continue
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+    return False
+
+
+_UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Temporarily unavailable</title></head>
+<body><main><h1>Temporarily unavailable</h1>
+<p>The service cannot reach its database right now. Nothing was changed; try again in a minute.
+</p></main></body></html>
+"""
+
+
+def note_in_access_log(request: Request, **fields: object) -> None:
+    """Fields for the request's one access log line (written by RequestMiddleware, as a
+    warning when there are any): what an answer wants said, without a line of its own."""
+    request.scope.setdefault(LOG_FIELDS_SCOPE_KEY, {}).update(fields)
+
+
+def error_summary(exc: BaseException) -> str:
+    """`Type: first line of the message`, short: a log field, never a traceback."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _database_unavailable_response(request: Request, exc: BaseException) -> Response:
+    # One line: the request's own access line carries the cause (no traceback: not a bug).
+    note_in_access_log(request, error="database_unavailable", cause=error_summary(exc))
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    if "text/html" in request.headers.get("accept", ""):
+        # A person's browser on one of the pages gets a page, with the same status.
+        return HTMLResponse(_UNAVAILABLE_PAGE, status_code=503, headers=headers)
+    return problem_response(
+        503,
+        "database_unavailable",
+        detail="the database cannot be reached; retry later",
+        headers=headers,
+    )
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> Response:
+    if database_unavailable(exc):
+        return _database_unavailable_response(request, exc)
+    # A defect (bad SQL, a violated constraint nobody translated): on to `_handle_unexpected`,
+    # which logs it with its traceback as a 500.
+    raise exc
+
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    psycopg.Error,
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _handle_database_error)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     WithJsonSchema,
     field_validator,
 )
@@ -36,6 +37,15 @@ MAX_RANGE_DAYS = 366
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME_RE = re.compile(r"\d{2}:\d{2}(:\d{2})?")
+# What the API documents for a time, in requests and answers alike. A shoot's or an upload's time
+# is a wall-clock time at its place (calendar.py), stored without a zone: 14:30 is 14:30 wherever
+# the client reads it. JSON Schema's `format: time` is RFC 3339's full-time, which requires an
+# offset ("14:30:00Z"): the server does not know one and inventing UTC would move every shoot by
+# the creator's offset, so a client that validates formats would reject every answer. Times are
+# therefore plain strings with a pattern: HH:MM or HH:MM:SS in, always HH:MM:SS out.
+_TIME_DESCRIPTION = "a local wall-clock time at the place of the event, without a time zone"
+TIME_IN_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"
+TIME_OUT_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"
 
 
 def _iso_date(value: Any) -> Any:
@@ -57,7 +67,7 @@ def _iso_time(value: Any) -> Any:
     return time.fromisoformat(value)  # ValueError for 25:00 or 10:61
 
 
-# The documented schema says what is accepted (generic `format: time` would promise zones).
+# The documented schemas say what is accepted (generic `format: time` would promise zones).
 IsoDate = Annotated[
     date,
     BeforeValidator(_iso_date),
@@ -66,7 +76,27 @@ IsoDate = Annotated[
 IsoTime = Annotated[
     time,
     BeforeValidator(_iso_time),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "examples": ["14:30"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": TIME_IN_PATTERN,
+            "description": f"HH:MM or HH:MM:SS, {_TIME_DESCRIPTION}",
+            "examples": ["14:30"],
+        }
+    ),
+]
+# The same time in an answer: always with seconds, never with a zone or fractions.
+WallClockTime = Annotated[
+    time,
+    PlainSerializer(lambda value: value.strftime("%H:%M:%S"), return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": TIME_OUT_PATTERN,
+            "description": f"HH:MM:SS, {_TIME_DESCRIPTION}",
+            "examples": ["14:30:00"],
+        }
+    ),
 ]
 BrandName = Annotated[str, Field(min_length=1, max_length=100)]
 CampaignName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -143,7 +173,7 @@ class ShootOut(BaseModel):
 
     id: uuid.UUID
     date: date
-    time: time | None
+    time: WallClockTime | None
     location: str | None
     brand_name: str
     campaign_name: str | None
@@ -198,7 +228,7 @@ class UploadOut(BaseModel):
 
     id: uuid.UUID
     date: date
-    time: time | None
+    time: WallClockTime | None
     platform: str
     content_type: str | None
     brand_name: str | None
