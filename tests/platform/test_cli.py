@@ -438,6 +438,7 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     assert sorted(review.rating for review in portfolio.reviews) == [4, 5]
 
 
+@pytest.mark.xdist_group("embedded_server")
 async def test_the_embedded_server_keeps_its_data_across_restarts(tmp_path: Path) -> None:
     """No DATABASE_URL: each command starts the embedded PostgreSQL in the data directory and
     stops it when it exits; what one run wrote, the next run finds."""

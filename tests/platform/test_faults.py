@@ -355,6 +355,9 @@ async def settled(database: Database) -> bool:
     return int(unsettled) == 0
 
 
+# Its own embedded server runs as the `pgserver` system user, which the first-start test may
+# remove: the tests that start embedded servers run one after another (`--dist loadgroup`).
+@pytest.mark.xdist_group("embedded_server")
 @pytest.mark.timeout(420)
 async def test_money_keeps_its_books_through_kills_and_a_database_crash(
     crashable_pg: CrashablePostgres, tmp_path: Path

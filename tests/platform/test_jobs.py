@@ -449,6 +449,9 @@ async def mail_logged(database_url: str, settings: Settings, within: float = 30)
 UNAVAILABLE = "database unavailable, retrying in 1 s"
 
 
+# Its own embedded server runs as the `pgserver` system user, which the first-start test may
+# remove: the tests that start embedded servers run one after another (`--dist loadgroup`).
+@pytest.mark.xdist_group("embedded_server")
 @pytest.mark.timeout(240)
 async def test_the_worker_command_waits_out_database_outages_and_stops_on_a_signal(
     crashable_pg: CrashablePostgres, tmp_path: Path
