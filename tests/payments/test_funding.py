@@ -118,10 +118,19 @@ async def test_idempotency_race_has_exactly_one_effect(
             for _ in range(20)
         )
     )
-    statuses = sorted(r.status_code for r in responses)
-    assert set(statuses) <= {201, 409}, statuses
-    bodies = {r.text for r in responses if r.status_code == 201}
-    assert len(bodies) == 1
+    # One request does the work; each of the 19 others finds it in flight (409, retry) or
+    # finds its answer (201 replayed, the same bytes): the split is the scheduler's, the sum and
+    # the one original are not.
+    originals = [
+        r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers
+    ]
+    replayed = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
+    in_flight = [r for r in responses if r.status_code == 409]
+    assert len(originals) == 1, [r.status_code for r in responses]
+    assert len(replayed) + len(in_flight) == 19, [r.status_code for r in responses]
+    assert all(r.status_code == 201 and r.content == originals[0].content for r in replayed)
+    for refused in in_flight:
+        assert_problem(refused, 409, "idempotency_key_in_flight")
     assert (
         await count(database, "SELECT count(*) FROM payments.funding_intents WHERE amount = 999")
         == 1

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections import Counter
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -292,17 +293,54 @@ async def test_concurrent_requests_with_one_key_have_one_effect(
     responses = await asyncio.gather(
         *(client.post(PATH, json={"amount": 99}, headers=headers(user, key)) for _ in range(20))
     )
-    statuses = sorted(response.status_code for response in responses)
-    assert set(statuses) <= {201, 409}, [r.text for r in responses]
-    created = [response for response in responses if response.status_code == 201]
-    assert created
-    assert len({response.text for response in created}) == 1
+    # Exactly one request does the work (201, not a replay); each of the 19 others either finds
+    # it still running (409 in flight, retry later) or finds its answer (201, replayed byte for
+    # byte). Which of the two each one meets is the scheduler's choice, so their split is not
+    # fixed; their sum is, and nothing else may appear.
+    kinds = Counter(outcome(response) for response in responses)
+    assert kinds["original"] == 1, kinds
+    assert kinds["replayed"] + kinds["in_flight"] == 19, kinds
+    assert set(kinds) <= {"original", "replayed", "in_flight"}, kinds
+    (first,) = [r for r in responses if outcome(r) == "original"]
     for response in responses:
-        if response.status_code == 409:
+        if outcome(response) == "replayed":
+            assert response.content == first.content
+        if outcome(response) == "in_flight":
             assert_problem(response, 409, "idempotency_key_in_flight")
-    assert sum("idempotent-replayed" not in r.headers for r in created) == 1
+            assert response.headers["retry-after"] == "1"
     assert await effects(database) == 1
     assert await stored_keys(database) == 1
+
+
+def outcome(response: httpx.Response) -> str:
+    """original (201, the work done), replayed (201, the stored answer), in_flight (409)."""
+    if response.status_code == 201:
+        return "replayed" if response.headers.get("idempotent-replayed") == "true" else "original"
+    if response.status_code == 409 and response.json().get("code") == "idempotency_key_in_flight":
+        return "in_flight"
+    return f"{response.status_code} {response.text}"
+
+
+async def test_requests_while_the_key_is_held_are_all_in_flight(
+    client: httpx.AsyncClient, database: Database, user: Account
+) -> None:
+    """The split above fixed: while another session holds the key's lock (a first request still
+    running), all twenty are told to retry, and none does the work."""
+    key = "held"
+    async with database.session_scope() as holder:
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock_key(user.id, key)}
+        )
+        responses = await asyncio.gather(
+            *(client.post(PATH, json={"amount": 99}, headers=headers(user, key)) for _ in range(20))
+        )
+    assert Counter(outcome(response) for response in responses) == {"in_flight": 20}
+    assert await effects(database) == 0
+    assert await stored_keys(database) == 0
+    # Released: the next one does the work.
+    after = await client.post(PATH, json={"amount": 99}, headers=headers(user, key))
+    assert outcome(after) == "original"
+    assert await effects(database) == 1
 
 
 async def test_an_explicit_scope_serves_callers_without_an_account(
