@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 import httpx
@@ -22,6 +22,19 @@ from market_helpers import approve, brand, claim, close, create_job, creator, op
 from payment_helpers import count, funding_event, idem, post_event, wallet
 
 
+async def all_answers(requests: Iterable[Awaitable[httpx.Response]]) -> list[httpx.Response]:
+    """Every concurrent request's answer, once all have ended.
+
+    A request that raises (an unexpected error re-raised by the in-process transport) fails
+    the test only after the others ended: a bare gather would fail at once and leave them
+    running through the teardown, each logging its own failure.
+    """
+    results = await asyncio.gather(*requests, return_exceptions=True)
+    failures = [result for result in results if isinstance(result, BaseException)]
+    assert not failures, f"{len(failures)} of {len(results)} requests raised: {failures[:3]!r}"
+    return [result for result in results if isinstance(result, httpx.Response)]
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # Fifty creators log in from the test client's one address: above the default per-IP limit.
@@ -35,7 +48,7 @@ async def test_fifty_concurrent_claims_on_five_slots_take_exactly_five(
     job = await open_job(client, owner, budget=1_000_01, influencer_slots=5, influence_min=0)
     creators = [await creator(client) for _ in range(50)]
 
-    answers = await asyncio.gather(*(claim(client, job["uid"], who) for who in creators))
+    answers = await all_answers(claim(client, job["uid"], who) for who in creators)
 
     codes = Counter(a.status_code if a.status_code != 409 else a.json()["code"] for a in answers)
     assert codes == {201: 5, "job_full": 45}, codes
@@ -75,7 +88,7 @@ async def test_the_same_creator_claiming_at_once_gets_one_slot(
     owner = await brand(client, funds=300_00)
     job = await open_job(client, owner)
     eager = await creator(client)
-    answers = await asyncio.gather(*(claim(client, job["uid"], eager) for _ in range(10)))
+    answers = await all_answers(claim(client, job["uid"], eager) for _ in range(10))
     codes = Counter(a.status_code if a.status_code != 409 else a.json()["code"] for a in answers)
     assert codes == {201: 1, "already_claimed": 9}, codes
     assert (
@@ -102,7 +115,7 @@ async def test_approvals_racing_the_close_pay_or_refund_each_slot_once(
         *(lambda s=s: approve(client, s["uid"], owner) for s in slots),
         lambda: close(client, job["uid"], owner),
     ]
-    answers = await asyncio.gather(*(action() for action in actions))
+    answers = await all_answers(action() for action in actions)
     approvals, closing = answers[:4], answers[4]
     assert closing.status_code == 200, closing.text
     paid = [a for a in approvals if a.status_code == 200]

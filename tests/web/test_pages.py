@@ -63,12 +63,14 @@ async def test_malformed_links_get_a_page_not_a_crash(
 ) -> None:
     for path in ("/verify-email", "/reset-password", "/confirm-email-change"):
         page = await client.get(path, params={"token": token})
-        assert page.status_code in (400, 422), (path, page.status_code)
+        assert page.status_code == 400, (path, page.status_code)
         assert "<script>alert(1)</script>" not in page.text
         posted = await client.post(
             path, data={"token": token, "new_password": "x", "confirm_password": "x"}
         )
-        assert posted.status_code in (400, 422), (path, posted.status_code)
+        # An empty form field is a missing one: the form's validation answers before the token
+        # is read.
+        assert posted.status_code == (422 if token == "" else 400), (path, posted.status_code)
 
 
 async def test_unknown_token_is_explained(client: httpx.AsyncClient) -> None:
