@@ -321,3 +321,28 @@ async def test_api_docs_render_in_chromium_without_a_csp_violation(
         await page.wait_for_timeout(100)
     assert [line for line in await violations() if "third-party.invalid" in line], console
     await context.close()
+
+
+async def test_the_demo_portfolio_shows_its_photo_in_chromium(
+    browser: Any, live_server: LiveServer
+) -> None:
+    """The demo's one public product page: its photo ships with the package and loads from
+    the platform itself (it once pointed at a host that does not exist: alt text only)."""
+    from creatorhub.demo import load_demo
+
+    await load_demo(
+        live_server.database_url,
+        make_settings(live_server.database_url, public_base_url=live_server.url),
+    )
+    page = await browser.new_page(viewport={"width": PHONE[0], "height": PHONE[1]})
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    response = await page.goto(f"{live_server.url}/portfolio/sarah")
+    assert response is not None and response.status == 200
+    photo = page.get_by_role("img", name="Photo of Sarah")
+    assert await photo.get_attribute("src") == f"{live_server.url}/static/demo/sarah.svg"
+    size = await photo.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+    assert size == [True, 192, 192], size
+    assert failed == []
+    assert await fits_the_screen(page)
+    await shot(page, "10_demo_portfolio_phone")
