@@ -31,9 +31,14 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from creatorhub.kit.errors import LOG_FIELDS_SCOPE_KEY, problem_response
+from creatorhub.kit.errors import (
+    LOG_FIELDS_SCOPE_KEY,
+    problem_response,
+    unexpected_error_response,
+)
 from creatorhub.kit.request_context import (
     RequestContext,
     reset_request_context,
@@ -202,12 +207,13 @@ class RequestMiddleware:
         token = set_request_context(context)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
+        responded = False
         started = time.perf_counter()
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 headers = security_headers(list(message.get("headers", [])))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 message = {**message, "headers": headers}
@@ -235,6 +241,14 @@ class RequestMiddleware:
                 await response(scope, receive, send_with_request_id)
             else:
                 await self.app(scope, _limited(receive, self.max_body_bytes), send_with_request_id)
+        except Exception as error:
+            # An error no handler answered (a defect): answered here rather than by Starlette's
+            # outermost handler, which runs after this middleware and so could give the
+            # client neither the request id to quote nor the security headers.
+            if responded:
+                raise
+            answer = await unexpected_error_response(Request(scope), error)
+            await answer(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -37,7 +37,7 @@ from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import libpq_url
 from creatorhub.kit.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable
-from helpers import PASSWORD
+from helpers import PASSWORD, assert_problem
 from review_helpers import creator
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -302,3 +302,37 @@ async def test_a_lost_or_refused_connection_is_an_outage(
     wrapped.__cause__ = refused.value
     assert database_unavailable(wrapped)
     assert database_unavailable(ExceptionGroup("a task group's", [ValueError(), wrapped]))
+
+
+async def test_an_unexpected_failure_is_a_500_internal_error_that_tells_nothing_inside(
+    database_url: str,
+) -> None:
+    """A real defect, not an outage: the table a route reads is gone (as after a half-applied
+    migration). The client gets 500 `internal_error` with the request id to quote, and nothing
+    of the failure itself; the log keeps the traceback."""
+    async with running(database_url) as (app, client):
+        me, _ = await creator(client)
+        async with app.state.db.session_scope() as session:
+            await session.execute(text("ALTER TABLE workspace.shoots RENAME TO shoots_moved"))
+        with structlog.testing.capture_logs() as events:
+            answer = await client.get("/v1/workspace/shoots", headers=me.headers)
+        body = assert_problem(answer, 500, "internal_error")
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert body == {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "code": "internal_error",
+            "detail": "an unexpected error occurred",
+            "request_id": answer.headers["x-request-id"],
+        }
+        assert "shoots" not in answer.text
+        failures = [event for event in events if event["event"] == "unhandled_error"]
+        assert len(failures) == 1, events
+        assert failures[0]["exc_info"], failures[0]
+        # Nothing was changed by the failed request; the rename undone, the route answers.
+        async with app.state.db.session_scope() as session:
+            await session.execute(text("ALTER TABLE workspace.shoots_moved RENAME TO shoots"))
+        listed = await client.get("/v1/workspace/shoots", headers=me.headers)
+        assert listed.status_code == 200
+        assert listed.json()["items"] == []

@@ -45,9 +45,6 @@ UNTESTED: dict[str, str] = {
     "review_link_expired": "answered as an HTML page; its page is tested",
     "review_link_revoked": "answered as an HTML page; its page is tested",
     "review_link_used": "answered as an HTML page; its page is tested",
-    # 500: needs a real unexpected failure, which a test cannot cause through the API without
-    # a test-only branch in src/ (the handler is exercised by kit/errors.py's own code path).
-    "internal_error": "a real unexpected failure; see the report of issue 11, part 6",
 }
 
 

@@ -224,7 +224,7 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+async def unexpected_error_response(request: Request, exc: Exception) -> Response:
     if database_unavailable(exc):
         # Reached only when something wrapped the error (an exception group); the usual path
         # is `_handle_database_error`.
@@ -343,8 +343,8 @@ def _database_unavailable_response(request: Request, exc: BaseException) -> Resp
 async def _handle_database_error(request: Request, exc: Exception) -> Response:
     if database_unavailable(exc):
         return _database_unavailable_response(request, exc)
-    # A defect (bad SQL, a violated constraint nobody translated): on to `_handle_unexpected`,
-    # which logs it with its traceback as a 500.
+    # A defect (bad SQL, a violated constraint nobody translated): on to
+    # `unexpected_error_response`, which logs it with its traceback as a 500.
     raise exc
 
 
@@ -361,7 +361,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, _handle_database_error)
-    app.add_exception_handler(Exception, _handle_unexpected)
+    app.add_exception_handler(Exception, unexpected_error_response)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
