@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -110,3 +111,41 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def app_in_thread(app: Any, sock: socket.socket | None = None) -> Iterator[int]:
+    """Serve an ASGI app with uvicorn (its default HTTP parser) in a thread of this process,
+    until the block ends; yields the port. On `sock` (see `loopback_socket`), or a free
+    loopback port."""
+    import threading
+
+    import uvicorn
+
+    sock = sock or loopback_socket()
+    port: int = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1, for a server to take over (no window in
+    which another process could take the port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock

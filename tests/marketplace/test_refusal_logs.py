@@ -21,9 +21,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+import snapshots
 from creatorhub.db import Database
 from creatorhub.marketplace.errors import record_refusal, translate
-from helpers import Account, assert_problem, grant_roles, scalar
+from helpers import Account, assert_problem, grant_roles
 from market_helpers import approve, brand, claim, close, creator, open_job, submit
 from payment_helpers import idem
 
@@ -33,32 +34,9 @@ LOGGED = "SELECT source_uid, level, data FROM audit.system_logs WHERE component 
 
 
 async def world(database: Database) -> str:
-    """Every marketplace row, every ledger balance, hold and transfer, the stored idempotency
-    answers and the audit trail's size, as text: equal before and after = nothing changed."""
-    tables = [
-        "marketplace.jobs",
-        "marketplace.claims",
-        "marketplace.influencer_jobs",
-        "marketplace.content_submissions",
-        "marketplace.escrow_transactions",
-        "marketplace.escrow_events",
-        "marketplace.influencer_payouts",
-        "marketplace.influencer_logs",
-        "marketplace.unfilled_refunds",
-        "marketplace.joblogs",
-        "ledger.accounts",
-        "ledger.transfers",
-        "ledger.holds",
-        "payments.funding_intents",
-        "api.idempotency_keys",
-    ]
-    # The table names are the constants above, not input.
-    parts = ", ".join(
-        f"(SELECT coalesce(json_agg(t ORDER BY t::text), '[]') FROM {table} t)"  # noqa: S608
-        for table in tables
-    )
-    sql = f"SELECT json_build_array({parts}, (SELECT count(*) FROM audit.audit_logs))::text"  # noqa: S608
-    return str(await scalar(database, sql))
+    """Every marketplace and money row and the audit trail's size, as text: equal before and
+    after = nothing changed."""
+    return await snapshots.rows(database, *snapshots.MARKETPLACE_TABLES, *snapshots.MONEY_TABLES)
 
 
 async def logged(database: Database) -> list[dict[str, Any]]:

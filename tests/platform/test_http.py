@@ -10,7 +10,6 @@ import json
 import re
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from fastapi.routing import APIRoute
 
 from conftest import make_settings
@@ -26,6 +24,7 @@ from creatorhub.app import create_app
 from creatorhub.db import Database, libpq_url
 from creatorhub.observability import security_headers
 from helpers import PASSWORD, assert_problem, scalar, unique_email
+from process_helpers import app_in_thread
 from review_helpers import creator, review_link, shoot
 
 
@@ -320,27 +319,9 @@ class Served:
 @pytest.fixture
 def served(database_url: str) -> Iterator[Served]:
     """The app under uvicorn (its default HTTP parser) in a thread, on a free loopback port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     app = create_app(make_settings(database_url), database_url=database_url)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(300):
-            if server.started or not thread.is_alive():
-                break
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
+    with app_in_thread(app) as port:
         yield Served(port, database_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 def raw_exchange(port: int, head: bytes, body: bytes, *, chunked: bool) -> tuple[int, bytes]:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +30,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 
 from components import require_component
 from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import libpq_url
+from process_helpers import app_in_thread, loopback_socket
 from review_helpers import creator, review_link, shoot
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,28 +59,11 @@ class LiveServer:
 @pytest.fixture
 def live_server(database_url: str) -> Iterator[LiveServer]:
     """The real app under uvicorn, in a thread, on a free port of 127.0.0.1."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    sock = loopback_socket()  # bound first: the links the app gives out need its address
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_app(make_settings(database_url, public_base_url=url), database_url=database_url)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(300):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.05)
-        assert server.started, "uvicorn did not start"
+    with app_in_thread(app, sock):
         yield LiveServer(url, database_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 async def rows(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
