@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,16 +25,9 @@ from creatorhub.db import Database
 from creatorhub.jobs import JobRuntime
 from creatorhub.mail.tasks import deliver_mail
 from helpers import login, register, unique_email
+from process_helpers import free_port
 
 TOKEN_IN_MAIL = re.compile(r"\b(che_[A-Za-z0-9_\-]+)")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

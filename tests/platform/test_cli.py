@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
-import sys
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +20,7 @@ from creatorhub.ledger.verify import verify
 from creatorhub.workspace import reviews
 from creatorhub.workspace.portfolio import get_portfolio
 from helpers import login, scalar
+from process_helpers import command_prefix, free_port
 
 TOP_LEVEL_COMMANDS = ["serve", "worker", "db", "demo", "user", "ledger", "keys"]
 SUBCOMMANDS = {
@@ -38,11 +37,6 @@ class Result:
     code: int
     stdout: str
     stderr: str
-
-
-def command_prefix() -> list[str]:
-    script = Path(sys.executable).with_name("creatorhub")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "creatorhub.cli"]
 
 
 @pytest.fixture
@@ -515,9 +509,7 @@ def child_commands(pid: int) -> list[str]:
 async def test_serve_with_two_workers_answers_from_two_app_processes(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         *command_prefix(),
         "serve",

@@ -27,8 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +41,7 @@ from crashable_pg import CrashablePostgres
 from conftest import make_settings
 from creatorhub.db import Database
 from helpers import PASSWORD, mailed_token, scalar
+from process_helpers import command_prefix, free_port
 
 CLIENTS = 8
 LOAD_SECONDS = 44.0
@@ -63,18 +62,6 @@ FAULTS = [
     (28.0, "kill_api"),
     (35.0, "kill_worker"),
 ]
-
-
-def command_prefix() -> list[str]:
-    script = Path(sys.executable).with_name("creatorhub")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "creatorhub.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from creatorhub.jobs import (
 )
 from creatorhub.mail.service import enqueue
 from helpers import scalar
+from process_helpers import command_prefix
 
 HERE = Path(__file__).resolve().parent
 STALLED_SECONDS = 10  # the smallest the settings allow
@@ -380,11 +381,6 @@ async def test_a_second_signal_ends_the_worker_at_once(
 
 
 # --- (c) `creatorhub worker` outlives its database -----------------------------------------------
-
-
-def command_prefix() -> list[str]:
-    script = Path(sys.executable).with_name("creatorhub")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "creatorhub.cli"]
 
 
 @pytest.fixture
