@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.config import Settings
 from creatorhub.db import Database, connection_options, libpq_url
+from creatorhub.kit.errors import database_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -131,19 +132,10 @@ def stalled_job_bound_seconds(settings: Settings) -> float:
 
 
 def is_connection_error(error: BaseException | None) -> bool:
-    """Whether `error` (or what caused it) says the database cannot be reached.
-
-    procrastinate wraps psycopg's errors in its own, SQLAlchemy in its own: the chain is
-    followed. Server restarts, refused connections, pool timeouts and "the database system is
-    starting up" are all psycopg `OperationalError`s.
-    """
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, psycopg.OperationalError):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+    """Whether `error` (or what caused it: procrastinate and SQLAlchemy wrap psycopg's errors)
+    says the database cannot be reached now: the request path's rule (`database_unavailable`),
+    so a worker and an API process call the same failure an outage."""
+    return error is not None and database_unavailable(error)
 
 
 def describe_database_error(error: BaseException | None) -> str | None:
