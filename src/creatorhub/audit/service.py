@@ -23,7 +23,7 @@ from enum import Enum
 from typing import Any
 
 import structlog
-from sqlalchemy import inspect, select, text, tuple_
+from sqlalchemy import ColumnElement, Insert, insert, inspect, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.models import AuditLog, LogLevel, Severity, SystemLog
@@ -83,23 +83,87 @@ async def record_change(
     description: str | None = None,
     severity: Severity = Severity.INFO,
 ) -> None:
-    context = current_request()
     session.add(
         AuditLog(
-            actor_id=actor_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id) if entity_id is not None else None,
-            before=_jsonable(before) if before is not None else None,
-            after=_jsonable(after) if after is not None else None,
-            description=description,
-            severity=severity.value,
-            ip=context.ip if context else None,
-            user_agent=context.user_agent if context else None,
-            request_id=context.request_id if context else None,
+            **_change_row(
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                actor_id=actor_id,
+                before=before,
+                after=after,
+                description=description,
+                severity=severity,
+            )
         )
     )
     await session.flush()
+
+
+# A row's image: a mapping, or (for `change_insert`) a SQL expression giving its JSON.
+Image = Mapping[str, Any] | ColumnElement[Any] | None
+
+
+def change_insert(
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: str | uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    before: Image = None,
+    after: Image = None,
+    description: str | None = None,
+    severity: Severity = Severity.INFO,
+) -> Insert:
+    """`record_change` as a statement, for a workflow that sends its audit row in the statement
+    that makes the change (as a CTE of it): the same row, without a round trip of its own, and
+    still in the change's transaction. `before`/`after` may be SQL, e.g. the changed row as
+    JSON (`to_jsonb`) from the change's RETURNING, when the database writes part of it."""
+    return insert(AuditLog).values(
+        **_change_row(
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            actor_id=actor_id,
+            before=before,
+            after=after,
+            description=description,
+            severity=severity,
+        )
+    )
+
+
+def _image(value: Image) -> Any:
+    if value is None or isinstance(value, ColumnElement):
+        return value
+    return _jsonable(value)
+
+
+def _change_row(
+    *,
+    action: str,
+    entity_type: str,
+    entity_id: str | uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    before: Image,
+    after: Image,
+    description: str | None,
+    severity: Severity,
+) -> dict[str, Any]:
+    context = current_request()
+    return {
+        "actor_id": actor_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id) if entity_id is not None else None,
+        "before": _image(before),
+        "after": _image(after),
+        "description": description,
+        "severity": severity.value,
+        "ip": context.ip if context else None,
+        "user_agent": context.user_agent if context else None,
+        "request_id": context.request_id if context else None,
+    }
 
 
 def _system_log(

@@ -21,7 +21,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Select,
+    SmallInteger,
+    Text,
+    column,
+    func,
+    literal,
+    null,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -363,6 +379,110 @@ async def expire_holds(session: AsyncSession, now: datetime, *, limit: int = 500
 
 async def get_hold(session: AsyncSession, hold_id: uuid.UUID) -> Hold | None:
     return await session.get(Hold, hold_id, populate_existing=True)
+
+
+# --- inside a caller's statement -----------------------------------------------------------
+# The calls above are one round trip each. A workflow that writes its own rows with the money
+# (a claim: the hold, the claim and the slot) sends them all as one statement; these are the same
+# ledger functions as SQL to put in it. A refusal comes back as the same SQLSTATE, which the
+# caller turns into its problem with `errors.translate`.
+
+AccountRef = uuid.UUID | ColumnElement[uuid.UUID]
+
+
+def account_ref(
+    *,
+    owner_type: OwnerType | str,
+    owner_id: uuid.UUID,
+    kind: AccountKind | str,
+    currency: str,
+    shard: int = 0,
+) -> ColumnElement[uuid.UUID]:
+    """The account's id, created on first use by the statement that uses it: `ensure_account`
+    without a round trip of its own."""
+    return func.ledger.ensure_account(
+        literal(str(owner_type), Text),
+        literal(owner_id, PG_UUID(as_uuid=True)),
+        literal(str(kind), Text),
+        literal(currency, Text),
+        literal(shard, SmallInteger),
+        literal(kind in NEGATIVE_KINDS, Boolean),
+        type_=PG_UUID(as_uuid=True),
+    )
+
+
+def _account(ref: AccountRef) -> ColumnElement[uuid.UUID]:
+    return literal(ref, PG_UUID(as_uuid=True)) if isinstance(ref, uuid.UUID) else ref
+
+
+def hold_select(
+    *,
+    debit_account: AccountRef,
+    credit_account: AccountRef,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    currency: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    expires_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Select[tuple[uuid.UUID, bool]]:
+    """`create_hold` as a SELECT of (hold_id, created), to run as a CTE of the caller's
+    statement; either account may be an `account_ref`."""
+    _check_amount(amount)
+    call = func.ledger.create_hold(
+        _account(debit_account),
+        _account(credit_account),
+        literal(amount, BigInteger),
+        literal(kind, Text),
+        literal(idempotency_key, Text),
+        literal(reference_type, Text),
+        literal(reference_id, Text),
+        literal(expires_at, DateTime(timezone=True)),
+        literal(metadata, JSONB) if metadata is not None else null(),
+        literal(currency, Text),
+    ).table_valued(column("hold_id", PG_UUID(as_uuid=True)), column("created", Boolean))
+    return select(call.c.hold_id, call.c.created)
+
+
+def transfer_select(
+    *,
+    debit_account: AccountRef,
+    credit_account: AccountRef,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    currency: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Select[tuple[uuid.UUID, str, bool]]:
+    """`transfer` as a SELECT of (transfer_id, idempotency_key, created), to run as a CTE of the
+    caller's statement; either account may be an `account_ref`."""
+    _check_amount(amount)
+    call = func.ledger.transfer(
+        _account(debit_account),
+        _account(credit_account),
+        literal(amount, BigInteger),
+        literal(kind, Text),
+        literal(idempotency_key, Text),
+        literal(currency, Text),
+        literal(reference_type, Text),
+        literal(reference_id, Text),
+        literal(metadata, JSONB) if metadata is not None else null(),
+        null(),
+    ).table_valued(
+        column("transfer_id", PG_UUID(as_uuid=True)),
+        column("idempotency_key", Text),
+        column("created", Boolean),
+    )
+    return select(call.c.transfer_id, call.c.idempotency_key, call.c.created)
+
+
+def void_hold_call(hold_id: ColumnElement[uuid.UUID]) -> ColumnElement[Any]:
+    """`void_hold` as an expression, called once per row of the caller's statement."""
+    return func.ledger.void_hold(hold_id, literal("voided", Text))
 
 
 # --- refusals -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from creatorhub.identity.service.admin import (
 from creatorhub.identity.service.lookup import Principal, get_user
 from creatorhub.identity.service.profiles import (
     follower_total,
+    follower_total_of,
     get_brand_profile,
     get_creator_by_slug,
     get_creator_profile,
@@ -51,6 +52,7 @@ __all__ = [
     "create_admin",
     "delete_account",
     "follower_total",
+    "follower_total_of",
     "get_brand_profile",
     "get_creator_by_slug",
     "get_creator_profile",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ScalarSelect, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,10 +73,18 @@ async def follower_total(session: AsyncSession, user_id: uuid.UUID) -> int | Non
 
     Jobs match creators on this (seed 000's influence_min / influence_max).
     """
-    total: int | None = await session.scalar(
-        select(func.sum(FollowerEstimate.followers)).where(FollowerEstimate.user_id == user_id)
-    )
+    total: int | None = await session.scalar(select(follower_total_of(user_id)))
     return None if total is None else int(total)
+
+
+def follower_total_of(user_id: uuid.UUID) -> ScalarSelect[int | None]:
+    """`follower_total` as a subquery, for a caller that reads it in a statement of its own (a
+    claim reads it with the job it locks: one round trip for both)."""
+    return (
+        select(func.sum(FollowerEstimate.followers))
+        .where(FollowerEstimate.user_id == user_id)
+        .scalar_subquery()
+    )
 
 
 async def get_creator_profile(
