@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from creatorhub.kit.crypto import KeyringError, parse_keys
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -187,8 +189,6 @@ class Settings(BaseSettings):
     @classmethod
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
         # A malformed key list fails at startup, not at the first OAuth callback.
-        from creatorhub.kit.crypto import KeyringError, parse_keys
-
         if value is None or not value.get_secret_value().strip():
             return None
         try:

@@ -53,7 +53,7 @@ TASK_MODULES = [
     "creatorhub.mail.tasks",
     "creatorhub.payments.tasks",
     "creatorhub.payments.billing_tasks",
-    "creatorhub.kit.tasks",
+    "creatorhub.idempotency_tasks",
     "creatorhub.marketplace.tasks",
     "creatorhub.social.tasks",
 ]

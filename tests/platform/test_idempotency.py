@@ -25,6 +25,7 @@ from sqlalchemy import text
 from creatorhub.audit.service import record_change
 from creatorhub.config import Settings
 from creatorhub.db import Database, DbSession
+from creatorhub.idempotency_tasks import purge_idempotency_keys
 from creatorhub.identity.deps import CurrentPrincipal, Idempotency
 from creatorhub.jobs import defer
 from creatorhub.kit.errors import Unprocessable
@@ -38,7 +39,6 @@ from creatorhub.kit.idempotency import (
     purge_expired_keys,
     request_fingerprint,
 )
-from creatorhub.kit.tasks import purge_idempotency_keys
 from helpers import Account, account, assert_problem, scalar
 
 PATH = "/test/idempotency/transfers"

@@ -27,13 +27,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-if TYPE_CHECKING:
-    from creatorhub.config import Settings
+from pydantic import SecretStr
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -135,7 +133,21 @@ def _cached(spec: str) -> Keyring:
     return parse_keys(spec)
 
 
-def keyring_from_settings(settings: Settings) -> Keyring:
+class KeySettings(Protocol):
+    """What the keyring reads of `creatorhub.config.Settings`.
+
+    A protocol rather than the class: config validates the key list with `parse_keys` when it
+    loads, so this module must not import config back.
+    """
+
+    @property
+    def token_encryption_keys(self) -> SecretStr | None: ...
+
+    @property
+    def environment(self) -> str: ...
+
+
+def keyring_from_settings(settings: KeySettings) -> Keyring:
     configured = settings.token_encryption_keys
     production = settings.environment == "production"
     if configured is not None:

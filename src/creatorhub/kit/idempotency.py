@@ -40,7 +40,7 @@ the key table holds no usable secret either; 503 `idempotency_encryption_unavail
 cannot be sealed or opened (no key in production, a key removed within the retention).
 
 Stored answers are deleted after `idempotency_key_retention_hours` (`purge_expired_keys`, run by
-the periodic task in `creatorhub.kit.tasks`).
+the periodic task in `creatorhub.idempotency_tasks`).
 """
 
 from __future__ import annotations
