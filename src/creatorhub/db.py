@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from creatorhub.config import Settings
 
@@ -41,6 +43,32 @@ JOBS_SCHEMA = "procrastinate"
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def inserted_at() -> Mapped[datetime]:
+    """A row's insert time (`created_at`, a claim's `claimed_at`…), set by the database's now().
+
+    now() is the transaction's start, so every row one request or job writes carries the same
+    time. Every module's models use this one column shape; the migrations declare the same.
+    """
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+UNIQUE_VIOLATION = "23505"
+
+
+def is_unique_violation(error: BaseException, *constraints: str) -> bool:
+    """Whether a database error (SQLAlchemy's, or the psycopg error it wraps) is a unique
+    violation (SQLSTATE 23505) of one of `constraints`.
+
+    A constraint is named as PostgreSQL reports it: the UNIQUE or primary key constraint, or
+    the unique index (`uq_users_email_lower`). Matching the name, not the message, keeps a
+    caller from taking a conflict elsewhere in its transaction for its own.
+    """
+    original = getattr(error, "orig", error)
+    if not isinstance(original, psycopg.Error) or original.sqlstate != UNIQUE_VIOLATION:
+        return False
+    return original.diag.constraint_name in constraints
 
 
 def libpq_url(url: str) -> str:

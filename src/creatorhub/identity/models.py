@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "identity"
 
@@ -65,10 +65,6 @@ def _uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
     )
-
-
-def _created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 def _updated_at() -> Mapped[datetime]:
@@ -136,7 +132,7 @@ class User(Base):
     age_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Firebase uid of accounts carried over from seeds 000 and 002.
     external_uid: Mapped[str | None] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
 
     def has_role(self, role: Role) -> bool:
@@ -184,7 +180,7 @@ class CreatorProfile(Base):
     skills: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
     )
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
 
 
@@ -204,9 +200,7 @@ class FollowerEstimate(Base):
     platform: Mapped[str] = mapped_column(Text, primary_key=True)
     followers: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # Rows are replaced whole when the profile is saved, so the insert default is the update time.
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    updated_at: Mapped[datetime] = inserted_at()
 
 
 class BrandProfile(Base):
@@ -231,7 +225,7 @@ class BrandProfile(Base):
     business_categories: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
     )
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
 
 
@@ -256,7 +250,7 @@ class AuthSession(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey(f"{SCHEMA}.users.id", ondelete="CASCADE"), nullable=False
     )
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     last_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(Text)
@@ -281,7 +275,7 @@ class AuthToken(Base):
         ForeignKey(f"{SCHEMA}.auth_sessions.id", ondelete="CASCADE"), nullable=False
     )
     kind: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -305,7 +299,7 @@ class EmailToken(Base):
     )
     purpose: Mapped[str] = mapped_column(Text, nullable=False)
     new_email: Mapped[str | None] = mapped_column(String(254))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

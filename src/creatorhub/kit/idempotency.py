@@ -59,7 +59,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     Index,
     Integer,
     Text,
@@ -72,7 +71,7 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base, DbSession
+from creatorhub.db import Base, DbSession, inserted_at
 from creatorhub.kit.crypto import Keyring, KeyringError, keyring_from_settings
 from creatorhub.kit.errors import BadRequest, Conflict, Problem, Unprocessable, problem_responses
 
@@ -132,9 +131,7 @@ class IdempotencyKey(Base):
     # `json`, not `jsonb`: the text keeps its key order, so a replay is the first answer's bytes.
     # A sealed answer is {"sealed": base64, "key_id": ...} (its route says it is sealed).
     response_body: Mapped[Any] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class EncryptionUnavailable(Problem):

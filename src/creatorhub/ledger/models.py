@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "ledger"
 
@@ -98,9 +98,7 @@ class Account(Base):
     pending_debits: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     pending_credits: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class Hold(Base):
@@ -156,9 +154,7 @@ class Hold(Base):
     posted_amount: Mapped[int | None] = mapped_column(BigInteger)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = inserted_at()
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -215,9 +211,7 @@ class Transfer(Base):
         UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.holds.id")
     )
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = inserted_at()
     # Each account's version and balance after this transfer (the view ledger.entries shows
     # them as one leg per account, with the balance before).
     debit_account_version: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, 
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "mail"
 
@@ -41,7 +41,5 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = inserted_at()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

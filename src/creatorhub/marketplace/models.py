@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "marketplace"
 USERS = "identity.users.id"
@@ -43,10 +43,6 @@ def _uid(name: str = "uid") -> Mapped[uuid.UUID]:
     return mapped_column(
         name, UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
     )
-
-
-def _now(nullable: bool = False) -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=nullable, server_default=func.now())
 
 
 def _job_fk() -> Mapped[uuid.UUID]:
@@ -139,7 +135,7 @@ class Job(Base):
     status: Mapped[str] = mapped_column(
         Text, nullable=False, server_default=JobStatus.AWAITING_FUNDING.value
     )
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = inserted_at()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(Text)
     claim_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -164,7 +160,7 @@ class JobLog(Base):
     job_uid: Mapped[uuid.UUID] = _job_fk()
     description: Mapped[str] = mapped_column(Text, nullable=False)
     log: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class Claim(Base):
@@ -186,7 +182,7 @@ class Claim(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(f"{SCHEMA}.jobs.uid"), nullable=False)
     influencer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(USERS), nullable=False)
     slot_number: Mapped[int] = mapped_column(Integer, nullable=False)
-    claimed_at: Mapped[datetime] = _now()
+    claimed_at: Mapped[datetime] = inserted_at()
 
 
 class InfluencerJob(Base):
@@ -219,7 +215,7 @@ class InfluencerJob(Base):
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(Text, nullable=False)
     hold_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    assigned_at: Mapped[datetime] = _now()
+    assigned_at: Mapped[datetime] = inserted_at()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     content_done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     content_approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -258,7 +254,7 @@ class ContentSubmission(Base):
     status: Mapped[str] = mapped_column(
         Text, nullable=False, server_default=SubmissionStatus.SUBMITTED.value
     )
-    submitted_at: Mapped[datetime] = _now()
+    submitted_at: Mapped[datetime] = inserted_at()
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -288,7 +284,7 @@ class EscrowTransaction(Base):
     payment_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(Text, nullable=False)
     hold_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
-    payment_time: Mapped[datetime] = _now()
+    payment_time: Mapped[datetime] = inserted_at()
     escrow_released_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(
         Text, nullable=False, server_default=EscrowStatus.HELD.value
@@ -316,7 +312,7 @@ class EscrowEvent(Base):
     event_details: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default="{}"
     )
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class InfluencerPayout(Base):
@@ -350,7 +346,7 @@ class InfluencerPayout(Base):
     net_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(Text, nullable=False)
     genre: Mapped[str | None] = mapped_column(Text)
-    issued_at: Mapped[datetime] = _now()
+    issued_at: Mapped[datetime] = inserted_at()
     payed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payout_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
@@ -367,7 +363,7 @@ class InfluencerLog(Base):
     job_uid: Mapped[uuid.UUID] = _job_fk()
     description: Mapped[str | None] = mapped_column(Text)
     log: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class UnfilledRefund(Base):
@@ -397,7 +393,7 @@ class UnfilledRefund(Base):
     stripe_charge_id: Mapped[str | None] = mapped_column(Text)
     provider_refund_id: Mapped[str | None] = mapped_column(Text)
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class PlatformAnalytics(Base):
@@ -418,7 +414,7 @@ class PlatformAnalytics(Base):
     )
     system_events_logged: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     escrow_events_logged: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    computed_at: Mapped[datetime] = _now()
+    computed_at: Mapped[datetime] = inserted_at()
 
 
 class FinancialAnalytics(Base):
@@ -444,4 +440,4 @@ class FinancialAnalytics(Base):
     largest_single_refund: Mapped[int] = mapped_column(
         BigInteger, nullable=False, server_default="0"
     )
-    computed_at: Mapped[datetime] = _now()
+    computed_at: Mapped[datetime] = inserted_at()

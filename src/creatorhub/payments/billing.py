@@ -35,10 +35,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.config import Settings
+from creatorhub.db import is_unique_violation
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.errors import InsufficientFunds, LedgerProblem, sqlstate_of
+from creatorhub.ledger.errors import InsufficientFunds, LedgerProblem
 from creatorhub.ledger.models import Transfer
 from creatorhub.payments.earnings import pay_earnings
 from creatorhub.payments.models import Plan, PlanInterval, Subscription, SubscriptionStatus
@@ -56,7 +57,6 @@ REFERENCE_TYPE = "subscription"
 _CURRENCY = re.compile(r"^(?:[A-Z]{3}|CREDIT)$")
 # Subscription ids derived from (subscriber, plan, key): the same key gives the same one.
 _SUBSCRIPTION_NAMESPACE = uuid.UUID("5c1b8f0e-6a57-4c8e-9d3e-2f1a0b7c4d21")
-_UNIQUE_VIOLATION = "23505"
 
 
 # --- refusals -------------------------------------------------------------------------------
@@ -306,8 +306,9 @@ async def subscribe(
             await session.flush()
             charge = await _charge(session, settings, plan, subscription_id, subscriber_id, 1, now)
     except IntegrityError as error:
-        # A concurrent subscribe committed first: the same key (a replay) or another one.
-        if sqlstate_of(error) != _UNIQUE_VIOLATION:
+        # A concurrent subscribe committed first: the same key (a replay: the id derived from
+        # it) or another one (one live subscription per subscriber and plan).
+        if not is_unique_violation(error, "pk_subscriptions", "uq_subscriptions_live"):
             raise
         replay = await _replay(session, plan, subscription_id)
         if replay is not None:

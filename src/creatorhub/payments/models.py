@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "payments"
 CURRENCY_CHECK = "currency ~ '^[A-Z]{3}$' OR currency = 'CREDIT'"
@@ -38,10 +38,6 @@ def _id() -> Mapped[uuid.UUID]:
     return mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
     )
-
-
-def _created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 def _updated_at() -> Mapped[datetime]:
@@ -113,7 +109,7 @@ class FeeRule(Base):
     basis_points: Mapped[int] = mapped_column(Integer, nullable=False)
     fixed_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     updated_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
 
 
@@ -159,7 +155,7 @@ class FundingIntent(Base):
         Text, nullable=False, server_default="requires_confirmation"
     )
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -186,9 +182,7 @@ class WebhookEvent(Base):
     raw_body: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     outcome: Mapped[str] = mapped_column(Text, nullable=False)
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    received_at: Mapped[datetime] = inserted_at()
 
 
 class PayoutAccount(Base):
@@ -224,7 +218,7 @@ class PayoutAccount(Base):
     capabilities: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
 
 
@@ -274,7 +268,7 @@ class Payout(Base):
     provider: Mapped[str] = mapped_column(Text, nullable=False)
     provider_reference: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -311,7 +305,7 @@ class PendingEarning(Base):
     source_id: Mapped[str | None] = mapped_column(Text)
     release_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class Plan(Base):
@@ -341,7 +335,7 @@ class Plan(Base):
         Text, nullable=False, server_default="subscription"
     )
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class Subscription(Base):
@@ -388,5 +382,5 @@ class Subscription(Base):
     periods_paid: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()

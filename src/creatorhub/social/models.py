@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "social"
 USERS = "identity.users.id"
@@ -62,10 +62,6 @@ def _id() -> Mapped[uuid.UUID]:
     return mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
     )
-
-
-def _created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class Credential(Base):
@@ -107,7 +103,7 @@ class Credential(Base):
     )
     follower_count: Mapped[int | None] = mapped_column(BigInteger)
     follower_count_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -133,7 +129,7 @@ class OAuthState(Base):
     code_verifier: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     key_id: Mapped[str] = mapped_column(Text, nullable=False)
     redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -162,4 +158,4 @@ class ConnectorLog(Base):
     request_payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     response_payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     ip_address: Mapped[str | None] = mapped_column(INET)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()

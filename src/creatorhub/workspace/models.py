@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatorhub.db import Base
+from creatorhub.db import Base, inserted_at
 
 SCHEMA = "workspace"
 USERS = "identity.users.id"
@@ -49,10 +49,6 @@ def _id() -> Mapped[uuid.UUID]:
     return mapped_column(
         UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
     )
-
-
-def _created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 def _owner() -> Mapped[uuid.UUID]:
@@ -85,7 +81,7 @@ class Shoot(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When the current review link was made (seed 001); the link itself is a ReviewLink row.
     review_link_generated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class Upload(Base):
@@ -108,7 +104,7 @@ class Upload(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     completed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class BlockedDates(Base):
@@ -129,7 +125,7 @@ class BlockedDates(Base):
     end_date: Mapped[date] = mapped_column(Date, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
     reason_public: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
 
 
 class CalendarFeed(Base):
@@ -150,7 +146,7 @@ class CalendarFeed(Base):
     id: Mapped[uuid.UUID] = _id()
     user_id: Mapped[uuid.UUID] = _owner()
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -183,7 +179,7 @@ class ReviewLink(Base):
     )
     user_id: Mapped[uuid.UUID] = _owner()
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = inserted_at()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -217,7 +213,5 @@ class Review(Base):
     # Hidden until the creator (or an admin) publishes it.
     is_published: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _created_at()
-    submitted_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = inserted_at()
+    submitted_at: Mapped[datetime] = inserted_at()

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creatorhub.audit.models import Severity
 from creatorhub.audit.service import record_change, snapshot
 from creatorhub.config import Settings
-from creatorhub.db import Database
+from creatorhub.db import Database, is_unique_violation
 from creatorhub.identity import passwords
 from creatorhub.identity.models import AccountStatus, EmailToken, EmailTokenPurpose, User
 from creatorhub.identity.schemas import RegisterRequest
@@ -23,7 +23,6 @@ from creatorhub.identity.service.lookup import (
     Principal,
     email_key,
     get_user,
-    is_unique_violation,
     user_by_email,
 )
 from creatorhub.identity.service.sessions import (

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.identity.models import AccountStatus, Role, User
@@ -51,7 +50,3 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     if user is None or user.status == AccountStatus.DELETED.value:
         raise NotFound("no such user", code="user_not_found")
     return user
-
-
-def is_unique_violation(exc: IntegrityError, constraint: str) -> bool:
-    return constraint in str(exc.orig)

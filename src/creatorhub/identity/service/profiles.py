@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import changed_fields, record_change, snapshot
+from creatorhub.db import is_unique_violation
 from creatorhub.identity.models import (
     AccountStatus,
     BrandProfile,
@@ -18,7 +19,7 @@ from creatorhub.identity.models import (
     User,
 )
 from creatorhub.identity.schemas import BrandProfileIn, CreatorProfileIn, UserUpdate
-from creatorhub.identity.service.lookup import Principal, is_unique_violation
+from creatorhub.identity.service.lookup import Principal
 from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
 
 # Profile addresses that name a page or path of the platform, or could pass for its voice
