@@ -380,6 +380,15 @@ def main() -> None:
         )
         typer.echo(f"creatorhub cannot start, its settings are not valid:\n{problems}", err=True)
         raise SystemExit(2) from None
+    except Exception as error:
+        # Imported here, as every command's modules are: `--help` stays fast.
+        from creatorhub.migrate import MigrationLockTimeout
+
+        if not isinstance(error, MigrationLockTimeout):
+            raise
+        # Not a defect: the message says what to do, a traceback would bury it.
+        typer.echo(f"creatorhub: {error}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

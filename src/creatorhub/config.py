@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     embedded_database_name: str = "creatorhub"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    migration_lock_timeout_ms: int = Field(
+        default=5_000,
+        ge=1,
+        description="how long a migration waits for each table lock before it gives up (and "
+        "rolls back): while it waits, every query needing that table queues behind it",
+    )
 
     # --- HTTP -----------------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -7,7 +7,8 @@
 * `load_sql`, `execute_script`: the PL/pgSQL files of a module, for revisions to run.
 
 The Alembic options every entry point must agree on (schemas considered, version table, the lock
-that keeps two processes from migrating at once) live here and env.py uses them.
+that keeps two processes from migrating at once, the lock timeout that keeps a migration from
+stalling traffic) live here and env.py uses them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from alembic.runtime.environment import IncludeNameFn, NameFilterParentNames, Na
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from creatorhub.config import Settings, get_settings
@@ -40,6 +42,9 @@ VERSION_TABLE_SCHEMA = "public"
 # Any fixed bigint works; it only has to be the same in every process that migrates.
 # (The bytes spell "creatorh".)
 MIGRATION_LOCK_KEY = 0x63726561746F7268
+
+# PostgreSQL's lock_not_available: a lock wait ran past lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
 
 # Schemas that no model owns: autogenerate must neither propose dropping what is in them nor
 # compare it. procrastinate's schema is installed from its own SQL by revision 0004.
@@ -109,13 +114,46 @@ def create_migration_engine(url: str, settings: Settings | None = None) -> Engin
     return create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args={"options": options})
 
 
-def lock_migrations(connection: Connection) -> None:
+class MigrationLockTimeout(RuntimeError):
+    """A migration gave up waiting for a lock; its transaction rolled back, nothing changed."""
+
+
+def lock_migrations(connection: Connection, settings: Settings) -> None:
     """Wait until no other process migrates this database; held until the transaction ends.
 
     Call it first in the migration transaction: the revision to start from is read after it,
     so a process that waited sees the work of the one that went first and has nothing to do.
+
+    Then every other lock the transaction waits for is bounded by
+    `CREATORHUB_MIGRATION_LOCK_TIMEOUT_MS`. Waiting for the migration lock only delays another
+    migrating process, so it has no bound; but an `ALTER TABLE` or `CREATE INDEX` waiting behind
+    a long transaction makes every later query on that table queue behind it: better to give up
+    (`MigrationLockTimeout`) and retry than to stall the traffic.
     """
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    connection.execute(
+        text("SELECT set_config('lock_timeout', :timeout, true)"),
+        {"timeout": f"{settings.migration_lock_timeout_ms}ms"},
+    )
+
+
+@contextmanager
+def lock_timeout_explained(settings: Settings) -> Iterator[None]:
+    """Turn PostgreSQL's lock timeout inside the block into `MigrationLockTimeout`, which tells
+    the operator what happened and what to do."""
+    try:
+        yield
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise MigrationLockTimeout(
+            f"the migration waited {settings.migration_lock_timeout_ms} ms for a lock that other "
+            "sessions hold, and gave up (CREATORHUB_MIGRATION_LOCK_TIMEOUT_MS) so as not to "
+            "stall the queries queued behind it; it was rolled back and changed nothing. Run it "
+            "again: if it keeps failing, end or wait out the long transactions on the table it "
+            "changes (pg_stat_activity, pg_locks), or migrate at a quieter time. It waited in: "
+            f"{error.statement}"
+        ) from error
 
 
 def alembic_config() -> Config:
@@ -135,8 +173,8 @@ def alembic_config() -> Config:
 
 
 @contextmanager
-def _connection(url: str) -> Iterator[Connection]:
-    engine = create_migration_engine(url)
+def _connection(url: str, settings: Settings | None = None) -> Iterator[Connection]:
+    engine = create_migration_engine(url, settings)
     try:
         with engine.connect() as connection:
             yield connection
@@ -144,20 +182,25 @@ def _connection(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _run_command(url: str, fn: Callable[[Config, str], None], revision: str) -> None:
+def _run_command(
+    url: str, fn: Callable[[Config, str], None], revision: str, settings: Settings | None
+) -> None:
+    settings = settings or get_settings()
     config = alembic_config()
-    with _connection(url) as connection:
+    with _connection(url, settings) as connection:
         # A fresh connection, not in a transaction: env.py's transaction commits the work.
         config.attributes["connection"] = connection
+        config.attributes["settings"] = settings
         fn(config, revision)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    _run_command(url, command.upgrade, revision)
+def upgrade(url: str, revision: str = "head", *, settings: Settings | None = None) -> None:
+    """Migrate up to `revision`, with `settings` (default: the process's own configuration)."""
+    _run_command(url, command.upgrade, revision, settings)
 
 
-def downgrade(url: str, revision: str) -> None:
-    _run_command(url, command.downgrade, revision)
+def downgrade(url: str, revision: str, *, settings: Settings | None = None) -> None:
+    _run_command(url, command.downgrade, revision, settings)
 
 
 def current(url: str) -> str | None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from psycopg import errors, sql
 from psycopg.types.json import Jsonb
+from sqlalchemy.exc import DBAPIError
 
 from creatorhub import all_models, migrate
 from creatorhub.config import Settings
@@ -208,6 +210,43 @@ def test_processes_starting_at_once_both_succeed(empty_database_url: str) -> Non
     outputs = [process.communicate(timeout=120)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     assert migrate.current(empty_database_url) == migrate.head()
+
+
+def test_migration_gives_up_on_a_held_lock_instead_of_stalling_traffic(
+    empty_database_url: str,
+) -> None:
+    """A revision that needs a lock an open transaction holds fails after the lock timeout,
+    rolled back, with what to do; left waiting, it would queue every later query on the table
+    behind it. Once the lock is gone, running it again succeeds."""
+    url = empty_database_url
+    migrate.upgrade(url, "0011_idempotency_exact_replay")
+    settings = Settings(database_url=url, migration_lock_timeout_ms=300)
+    with connect(url, autocommit=False) as writer:
+        # What any write in flight holds; 0012's CREATE INDEX needs SHARE, which conflicts.
+        writer.execute("LOCK TABLE workspace.review_links IN ROW EXCLUSIVE MODE")
+        started = time.monotonic()
+        with pytest.raises(migrate.MigrationLockTimeout) as raised:
+            migrate.upgrade(url, "0012_review_links_by_shoot", settings=settings)
+        waited = time.monotonic() - started
+        assert migrate.current(url) == "0011_idempotency_exact_replay"
+        writer.rollback()
+
+    # The wait is the timeout plus a migration run's own time (connecting, loading Alembic).
+    assert 0.3 <= waited < 5, waited
+    assert str(raised.value) == (
+        "the migration waited 300 ms for a lock that other sessions hold, and gave up "
+        "(CREATORHUB_MIGRATION_LOCK_TIMEOUT_MS) so as not to stall the queries queued behind "
+        "it; it was rolled back and changed nothing. Run it again: if it keeps failing, end or "
+        "wait out the long transactions on the table it changes (pg_stat_activity, pg_locks), "
+        "or migrate at a quieter time. It waited in: CREATE INDEX idx_review_links_shoot ON "
+        "workspace.review_links (shoot_id, created_at)"
+    )
+    cause = raised.value.__cause__
+    assert isinstance(cause, DBAPIError)
+    assert isinstance(cause.orig, errors.LockNotAvailable)
+
+    migrate.upgrade(url, settings=settings)
+    assert migrate.current(url) == migrate.head()
 
 
 # --- (b) models match migrations ----------------------------------------------------------

@@ -19,7 +19,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from creatorhub import all_models, migrate
-from creatorhub.config import get_settings
+from creatorhub.config import Settings, get_settings
 from creatorhub.embedded_db import resolve_database_url
 
 config = context.config
@@ -29,10 +29,11 @@ if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def _migrate(connection: Connection) -> None:
+def _migrate(connection: Connection, settings: Settings) -> None:
     context.configure(connection=connection, **migrate.context_options(all_models.metadata))
-    with context.begin_transaction():
-        migrate.lock_migrations(connection)
+    # One transaction for the whole run: a lock timeout in any revision rolls back all of them.
+    with migrate.lock_timeout_explained(settings), context.begin_transaction():
+        migrate.lock_migrations(connection, settings)
         context.run_migrations()
 
 
@@ -44,14 +45,15 @@ def _database_url() -> str:
 
 
 def run_migrations_online() -> None:
+    settings = config.attributes.get("settings") or get_settings()
     connection = config.attributes.get("connection")
     if connection is not None:
-        _migrate(connection)
+        _migrate(connection, settings)
         return
-    engine = migrate.create_migration_engine(_database_url())
+    engine = migrate.create_migration_engine(_database_url(), settings)
     try:
         with engine.connect() as connection:
-            _migrate(connection)
+            _migrate(connection, settings)
     finally:
         engine.dispose()
 
