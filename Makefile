@@ -10,7 +10,8 @@ BIN := $(VENV)/bin
 # server's system user) name an xdist_group and run on one worker, one after another.
 PYTEST_ARGS ?= -n auto --dist loadgroup
 
-.PHONY: run test lint typecheck pytest worker clean bench bench-tools browser-tools
+.PHONY: run test lint typecheck pytest worker clean bench bench-profile bench-tools load-tools \
+	browser-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,22 +39,29 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no test: treated as a failure, never as a pass.
-pytest: $(VENV)/.installed-dev browser-tools
+pytest: $(VENV)/.installed-dev browser-tools load-tools
 	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$code
 
 test: lint typecheck pytest
 
-# The ledger benchmark (docs/benchmarks.md, "Ledger"): not a test. BENCH_ARGS passes options,
-# e.g. `make bench BENCH_ARGS="--duration 5 --database-url postgresql://postgres@127.0.0.1/postgres"`.
+# The benchmark (docs/benchmarks.md): not a test. It writes bench/results/ and the tables of
+# docs/benchmarks.md. BENCH_ARGS passes options, e.g.
+# `make bench BENCH_ARGS="--duration 5 --database-url postgresql://postgres@127.0.0.1/postgres"`.
 BENCH_ARGS ?=
 
 bench: $(VENV)/.installed-dev bench-tools
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench --docs $(BENCH_ARGS)
+
+# Where an app process spends its CPU under wrk's load (py-spy, from the dev extras): the
+# profiles go to bench/results/profile-*.{txt,md}.
+bench-profile: $(VENV)/.installed-dev bench-tools
+	$(BIN)/python -m bench --only profile $(BENCH_ARGS)
 
 # pgbench drives the benchmark. pgserver ships one matching the embedded server; the system one
-# (Debian's postgresql-client) serves an external server and is installed when missing.
-bench-tools:
+# (Debian's postgresql-client) serves an external server and is installed when missing. wrk
+# drives its HTTP section (load-tools).
+bench-tools: load-tools
 	@if ! command -v pgbench >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    echo "pgbench missing: installing postgresql-client"; \
@@ -63,6 +71,22 @@ bench-tools:
 	  else \
 	    echo "pgbench is not on PATH and apt-get is not usable here: install PostgreSQL's client"; \
 	    echo "tools (Debian: postgresql-client); until then the bench uses pgserver's pgbench."; \
+	  fi; \
+	fi
+
+# Debian's wrk: the HTTP load generator of the benchmark, whose smoke test runs with the suite
+# (tests/bench). Installed here when missing and apt-get is usable as root, as on CI; elsewhere
+# the benchmark's HTTP section and that test are skipped with a message.
+load-tools:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "wrk missing: installing Debian's wrk (the benchmark's HTTP load generator)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; } \
+	      || echo "could not install wrk: the benchmark's HTTP section will be skipped"; \
+	  else \
+	    echo "wrk is not on PATH and apt-get is not usable here: the benchmark's HTTP section"; \
+	    echo "and its smoke test will be skipped (Debian: apt-get install wrk)."; \
 	  fi; \
 	fi
 

@@ -1,19 +1,22 @@
-"""Ledger benchmark: `make bench`, or `.venv/bin/python -m bench [options]`.
+"""The benchmark: `make bench`, or `.venv/bin/python -m bench [options]`.
 
 Everything runs in one run against one PostgreSQL server: a fresh embedded one (pgserver) by
 default, or the one behind `--database-url`/`DATABASE_URL`, where the scratch database
-`creatorhub_bench` is created, migrated, measured, verified and dropped.
+(`creatorhub_bench`) is created, migrated, measured, verified and dropped.
 
 1. pgbench: `pgbench -i -s 10`, then TPC-B (builtin) at each client count: the reference.
 2. ledger: pgbench again, with scripts that call the ledger's functions, one statement per
    transaction: a transfer, a transfer with its platform fee (16 fee shards, then 1 fee
    account), a hold + post cycle.
 3. batch: one `ledger.apply_transfers` call of 5,000 and of 20,000 transfers, from Python.
-4. http: `POST /v1/funding` through the app, closed loop at each client count, then open loop
-   at 70 % of the peak for the p99.
+4. http: wrk against the reference endpoint (bench/reference_app.py) and the product's
+   `POST /v1/funding` and claims, with 1 and 2 app processes (bench/http_money.py).
+5. profile (only when asked, `--only profile`): where an app process spends its CPU under
+   wrk's load, sampled by py-spy (bench/profile.py).
 
 Then `creatorhub.ledger.verify` on the scratch database (zero violations expected: the run is
-also a load test) and bench/results/latest.json. See docs/benchmarks.md, section "Ledger".
+also a load test), the results (bench/results/latest.json and latest.md) and, with `--docs`,
+the tables in docs/benchmarks.md. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,59 +34,117 @@ from typing import Any
 
 from bench import database, http_money, ledger, pgbench, report
 
-SECTIONS = ("pgbench", "ledger", "batch", "http")
-RESULTS = Path(__file__).resolve().parent / "results"
-TPCB_SCALE = 10
-BATCH_SIZES = (5_000, 20_000)
-BATCH_REPEATS = 5
+SECTIONS = ("pgbench", "ledger", "batch", "http", "profile")
+DEFAULT_SECTIONS = ("pgbench", "ledger", "batch", "http")
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+
+def _counts(text: str) -> list[int]:
+    return sorted({int(c) for c in text.split(",") if c.strip()})
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=(__doc__ or "").split("\n\n")[0]
     )
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
-    parser.add_argument(
-        "--clients", default="1,4,8,16", help="comma-separated client counts (default 1,4,8,16)"
+    add = parser.add_argument
+    add("--duration", type=int, default=15, help="seconds per measured run (default 15)")
+    add("--clients", default="1,4,8,16", help="pgbench client counts (default 1,4,8,16)")
+    add(
+        "--connections",
+        default="1,4,8,16,32",
+        help="HTTP: wrk connection counts of the closed loop (default 1,4,8,16,32)",
     )
-    parser.add_argument(
-        "--only", default=",".join(SECTIONS), help=f"sections to run, of {','.join(SECTIONS)}"
+    add(
+        "--app-processes",
+        default="1,2",
+        help="HTTP: app process counts, each measured in turn (default 1,2)",
     )
-    parser.add_argument(
+    add(
+        "--open-loop-connections",
+        type=int,
+        default=64,
+        help="HTTP: wrk connections at the fixed rate (more than requests in flight; default 64)",
+    )
+    add("--wrk-threads", type=int, default=1, help="wrk threads (default 1: it shares the cores)")
+    add("--creators", type=int, default=128, help="HTTP: users the requests spread over")
+    add("--job-window", type=int, default=64, help="HTTP: jobs claimed at once (default 64)")
+    add("--profile-connections", type=int, default=16, help="profile: wrk connections")
+    add(
+        "--only",
+        default=",".join(DEFAULT_SECTIONS),
+        help=f"sections to run, of {','.join(SECTIONS)} (default: all but profile)",
+    )
+    add(
         "--database-url",
         default=os.environ.get("DATABASE_URL"),
         help="a PostgreSQL server to measure (default: DATABASE_URL, else a fresh embedded one)",
     )
-    parser.add_argument("--port", type=int, default=8792, help="port of the app (http section)")
-    parser.add_argument(
-        "--app-processes",
+    add(
+        "--scratch-database",
+        default=database.SCRATCH_DATABASE,
+        help=f"the scratch database's name (default {database.SCRATCH_DATABASE})",
+    )
+    add("--port", type=int, default=8792, help="port of the app servers (http, profile)")
+    add(
+        "--warmup",
         type=int,
-        default=1,
-        help="app processes serving the http section (`serve --workers N`, default 1: the load"
-        " client and PostgreSQL share the machine's cores with them)",
+        default=5,
+        help="unmeasured seconds first: pgbench, per script (default 5); HTTP, per operation and"
+        " server (at most 3)",
     )
-    parser.add_argument(
-        "--output", type=Path, help="also write the results here (latest.json is always written)"
+    add("--tpcb-scale", type=int, default=10, help="pgbench -i -s (default 10)")
+    add("--batch-sizes", default="5000,20000", help="batch: transfers per call")
+    add("--batch-repeats", type=int, default=5, help="batch: calls per size")
+    add(
+        "--output",
+        type=Path,
+        default=RESULTS / "latest.json",
+        help="the results (default bench/results/latest.json; latest.md beside it); profiles"
+        " go to the same directory",
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the scratch database (to inspect it)"
-    )
+    add("--docs", action="store_true", help="write the tables into docs/benchmarks.md")
+    add("--keep", action="store_true", help="keep the scratch database (to inspect it)")
     args = parser.parse_args(argv)
-    args.client_counts = sorted({int(c) for c in args.clients.split(",") if c.strip()})
+    args.client_counts = _counts(args.clients)
+    args.connection_counts = _counts(args.connections)
+    args.process_counts = _counts(args.app_processes)
+    args.batch_size_list = tuple(_counts(args.batch_sizes))
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.sections) - set(SECTIONS)
-    if args.app_processes < 1:
-        parser.error("--app-processes must be at least 1")
-    if unknown or not args.client_counts or min(args.client_counts) < 1:
-        parser.error(f"bad --only ({', '.join(sorted(unknown))}) or --clients")
+    if unknown:
+        parser.error(f"unknown --only sections: {', '.join(sorted(unknown))}")
+    lists = {
+        "client_counts": "--clients",
+        "connection_counts": "--connections",
+        "process_counts": "--app-processes",
+        "batch_size_list": "--batch-sizes",
+    }
+    for name, option in lists.items():
+        values = getattr(args, name)
+        if not values or min(values) < 1:
+            parser.error(f"{option}: a comma-separated list of positive integers")
     return args
+
+
+def http_options(args: argparse.Namespace) -> http_money.Options:
+    return http_money.Options(
+        connections=args.connection_counts,
+        app_processes=args.process_counts,
+        seconds=args.duration,
+        warmup_seconds=min(3, args.warmup),
+        open_loop_connections=args.open_loop_connections,
+        wrk_threads=args.wrk_threads,
+        creators=args.creators,
+        window=args.job_window,
+        port=args.port,
+    )
 
 
 def _by_clients(runs: list[pgbench.PgbenchRun]) -> dict[str, float]:
     return {str(r.clients): round(r.tps, 1) for r in runs}
-
-
-WARMUP_SECONDS = 5
 
 
 def run_pgbench_and_ledger_sections(
@@ -103,8 +165,8 @@ def run_pgbench_and_ledger_sections(
     which would otherwise be charged to whichever run comes first.
     """
     if tpcb:
-        print(f"pgbench -i -s {TPCB_SCALE} ...", flush=True)
-        pgbench.initialize(tool, server, TPCB_SCALE)
+        print(f"pgbench -i -s {args.tpcb_scale} ...", flush=True)
+        pgbench.initialize(tool, server, args.tpcb_scale)
     with tempfile.TemporaryDirectory() as directory:
         scripts = ledger.write_scripts(Path(directory))
         plan: list[tuple[str, str, str, Path | None]] = []  # key, title, unit, script
@@ -113,9 +175,12 @@ def run_pgbench_and_ledger_sections(
         if ledger_scenarios:
             plan.extend((s.key, s.title, s.unit, scripts[s.key]) for s in ledger.scenarios())
         warmup_clients = min(8, max(args.client_counts))
-        print(f"  warm-up: {WARMUP_SECONDS} s each at c={warmup_clients}", flush=True)
-        for _key, _title, _unit, script in plan:
-            pgbench.run(tool, server, clients=warmup_clients, seconds=WARMUP_SECONDS, script=script)
+        if args.warmup > 0:
+            print(f"  warm-up: {args.warmup} s each at c={warmup_clients}", flush=True)
+            for _key, _title, _unit, script in plan:
+                pgbench.run(
+                    tool, server, clients=warmup_clients, seconds=args.warmup, script=script
+                )
         runs: dict[str, list[pgbench.PgbenchRun]] = {key: [] for key, *_ in plan}
         for clients in args.client_counts:
             for key, title, unit, script in plan:
@@ -133,8 +198,10 @@ def run_pgbench_and_ledger_sections(
             figures["scripts"][scenario.key] = scenario.script
 
 
-def run_batch_section(server: database.Server, figures: dict[str, Any]) -> None:
-    runs = ledger.run_batches(server.url, BATCH_SIZES, BATCH_REPEATS)
+def run_batch_section(
+    server: database.Server, args: argparse.Namespace, figures: dict[str, Any]
+) -> None:
+    runs = ledger.run_batches(server.url, args.batch_size_list, args.batch_repeats)
     for run in runs:
         print(f"  batch of {run.size:,}: {[round(r) for r in run.rates]} transfers/s", flush=True)
     figures["ledger_batch"] = [r.as_json() for r in runs]
@@ -148,24 +215,20 @@ def run_batch_section(server: database.Server, figures: dict[str, Any]) -> None:
 def run_http_section(
     server: database.Server, args: argparse.Namespace, figures: dict[str, Any]
 ) -> None:
+    """The HTTP section and/or the profile: one setup, one set of servers for both."""
+    profiling = None
+    if "profile" in args.sections:
+        profiling = http_money.Profiling(args.output.parent, args.profile_connections)
     result = http_money.run(
-        server, args.client_counts, float(args.duration), args.port, args.app_processes
+        server, http_options(args), http="http" in args.sections, profiling=profiling
     )
-    figures["http"] = result.as_json()
-    figures["http"]["app_processes"] = args.app_processes
-    figures["http_money_op_peak_rps"] = (
-        None if result.peak_rps is None else round(result.peak_rps, 1)
-    )
-    figures["http_money_op_p99_ms"] = result.p99_ms
-    figures["http_money_op_by_clients"] = {
-        str(r.clients): round(r.rps, 1) for r in result.by_clients
-    }
-    if result.skipped:
-        print(f"  http skipped: {result.skipped}", flush=True)
-    else:
-        print(
-            f"  http peak {result.peak_rps:,.0f} req/s, p99 {result.p99_ms} ms at 70 %", flush=True
-        )
+    figures["profile"] = result.pop("profile")
+    if "http" in args.sections:
+        figures["http"] = result
+    elif result["errors"] or result["skipped"]:
+        figures["errors"] += result["errors"] or [f"profile: {result['skipped']}"]
+    if result["skipped"]:
+        print(f"  skipped: {result['skipped']}", flush=True)
 
 
 def code_version() -> dict[str, str | None]:
@@ -215,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "code": code_version(),
         "runs": {},
         "scripts": {},
+        "section_seconds": {},
         "errors": [],
     }
     # Every figure the JSON promises, null until measured.
@@ -225,8 +289,6 @@ def main(argv: list[str] | None = None) -> int:
         "ledger_transfer_with_single_fee_account_peak_tps",
         "ledger_hold_post_peak_ops",
         "ledger_batch_transfers_per_s",
-        "http_money_op_peak_rps",
-        "http_money_op_p99_ms",
     ):
         figures[key] = None
     load = os.getloadavg()[0]
@@ -237,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     print("starting the scratch database ...", flush=True)
-    with database.scratch_server(args.database_url, keep=args.keep) as server:
+    with database.scratch_server(
+        args.database_url, keep=args.keep, name=args.scratch_database
+    ) as server:
         tool = database.find_pgbench(server.major)
         figures["server"] = {
             "version": server.version,
@@ -269,18 +333,24 @@ def main(argv: list[str] | None = None) -> int:
                     tool, server, args, figures, tpcb=False, ledger_scenarios=True
                 )
             ),
-            "batch": lambda: run_batch_section(server, figures),
+            "batch": lambda: run_batch_section(server, args, figures),
             "http": lambda: run_http_section(server, args, figures),
+            # With the HTTP section when both run (see run_http_section).
+            "profile": lambda: (
+                None if "http" in args.sections else run_http_section(server, args, figures)
+            ),
         }
         for name in SECTIONS:
             if name not in args.sections:
                 continue
             print(f"[{name}]", flush=True)
+            began = time.monotonic()
             try:
                 sections[name]()
             except Exception as error:  # report it, go on with the others
                 traceback.print_exc()
                 figures["errors"].append(f"{name}: {type(error).__name__}: {error}"[:2000])
+            figures["section_seconds"][name] = round(time.monotonic() - began, 1)
         from creatorhub.ledger.verify import verify
 
         print("[verify]", flush=True)
@@ -297,12 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     figures["targets"] = [t.as_json() for t in report.targets(figures)]
     figures["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    report.write(RESULTS / "latest.json", figures)
-    if args.output is not None:
-        report.write(args.output, figures)
+    report.write(args.output, figures)
+    tables = report.markdown(figures)
+    args.output.with_suffix(".md").write_text(tables)
     print(report.table(figures))
-    print(f"\nwritten: {RESULTS / 'latest.json'}")
-    return 1 if figures["errors"] or violations else 0
+    print(f"\nwritten: {args.output} and {args.output.with_suffix('.md')}")
+    if args.docs:
+        if report.update_docs(DOCS, tables):
+            print(f"written: the tables in {DOCS}")
+        else:
+            print(f"not written: {DOCS} has no result markers ({report.DOCS_START})")
+    http_errors = (figures.get("http") or {}).get("errors") or []
+    return 1 if figures["errors"] or http_errors or violations else 0
 
 
 if __name__ == "__main__":

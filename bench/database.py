@@ -129,26 +129,26 @@ def _scalar(conn: psycopg.Connection[Any], query: str) -> Any:
     return None if row is None else row[0]
 
 
-def _drop_scratch(admin_url: str) -> None:
+def _drop_scratch(admin_url: str, name: str) -> None:
     with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(SCRATCH_DATABASE)
-            )
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
 
 
-def _create_scratch(admin_url: str) -> str:
-    _drop_scratch(admin_url)
+def _create_scratch(admin_url: str, name: str) -> str:
+    _drop_scratch(admin_url, name)
     with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
-    return replace_database(admin_url, SCRATCH_DATABASE)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return replace_database(admin_url, name)
 
 
 @contextmanager
-def scratch_server(database_url: str | None, *, keep: bool = False) -> Iterator[Server]:
-    """A migrated scratch database on the chosen server; dropped (and the embedded server
-    stopped) on the way out unless `keep`."""
+def scratch_server(
+    database_url: str | None, *, keep: bool = False, name: str = SCRATCH_DATABASE
+) -> Iterator[Server]:
+    """A migrated scratch database `name` on the chosen server; dropped (and the embedded
+    server stopped) on the way out unless `keep`."""
     from creatorhub import migrate
 
     data_dir: Path | None = None
@@ -158,13 +158,13 @@ def scratch_server(database_url: str | None, *, keep: bool = False) -> Iterator[
     else:
         admin_url = database_url
     try:
-        url = _create_scratch(admin_url)
+        url = _create_scratch(admin_url, name)
         try:
             migrate.upgrade(url)
             yield _describe(admin_url, url, embedded=data_dir is not None)
         finally:
             if not keep:
-                _drop_scratch(admin_url)
+                _drop_scratch(admin_url, name)
     finally:
         if data_dir is not None and not keep:
             stop_embedded_server(data_dir)

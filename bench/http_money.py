@@ -1,358 +1,386 @@
-"""The HTTP money path: `POST /v1/funding` through the whole app, on the run's scratch database.
+"""The HTTP section: money over HTTP, driven by wrk, against a reference endpoint.
 
-Starts `creatorhub serve --no-worker --workers N` (N uvicorn processes, default 1) on the
-scratch database, registers and logs in one user per concurrent client (so no
-figure measures one user's wallet as a hot spot), then:
+For each app process count (`--app-processes`, default 1 and 2), on the run's scratch database:
 
-* closed loop: N clients, each with one keep-alive connection, each sending its next request
-  when the previous one answered, at every client count → requests/s, the peak;
-* open loop: requests started at a fixed rate, 70 % of that peak, whatever the answers do;
-  each latency counts from the moment the request was due (not when it was sent), so a client
-  that falls behind shows as latency instead of hiding it → p50/p99.
+1. the reference endpoint (bench/reference_app.py: one `SELECT ledger.transfer(...)` behind
+   FastAPI, a psycopg pool and uvicorn, nothing else) with that many processes;
+2. the product (`creatorhub serve --no-worker --workers N`) with that many processes:
+   * `POST /v1/funding`: creates a funding intent (no money moves until the provider confirms);
+   * `POST /v1/marketplace/jobs/{uid}/claims`: the operation that moves money in one request.
+     A claim reserves the slot's share of the job's escrow for the creator (a ledger hold) in
+     the request's transaction. Funding a job from a wallet moves money in one request too, but
+     each request would need a job created by another request just before it; claims repeat
+     from a pool of jobs set up ahead (bench/http_setup.py), at any rate wrk can send.
 
-Every request carries `Authorization: Bearer …` and a fresh `Idempotency-Key`. The client runs
-in this process, on the same two cores as the server and PostgreSQL; the run also measures the
-client's own ceiling (`GET /healthz` at the highest client count), its CPU time and the app
-process's CPU time, to show whether the client, the app or the database limits the figure.
+Each operation: a short warm-up, then wrk's closed loop at each connection count
+(`--connections`, default 1/4/8/16/32) → the peak; then a fixed arrival rate of 70 % of that
+peak on `--open-loop-connections` connections → p50/p99. Every run records the app's CPU per
+request (its processes' utime + stime from /proc, before and after, over the requests answered)
+and wrk's. Round trips per request come from one counted request of each operation
+(http_setup.count_round_trips).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
+from bench import http_setup, wrk
+from bench import profile as where_time_goes
 from bench.database import Server
-from bench.http_auth import PASSWORD, percentile, wait_ready
-from creatorhub.db import libpq_url
+from bench.ledger import WALLETS
 
-FUNDING_PATH = "/v1/funding"
-FUNDING_BODY = {"amount": 2500, "currency": "USD"}
+ROOT = Path(__file__).resolve().parent.parent
 OPEN_LOOP_LOAD = 0.7
-
-Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process on this machine, from /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+OPERATIONS = ("reference", "funding", "claim")
+MONEY_OPERATIONS = ("funding", "claim")
+ENDPOINTS = {
+    "reference": "POST /transfer (bench/reference_app.py)",
+    "funding": "POST /v1/funding",
+    "claim": "POST /v1/marketplace/jobs/{uid}/claims",
+}
+# Jobs are set up before each claim run for this many times the best rate seen so far (of claims,
+# or else of funding, measured just before on the same server), or the floor, per second.
+CLAIM_HEADROOM, CLAIM_FLOOR_RPS = 2.0, 100.0
 
 
-def process_tree_cpu_seconds(pid: int) -> float | None:
-    """CPU seconds of a process and its live descendants (the app processes of `--workers`)."""
-    own = process_cpu_seconds(pid)
-    if own is None:
-        return None
-    try:
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
-    except OSError:
-        children = []
-    return own + sum(process_tree_cpu_seconds(child) or 0.0 for child in children)
+@dataclass(frozen=True)
+class Options:
+    connections: Sequence[int] = (1, 4, 8, 16, 32)
+    app_processes: Sequence[int] = (1, 2)
+    seconds: int = 15
+    warmup_seconds: int = 3
+    open_loop_connections: int = 64
+    wrk_threads: int = 1
+    creators: int = 128
+    window: int = 64
+    port: int = 8792
 
 
-async def _with_app_cpu(app_pid: int | None, load: Awaitable[LoadResult]) -> LoadResult:
-    before = None if app_pid is None else process_tree_cpu_seconds(app_pid)
-    started = time.monotonic()
-    result = await load
-    after = None if app_pid is None else process_tree_cpu_seconds(app_pid)
-    if before is not None and after is not None:
-        result.app_cpu_share = (after - before) / (time.monotonic() - started)
-    return result
+async def wait_ready(base: str, process: asyncio.subprocess.Process, within: float = 90.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"exited with {process.returncode}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"no answer on {base}/readyz within {within:.0f} s")
 
 
-@dataclass
-class LoadResult:
-    clients: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
-    client_cpu_share: float  # CPU seconds of this process per wall second (1.0 = one core)
-    first_error: str | None = None
-    app_cpu_share: float | None = None  # the same for the app's processes, all together
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "clients": self.clients,
-            "rps": round(self.rps, 1),
-            "p50_ms": round(self.p50_ms, 1),
-            "p99_ms": round(self.p99_ms, 1),
-            "requests": self.requests,
-            "errors": self.errors,
-            "client_cpu_share": round(self.client_cpu_share, 2),
-            "app_cpu_share": None if self.app_cpu_share is None else round(self.app_cpu_share, 2),
-            "first_error": self.first_error,
-        }
-
-
-@dataclass
-class HttpResult:
-    skipped: str | None = None  # why, when the section could not run
-    peak_rps: float | None = None
-    p99_ms: float | None = None
-    p50_ms: float | None = None
-    target_rate: float | None = None
-    achieved_rate: float | None = None
-    by_clients: list[LoadResult] = field(default_factory=list)
-    open_loop: LoadResult | None = None
-    client_ceiling_rps: float | None = None
-    users: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "skipped": self.skipped,
-            "endpoint": f"POST {FUNDING_PATH}",
-            "body": FUNDING_BODY,
-            "users": self.users,
-            "peak_rps": None if self.peak_rps is None else round(self.peak_rps, 1),
-            "open_loop_target_rate": self.target_rate,
-            "open_loop_achieved_rate": self.achieved_rate,
-            "p50_ms_at_70pct": self.p50_ms,
-            "p99_ms_at_70pct": self.p99_ms,
-            "by_clients": [r.as_json() for r in self.by_clients],
-            "open_loop": None if self.open_loop is None else self.open_loop.as_json(),
-            "client_ceiling_healthz_rps": self.client_ceiling_rps,
-        }
-
-
-def _describe_error(response: httpx.Response) -> str:
-    return f"{response.status_code} {response.text[:300]}"
-
-
-async def closed_loop(base: str, clients: int, seconds: float, request: Request) -> LoadResult:
-    latencies: list[float] = []
-    errors = 0
-    first_error: str | None = None
-    stop = time.monotonic() + seconds
-
-    async def one_client(index: int) -> None:
-        nonlocal errors, first_error
-        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            while time.monotonic() < stop:
-                started = time.perf_counter()
-                response = await request(client, index)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code >= 400:
-                    errors += 1
-                    first_error = first_error or _describe_error(response)
-
-    cpu = time.process_time()
-    began = time.monotonic()
-    await asyncio.gather(*(one_client(i) for i in range(clients)))
-    elapsed = time.monotonic() - began
-    cpu = time.process_time() - cpu
-    return LoadResult(
-        clients=clients,
-        rps=(len(latencies) - errors) / elapsed,
-        p50_ms=statistics.median(latencies) * 1000 if latencies else 0.0,
-        p99_ms=percentile(latencies, 0.99) * 1000 if latencies else 0.0,
-        requests=len(latencies),
-        errors=errors,
-        client_cpu_share=cpu / elapsed,
-        first_error=first_error,
-    )
-
-
-async def open_loop(base: str, rate: float, seconds: float, request: Request) -> LoadResult:
-    """Start a request every 1/rate s for `seconds`; latency from when each one was due."""
-    latencies: list[float] = []
-    errors = 0
-    first_error: str | None = None
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-
-        async def one(index: int, due: float) -> None:
-            nonlocal errors, first_error
-            response = await request(client, index)
-            latencies.append(time.perf_counter() - due)
-            if response.status_code >= 400:
-                errors += 1
-                first_error = first_error or _describe_error(response)
-
-        count = max(1, int(rate * seconds))
-        tasks: list[asyncio.Task[None]] = []
-        cpu = time.process_time()
-        start = time.perf_counter()
-        for index in range(count):
-            due = start + index / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index, due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-    return LoadResult(
-        clients=0,
-        rps=(len(latencies) - errors) / elapsed,
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        requests=len(latencies),
-        errors=errors,
-        client_cpu_share=cpu / elapsed,
-        first_error=first_error,
-    )
-
-
-async def _has_funding_endpoint(base: str) -> bool:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        response = await client.get("/openapi.json")
-        if response.status_code != 200:
-            return False
-        paths: dict[str, Any] = response.json().get("paths", {})
-        return "post" in paths.get(FUNDING_PATH, {})
-
-
-async def _verify_email(client: httpx.AsyncClient, database_url: str, email: str) -> None:
-    """Confirm the address with the code of its verification mail (money needs it), read from
-    the outbox: the bench's server has no SMTP relay."""
-    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
-        cursor = await conn.execute(
-            "SELECT body_text FROM mail.outbox WHERE to_address = %s"
-            " AND template = 'verify_email' ORDER BY created_at DESC LIMIT 1",
-            (email,),
+@contextlib.asynccontextmanager
+async def serving(command: list[str], env: dict[str, str], port: int) -> AsyncIterator[int]:
+    """Run a server; yields its pid once /readyz answers; stops it (SIGTERM) at the end."""
+    with tempfile.TemporaryFile("w+b") as log:
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=log
         )
-        row = await cursor.fetchone()
-    match = re.search(r"\b(che_[A-Za-z0-9_\-]+)", row[0] if row else "")
-    if match is None:
-        raise RuntimeError(f"no verification code was mailed to {email}")
-    r = await client.post("/v1/auth/verify-email", json={"token": match.group(1)})
-    r.raise_for_status()
+        try:
+            try:
+                await wait_ready(f"http://127.0.0.1:{port}", process)
+            except RuntimeError as error:
+                log.seek(0)
+                tail = log.read()[-1500:].decode(errors="replace")
+                raise RuntimeError(f"{command[0]} did not start ({error}):\n{tail}") from None
+            yield process.pid
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), timeout=30)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
 
 
-async def _login_users(base: str, count: int, database_url: str) -> list[str]:
-    tokens: list[str] = []
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        for index in range(count):
-            email = f"bench-money{index}-{os.getpid()}@example.com"
-            r = await client.post(
-                "/v1/auth/register",
-                json={"email": email, "password": PASSWORD, "display_name": "Bench"},
+def product_command(port: int, processes: int) -> list[str]:
+    creatorhub = Path(sys.executable).with_name("creatorhub")
+    return [
+        str(creatorhub),
+        *("serve", "--port", str(port), "--no-worker", "--workers", str(processes)),
+    ]
+
+
+def product_environment(server: Server, data_dir: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREATORHUB_")}
+    return {
+        **env,
+        **http_setup.SERVER_ENVIRONMENT,
+        "DATABASE_URL": server.url,
+        "CREATORHUB_DATA_DIR": data_dir,
+    }
+
+
+def reference_command(server: Server, port: int, processes: int) -> list[str]:
+    return [
+        sys.executable,
+        *("-m", "bench.reference_app", "--database-url", server.url),
+        *("--port", str(port), "--workers", str(processes)),
+    ]
+
+
+class Driver:
+    """wrk runs against one server, numbering requests across runs (see wrk_load.lua)."""
+
+    def __init__(
+        self,
+        tool: str,
+        options: Options,
+        local: http_setup.LocalApp,
+        population: http_setup.Population,
+    ) -> None:
+        self.tool = tool
+        self.options = options
+        self.local = local
+        self.population = population
+        self.offsets = dict.fromkeys(OPERATIONS, 0)
+        self.best_rps = dict.fromkeys(OPERATIONS, 0.0)
+        self.run_id = uuid.uuid4().hex[:10]
+
+    def plan(self, operation: str) -> wrk.Plan:
+        if operation == "reference":
+            return wrk.Plan("reference", wallets=WALLETS)
+        if operation == "funding":
+            return wrk.Plan("funding", tokens=self.population.tokens, body=http_setup.FUNDING_BODY)
+        return wrk.Plan(
+            "claim",
+            tokens=self.population.tokens,
+            jobs=list(self.population.jobs),
+            window=self.population.window,
+        )
+
+    async def run(
+        self,
+        operation: str,
+        base: str,
+        app_pid: int,
+        *,
+        connections: int,
+        seconds: int,
+        rate: float | None = None,
+    ) -> wrk.WrkRun:
+        offset = self.offsets[operation]
+        if operation == "claim":
+            best = self.best_rps["claim"] or self.best_rps["funding"]
+            expected = max(best * CLAIM_HEADROOM, CLAIM_FLOOR_RPS) * (seconds + 1)
+            await http_setup.ensure_claims(
+                self.local, self.population, offset + int(expected) + 4 * connections
             )
-            r.raise_for_status()
-            await _verify_email(client, database_url, email)
-            r = await client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-            r.raise_for_status()
-            tokens.append(r.json()["access_token"])
-    return tokens
+        result = await wrk.run(
+            self.tool,
+            base,
+            self.plan(operation),
+            connections=connections,
+            seconds=seconds,
+            offset=offset,
+            key_prefix=f"bench-{self.run_id}-{operation}-",
+            threads=self.options.wrk_threads,
+            rate=rate,
+            app_pid=app_pid,
+        )
+        self.offsets[operation] = result.next_offset
+        self.best_rps[operation] = max(self.best_rps[operation], result.rps)
+        return result
+
+    async def measure(
+        self, operation: str, base: str, app_pid: int, say: Callable[[str], None]
+    ) -> dict[str, Any]:
+        """Warm-up, closed loop at each connection count, then 70 % of the peak."""
+        o = self.options
+        out: dict[str, Any] = {"runs": [], "error": None}
+        if o.warmup_seconds > 0:
+            warm = await self.run(
+                operation,
+                base,
+                app_pid,
+                connections=min(4, max(o.connections)),
+                seconds=o.warmup_seconds,
+            )
+            if warm.errors:
+                out["error"] = f"warm-up: {warm.errors} errors, first: {warm.first_error}"
+                say(f"    {operation}: {out['error']}")
+                return out
+        runs: list[wrk.WrkRun] = []
+        for connections in o.connections:
+            run = await self.run(
+                operation, base, app_pid, connections=connections, seconds=o.seconds
+            )
+            runs.append(run)
+            say(
+                f"    {operation} c={connections}: {run.rps:,.0f} req/s, p99 {run.p99_ms:.1f} ms,"
+                f" app CPU {_ms(run.app_cpu_ms_per_request)} ms/req"
+                + (f", {run.errors} errors ({run.first_error})" if run.errors else "")
+            )
+        out["runs"] = [r.as_json() for r in runs]
+        failing = [r for r in runs if r.errors]
+        if failing:
+            out["error"] = (
+                f"{failing[0].errors} errors at {failing[0].connections} connections:"
+                f" {failing[0].first_error}"
+            )
+        peak = max(runs, key=lambda r: r.rps)
+        out.update(
+            peak_rps=round(peak.rps, 1),
+            peak_connections=peak.connections,
+            app_cpu_ms_per_request=_round(peak.app_cpu_ms_per_request, 3),
+            app_cores_busy_at_peak=_round(peak.app_cores_busy, 2),
+            client_cpu_ms_per_request=_round(peak.client_cpu_ms_per_request, 3),
+        )
+        if peak.rps <= 0:
+            return out
+        rate = OPEN_LOOP_LOAD * peak.rps
+        fixed = await self.run(
+            operation,
+            base,
+            app_pid,
+            connections=max(o.open_loop_connections, 1),
+            seconds=o.seconds,
+            rate=rate,
+        )
+        out["open_loop"] = fixed.as_json()
+        out.update(
+            rate_target=round(rate, 1),
+            rate_achieved=round(fixed.rps, 1),
+            p50_ms=round(fixed.p50_ms, 2),
+            p99_ms=round(fixed.p99_ms, 2),
+            late_share=round(fixed.late_share, 4),
+            app_cpu_ms_per_request_at_70pct=_round(fixed.app_cpu_ms_per_request, 3),
+        )
+        if fixed.errors and out["error"] is None:
+            out["error"] = f"{fixed.errors} errors at 70 %: {fixed.first_error}"
+        say(
+            f"    {operation} at {rate:,.0f} req/s: p50 {fixed.p50_ms:.1f} ms,"
+            f" p99 {fixed.p99_ms:.1f} ms, {fixed.late_share:.1%} sent late"
+        )
+        return out
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+@dataclass(frozen=True)
+class Profiling:
+    """The "where the time goes" mode (bench/profile.py): where its files go, how many wrk
+    connections load the app while py-spy samples it."""
+
+    results: Path
+    connections: int = 16
 
 
 async def measure(
-    base: str,
-    client_counts: list[int],
-    seconds: float,
-    database_url: str,
-    app_pid: int | None = None,
-) -> HttpResult:
-    if not await _has_funding_endpoint(base):
-        return HttpResult(skipped=f"POST {FUNDING_PATH} is not in the app's /openapi.json")
-    users = max(client_counts)
-    tokens = await _login_users(base, users, database_url)
-
-    async def fund(client: httpx.AsyncClient, index: int) -> httpx.Response:
-        return await client.post(
-            FUNDING_PATH,
-            json=FUNDING_BODY,
-            headers={
-                "Authorization": f"Bearer {tokens[index % users]}",
-                "Idempotency-Key": str(uuid.uuid4()),
-            },
-        )
-
-    async def healthz(client: httpx.AsyncClient, index: int) -> httpx.Response:
-        return await client.get("/healthz")
-
-    result = HttpResult(users=users)
-    ceiling = await closed_loop(base, max(client_counts), min(seconds, 5.0), healthz)
-    result.client_ceiling_rps = round(ceiling.rps, 1)
-    warm = await closed_loop(base, min(client_counts), 1.0, fund)
-    if warm.errors:
-        result.skipped = f"POST {FUNDING_PATH} fails: {warm.first_error}"
-        return result
-    for clients in client_counts:
-        result.by_clients.append(
-            await _with_app_cpu(app_pid, closed_loop(base, clients, seconds, fund))
-        )
-    failing = [r for r in result.by_clients if r.errors]
-    if failing:
-        result.skipped = (
-            f"POST {FUNDING_PATH} failed under load ({failing[0].errors} errors at "
-            f"{failing[0].clients} clients): {failing[0].first_error}"
+    server: Server,
+    options: Options,
+    say: Callable[[str], None],
+    *,
+    http: bool = True,
+    profiling: Profiling | None = None,
+) -> dict[str, Any]:
+    """The HTTP section (`http`) and/or the profile (`profiling`), on one setup: the profile
+    samples the product's 1-process server after (or instead of) its measurements."""
+    tool = wrk.find_wrk()
+    processes_list = list(options.app_processes) if http else [1]
+    if profiling is not None and 1 not in processes_list:
+        processes_list.append(1)
+    result: dict[str, Any] = {
+        "skipped": None,
+        "errors": [],
+        "connections": list(options.connections),
+        "app_processes": list(options.app_processes) if http else [],
+        "seconds": options.seconds,
+        "open_loop_load": OPEN_LOOP_LOAD,
+        "open_loop_connections": options.open_loop_connections,
+        "wrk_threads": options.wrk_threads,
+        "creators": options.creators,
+        "job_window": options.window,
+        "endpoints": ENDPOINTS,
+        "operations": {op: {"by_processes": {}} for op in OPERATIONS},
+        "profile": None,
+    }
+    if tool is None:
+        result["skipped"] = (
+            "wrk is not installed (`make bench` installs Debian's wrk where apt-get is usable)"
         )
         return result
-    result.peak_rps = max(r.rps for r in result.by_clients)
-    rate = OPEN_LOOP_LOAD * result.peak_rps
-    result.target_rate = round(rate, 1)
-    result.open_loop = await _with_app_cpu(app_pid, open_loop(base, rate, seconds, fund))
-    result.achieved_rate = round(result.open_loop.rps, 1)
-    result.p50_ms = round(result.open_loop.p50_ms, 1)
-    result.p99_ms = round(result.open_loop.p99_ms, 1)
+    result["wrk"] = wrk.wrk_version(tool)
+    say(f"  setting up {options.creators} creators, a brand and its jobs (in process) ...")
+    async with http_setup.local_app(server.url) as local:
+        population = await http_setup.populate(local, options.creators, options.window)
+        result["round_trips"] = await http_setup.count_round_trips(local, population)
+        say(
+            "  round trips per request: "
+            + ", ".join(f"{op} {v['count']}" for op, v in result["round_trips"].items())
+        )
+        driver = Driver(tool, options, local, population)
+        port = options.port
+        base = f"http://127.0.0.1:{port}"
+        with tempfile.TemporaryDirectory() as data_dir:
+            for processes in processes_list:
+                measured = http and processes in options.app_processes
+                # (command, environment, operations, whether it is the product)
+                servers: list[tuple[list[str], dict[str, str], tuple[str, ...], bool]] = [
+                    (
+                        product_command(port, processes),
+                        product_environment(server, data_dir),
+                        MONEY_OPERATIONS if measured else (),
+                        True,
+                    ),
+                ]
+                if measured:
+                    reference = reference_command(server, port, processes)
+                    servers.insert(0, (reference, dict(os.environ), ("reference",), False))
+                for command, env, operations, product in servers:
+                    say(f"  {', '.join(operations) or 'profile'}: {processes} app process(es)")
+                    try:
+                        async with serving(command, env, port) as pid:
+                            for operation in operations:
+                                figures = await driver.measure(operation, base, pid, say)
+                                by = result["operations"][operation]["by_processes"]
+                                by[str(processes)] = figures
+                                if figures["error"]:
+                                    result["errors"].append(
+                                        f"{operation}, {processes} process(es): {figures['error']}"
+                                    )
+                            if profiling is not None and processes == 1 and product:
+                                result["profile"] = await where_time_goes.profile(
+                                    driver, base, pid, profiling.results, profiling.connections, say
+                                )
+                    except (RuntimeError, OSError, wrk.WrkError) as error:
+                        result["errors"].append(f"{', '.join(operations)}: {error}"[:2000])
+                        say(f"    failed: {error}")
+        result["claim_jobs"] = len(population.jobs)
     return result
 
 
 def run(
-    server: Server, client_counts: list[int], seconds: float, port: int, app_processes: int = 1
-) -> HttpResult:
-    """Start the app (`app_processes` uvicorn workers) on the scratch database, measure, stop."""
-    creatorhub = Path(sys.executable).with_name("creatorhub")
-    with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryFile("w+") as log:
-        env = {
-            **os.environ,
-            "DATABASE_URL": server.url,
-            "CREATORHUB_DATA_DIR": data_dir,
-            "CREATORHUB_LOG_LEVEL": "WARNING",
-            "CREATORHUB_LOGIN_MAX_ATTEMPTS_PER_IP": "100000",
-            "CREATORHUB_REGISTER_MAX_PER_IP": "100000",
-        }
-        process = subprocess.Popen(
-            [
-                str(creatorhub),
-                "serve",
-                "--port",
-                str(port),
-                "--no-worker",
-                "--workers",
-                str(app_processes),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            try:
-                asyncio.run(wait_ready(base))
-            except RuntimeError:
-                log.seek(0)
-                return HttpResult(skipped=f"the app did not start: {log.read()[-1500:]}")
-            return asyncio.run(measure(base, client_counts, seconds, server.url, process.pid))
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    server: Server,
+    options: Options,
+    say: Callable[[str], None] = _say,
+    *,
+    http: bool = True,
+    profiling: Profiling | None = None,
+) -> dict[str, Any]:
+    if profiling is not None:
+        profiling.results.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(measure(server, options, say, http=http, profiling=profiling))
