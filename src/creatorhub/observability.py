@@ -20,12 +20,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -33,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import EventDict
 
 from creatorhub.kit.errors import (
     LOG_FIELDS_SCOPE_KEY,
@@ -41,11 +43,14 @@ from creatorhub.kit.errors import (
 )
 from creatorhub.kit.request_context import (
     RequestContext,
+    current_request,
     reset_request_context,
     set_request_context,
 )
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
+_READ_HEADERS = frozenset({_REQUEST_ID_KEY, b"user-agent", b"content-length"})
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 # --- security headers ----------------------------------------------------------------------------
@@ -104,8 +109,40 @@ def security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     return result
 
 
+def add_request_id(logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
+    """The current request's id on every line logged while it is served (structlog's or the
+    standard library's), read from the request context RequestMiddleware sets."""
+    context = current_request()
+    if context is not None:
+        event_dict.setdefault("request_id", context.request_id)
+    return event_dict
+
+
+class _LineWriter:
+    """structlog's output: each rendered line written by the root handler, under its lock.
+
+    structlog's own loggers write here directly rather than through the standard library
+    (a `LogRecord`, the handler chain and a formatter re-running processors for every line:
+    measured 38 µs against 16 µs for an access line); the standard library's loggers still go
+    through the handler. Both share one stream and one lock, so lines never interleave.
+    """
+
+    def __init__(self, name: str, handler: logging.StreamHandler[Any]) -> None:
+        self.name = name  # read by `add_logger_name`
+        self._handler = handler
+
+    def msg(self, message: str) -> None:
+        with self._handler.lock:  # type: ignore[union-attr]
+            self._handler.stream.write(message + "\n")
+            self._handler.flush()
+
+    debug = info = warning = error = critical = exception = msg
+
+
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     shared: list[Any] = [
+        add_request_id,
+        # Whatever else a caller binds with structlog.contextvars.bind_contextvars.
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -118,10 +155,11 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         if json_logs
         else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
+    handler = logging.StreamHandler()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        logger_factory=lambda *args: _LineWriter(args[0] if args else "", handler),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -132,7 +170,6 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
@@ -164,22 +201,43 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        # The labelled series, found once: `labels()` checks and joins the labels under a lock
+        # on every call (5 µs per request for the two; 1.7 µs when found here). Bounded like
+        # the series themselves: routes x methods x statuses.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its latency."""
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_ip(host: str) -> str | None:
     """The client address, or None when the server was given something that is not one
-    (test clients, Unix sockets): it is stored in `inet` columns."""
+    (test clients, Unix sockets): it is stored in `inet` columns. Cached: a client sends many
+    requests, and parsing an address costs 4 µs."""
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
         return None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+def _headers_read(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    """The request's `X-Request-ID`, `User-Agent` and `Content-Length` (the first of each), in
+    one pass over its headers."""
+    found: dict[bytes, str] = {}
+    for key, value in scope["headers"]:
+        if key in _READ_HEADERS and key not in found:
+            found[key] = value.decode("latin-1")
+    return found.get(_REQUEST_ID_KEY), found.get(b"user-agent"), found.get(b"content-length")
 
 
 class RequestMiddleware:
@@ -196,16 +254,18 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
 
-        offered = _header(scope, REQUEST_ID_HEADER.encode())
-        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id, user_agent, declared = _headers_read(scope)
+        if request_id is None or _SANE_REQUEST_ID.match(request_id) is None:
+            # 128 random bits in hex, as a UUID4's would be (without building one: 3 µs).
+            request_id = os.urandom(16).hex()
         client = scope.get("client")
         context = RequestContext(
             request_id=request_id,
             ip=_valid_ip(client[0]) if client else None,
-            user_agent=(_header(scope, b"user-agent") or "")[:512] or None,
+            user_agent=(user_agent or "")[:512] or None,
         )
+        # Log lines take the id from here (`add_request_id`), errors and the audit trail too.
         token = set_request_context(context)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         responded = False
         started = time.perf_counter()
@@ -215,12 +275,11 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
                 headers = security_headers(list(message.get("headers", [])))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((_REQUEST_ID_KEY, request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
-            declared = _header(scope, b"content-length")
             nul_in = _nul_location(scope)
             if nul_in is not None:
                 # PostgreSQL text cannot hold U+0000; refused here, for every route at once,
@@ -254,8 +313,7 @@ class RequestMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
+            self.metrics.observe(method, template, status, elapsed)
             # Set by an error handler that answered for a condition worth a word (a database
             # outage): said on this line, so a request still costs one line.
             extra: dict[str, Any] = scope.get(LOG_FIELDS_SCOPE_KEY) or {}
@@ -269,7 +327,6 @@ class RequestMiddleware:
                 ip=context.ip,
                 **extra,
             )
-            structlog.contextvars.unbind_contextvars("request_id")
             reset_request_context(token)
 
 

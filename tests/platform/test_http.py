@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import inspect
 import json
+import logging
 import re
 import socket
 import threading
@@ -17,12 +19,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import structlog
 from fastapi.routing import APIRoute
 
 from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import Database, libpq_url
-from creatorhub.observability import security_headers
+from creatorhub.observability import configure_logging, security_headers
 from helpers import PASSWORD, assert_problem, scalar, unique_email
 from process_helpers import app_in_thread
 from review_helpers import creator, review_link, shoot
@@ -422,3 +425,112 @@ async def test_the_document_states_the_edge_codes(client: httpx.AsyncClient) -> 
     description = spec["info"]["description"]
     assert "503 `database_unavailable`" in description and "Retry-After" in description
     assert "413 `payload_too_large`" in description
+
+
+# --- what every request costs -------------------------------------------------------------------
+
+
+def _is_async(call: Any) -> bool:
+    target = call if inspect.isroutine(call) else getattr(call, "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+
+
+def test_every_dependency_and_endpoint_is_async(app: Any) -> None:
+    """FastAPI runs a plain `def` dependency or endpoint in its thread pool: a hop to a worker
+    thread and back, about 50 µs of CPU on every request that uses it."""
+    sync: set[str] = set()
+
+    def walk(dependant: Any) -> None:
+        for sub in dependant.dependencies:
+            if sub.call is not None and not _is_async(sub.call):
+                sync.add(f"{sub.call.__module__}.{sub.call.__qualname__}")
+            walk(sub)
+
+    routes = api_routes(app.routes)
+    assert len(routes) > 100
+    for route in routes:
+        if not _is_async(route.endpoint):
+            sync.add(f"{route.endpoint.__module__}.{route.endpoint.__qualname__}")
+        walk(route.dependant)
+    assert sync == set()
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The process's logging configuration as it was before the test configured its own."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    named = {
+        name: (logger.handlers, logger.level, logger.propagate, logger.disabled)
+        for name in ("pgserver", "uvicorn", "uvicorn.error", "uvicorn.access")
+        for logger in [logging.getLogger(name)]
+    }
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+        root.handlers, root.level = handlers, level
+        for name, (own, own_level, propagate, disabled) in named.items():
+            logger = logging.getLogger(name)
+            logger.handlers, logger.level = own, own_level
+            logger.propagate, logger.disabled = propagate, disabled
+
+
+async def test_the_access_line_as_served(
+    database_url: str, capsys: pytest.CaptureFixture[str], logging_restored: None
+) -> None:
+    """One JSON line per request, with the request's id, written by `configure_logging`'s
+    structlog pipeline (not through the standard library's); a standard-library logger's line
+    during a request carries the id too, one outside a request none."""
+    configure_logging("INFO", json_logs=True)
+    application = create_app(make_settings(database_url, log_json=True), database_url=database_url)
+
+    async def says_a_word() -> dict[str, str]:
+        logging.getLogger("uvicorn.error").warning("inside %s", "a request")
+        return {}
+
+    application.add_api_route("/says-a-word", says_a_word)
+    transport = httpx.ASGITransport(app=application, client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        answer = await http.get("/says-a-word", headers={"X-Request-ID": "trace-line.1"})
+        assert answer.status_code == 200
+        await http.get("/v1/nothing-here")
+    logging.getLogger("uvicorn.error").warning("outside %s", "requests")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    lines = [line for line in lines if line["logger"] != "httpx"]  # the test's client
+    assert [line.pop("timestamp")[-1] for line in lines] == ["Z", "Z", "Z", "Z"]
+    durations = [line.pop("duration_ms") for line in (lines[1], lines[2])]
+    assert all(isinstance(duration, float) and duration >= 0 for duration in durations)
+    generated = lines[2].pop("request_id")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
+    assert lines == [
+        {
+            "event": "inside a request",
+            "request_id": "trace-line.1",
+            "level": "warning",
+            "logger": "uvicorn.error",
+        },
+        {
+            "method": "GET",
+            "path": "/says-a-word",
+            "route": "/says-a-word",
+            "status": 200,
+            "ip": "203.0.113.9",
+            "event": "request",
+            "request_id": "trace-line.1",
+            "level": "info",
+            "logger": "creatorhub.http",
+        },
+        {
+            "method": "GET",
+            "path": "/v1/nothing-here",
+            "route": "unmatched",
+            "status": 404,
+            "ip": "203.0.113.9",
+            "event": "request",
+            "level": "info",
+            "logger": "creatorhub.http",
+        },
+        {"event": "outside requests", "level": "warning", "logger": "uvicorn.error"},
+    ]
