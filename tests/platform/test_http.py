@@ -14,17 +14,25 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 import structlog
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import Database, libpq_url
+from creatorhub.kit.errors import FieldError, ProblemDetail, problem_response
+from creatorhub.kit.request_context import (
+    RequestContext,
+    reset_request_context,
+    set_request_context,
+)
 from creatorhub.observability import configure_logging, security_headers
 from helpers import PASSWORD, assert_problem, scalar, unique_email
 from process_helpers import app_in_thread
@@ -534,3 +542,31 @@ async def test_the_access_line_as_served(
         },
         {"event": "outside requests", "level": "warning", "logger": "uvicorn.error"},
     ]
+
+
+@pytest.mark.parametrize("request_id", [None, "trace-9"])
+def test_a_problem_body_is_the_problem_models_dump(request_id: str | None) -> None:
+    """`problem_response` builds its body as a dict: the same bytes as the documented model."""
+    token = set_request_context(RequestContext(request_id=request_id) if request_id else None)
+    try:
+        for status, code, extra in [
+            (404, "not_found", {}),
+            (422, "validation_error", {"detail": "", "field": "body.amount"}),
+            (503, "database_unavailable", {"detail": "retry later", "errors": []}),
+        ]:
+            errors = [FieldError(field="body.amount", code="int_parsing", message="no")]
+            for with_errors in (False, True):
+                options: dict[str, Any] = {**extra, **({"errors": errors} if with_errors else {})}
+                model = ProblemDetail(
+                    title=HTTPStatus(status).phrase,
+                    status=status,
+                    code=code,
+                    detail=options.get("detail"),
+                    field=options.get("field"),
+                    errors=options.get("errors") or None,
+                    request_id=request_id,
+                )
+                expected = JSONResponse(model.model_dump(exclude_none=True)).body
+                assert problem_response(status, code, **options).body == expected, options
+    finally:
+        reset_request_context(token)
