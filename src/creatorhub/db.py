@@ -2,27 +2,41 @@
 
 Services receive an `AsyncSession` and only flush; the request (`DbSession` dependency) or the
 job (`session_scope`) commits when it ends without an error and rolls back otherwise.
+
+Round trips are what a request costs (see "The request path" in docs/architecture.md):
+
+* A read (GET or HEAD) runs in autocommit: psycopg sends no BEGIN and no COMMIT (autocommit is
+  a flag of the client, not a statement). Each statement is then a transaction of its own, which
+  is what READ COMMITTED gave a read anyway (a snapshot per statement). A GET that writes keeps
+  its transaction: its endpoint is marked `@keeps_transaction`.
+* No pre-ping when a connection leaves the pool. A connection that died while pooled (a
+  restarted server, a terminated backend) fails the first statement sent on it; that statement
+  is sent again, once, on a fresh connection (`_RetryingSession`): nothing can have happened in
+  a transaction whose first statement failed.
+* `together(...)` sends several writes as one statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Insert, MetaData, Select, func, insert, inspect, literal, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.dml import UpdateBase
 
 from creatorhub.config import Settings
 
@@ -99,23 +113,88 @@ def connection_options(settings: Settings) -> str:
 
 
 def create_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection that died while
+    # pooled is replaced when its first statement fails (`_RetryingSession`).
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         connect_args={"options": connection_options(settings)},
         **kwargs,
     )
 
 
+_T = TypeVar("_T")
+
+
+class _RetryingSession(Session):
+    """A session that sends the first statement of a transaction again, once, on a fresh
+    connection when the pooled connection it went out on turns out to be dead.
+
+    Only the first statement: it failed, so the transaction did nothing, and nothing the caller
+    did depends on it (no flush is pending: a flush's INSERTs would be lost by the rollback).
+    SQLAlchemy flagged the error as a disconnect (`connection_invalidated`) and invalidated the
+    whole pool, so the retry checks out a new connection. A real outage fails the retry as well
+    and is answered 503 `database_unavailable` as before. A later statement is never retried:
+    the transaction it belonged to is gone with its connection. (A connection lost while the
+    statement ran is retried too: in a transaction the server dropped the uncommitted work, and
+    in autocommit the statement is a read, GETs that write keeping their transaction.)
+    """
+
+    _fresh_transaction = True
+
+    def _first_statement(self) -> bool:
+        if not self._fresh_transaction:
+            return False
+        self._fresh_transaction = False
+        return not (self.new or self.deleted or self.dirty)
+
+    def _retrying(self, send: Callable[[], _T]) -> _T:
+        if not self._first_statement():
+            return send()
+        try:
+            return send()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            self.rollback()  # gives back the dead connection; the next one is fresh
+            self._fresh_transaction = False
+            return send()
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._retrying(lambda: super(_RetryingSession, self).execute(*args, **kwargs))
+
+    def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return self._retrying(lambda: super(_RetryingSession, self).scalar(*args, **kwargs))
+
+    def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return self._retrying(lambda: super(_RetryingSession, self).scalars(*args, **kwargs))
+
+    def flush(self, objects: Any = None) -> None:
+        self._fresh_transaction = False
+        super().flush(objects)
+
+    def commit(self) -> None:
+        super().commit()
+        self._fresh_transaction = True
+
+    def rollback(self) -> None:
+        super().rollback()
+        self._fresh_transaction = True
+
+
 @dataclass
 class Database:
-    """The engine and session factory of one process, kept on `app.state.db`."""
+    """The engine and session factories of one process, kept on `app.state.db`.
+
+    `sessionmaker` opens sessions whose work is one transaction; `read_sessionmaker` sessions
+    in autocommit (no BEGIN, no COMMIT: for reads). Both share the engine's pool.
+    """
 
     url: str
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
 
     @classmethod
     def connect(cls, url: str, settings: Settings) -> Database:
@@ -123,25 +202,95 @@ class Database:
         return cls(
             url=url,
             engine=engine,
-            sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+            sessionmaker=async_sessionmaker(
+                engine, expire_on_commit=False, sync_session_class=_RetryingSession
+            ),
+            read_sessionmaker=async_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+                sync_session_class=_RetryingSession,
+            ),
         )
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed when the block ends, rolled back on an exception."""
-        async with self.sessionmaker() as session, session.begin():
+        """One unit of work: committed when the block ends, rolled back on an exception.
+
+        The session begins its transaction with its first statement and the block commits
+        whatever transaction is open at its end (not a `session.begin()` block: the first
+        statement's retry, and a service that commits before a provider call, begin anew).
+        """
+        async with self.sessionmaker() as session:
+            yield session
+            await session.commit()
+
+    @asynccontextmanager
+    async def read_scope(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads, in autocommit: every statement is its own transaction."""
+        async with self.read_sessionmaker() as session:
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+KEEPS_TRANSACTION = "__creatorhub_keeps_transaction__"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def keeps_transaction(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a GET endpoint that writes: its request session is a transaction, as a POST's.
+
+    Put it under the route decorator (`@router.get(...)` then `@keeps_transaction`). Every
+    other GET and HEAD reads in autocommit; the comment at each use says what it writes.
+    """
+    setattr(endpoint, KEEPS_TRANSACTION, True)
+    return endpoint
+
+
+def _reads_only(request: Request) -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    return not getattr(request.scope.get("endpoint"), KEEPS_TRANSACTION, False)
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.db
-    async with database.session_scope() as session:
+    scope = database.read_scope() if _reads_only(request) else database.session_scope()
+    async with scope as session:
         yield session
 
 
 # scope="function" ends the dependency (and so commits) after the endpoint returns but before
 # the response is sent: a client never sees a success whose transaction did not commit.
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+def together(*writes: UpdateBase, result: Select[Any] | None = None) -> Select[Any]:
+    """Several writes as one statement: one round trip instead of one each.
+
+    Each INSERT, UPDATE or DELETE becomes a data-modifying CTE, which PostgreSQL runs to
+    completion whether or not the statement reads it; all see the same snapshot and none sees
+    another's rows, so give them disjoint rows (never the same row twice). `result` is the
+    statement's own SELECT (for example a ledger call, `ledger.service.transfer_select`, whose
+    function runs because the statement reads it); without it the statement answers `true`.
+    A failure of any part fails the whole statement: nothing of it is written.
+
+        await session.execute(together(insert(Intent).values(...), audit.change_insert(...),
+                                       idem.store_statement(201, body)))
+    """
+    main = result if result is not None else select(literal(True))
+    if not writes:
+        return main
+    return main.add_cte(*(write.cte(f"write_{n}") for n, write in enumerate(writes, 1)))
+
+
+def insert_of(row: Base) -> Insert:
+    """An ORM object that is in no session, as a Core INSERT of the columns it has set: the row
+    goes out in a `together` statement, the object stays the caller's image of it (the answer
+    is made from it, so set every column the answer shows, times included)."""
+    mapper = inspect(row).mapper
+    values = {
+        attr.key: row.__dict__[attr.key] for attr in mapper.column_attrs if attr.key in row.__dict__
+    }
+    return insert(type(row)).values(**values)

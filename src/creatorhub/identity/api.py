@@ -68,8 +68,9 @@ def _creator_out(profile: object, followers: dict[str, int]) -> CreatorProfileOu
 
 
 async def user_out(session: AsyncSession, user: User) -> UserOut:
-    creator = await service.get_creator_profile(session, user.id)
-    brand = await service.get_brand_profile(session, user.id)
+    # One statement for both profiles (GET /v1/me: authentication and this, nothing else).
+    profiles = await service.account_profiles(session, user.id)
+    creator, brand = profiles.creator, profiles.brand
     age = (
         AgeVerificationOut(
             method=user.age_verification_method,
@@ -94,7 +95,7 @@ async def user_out(session: AsyncSession, user: User) -> UserOut:
         age_verification=age,
         external_uid=user.external_uid,
         created_at=user.created_at,
-        creator_profile=_creator_out(*creator) if creator else None,
+        creator_profile=_creator_out(creator, profiles.followers) if creator else None,
         brand_profile=BrandProfileOut.model_validate(brand, from_attributes=True)
         if brand
         else None,

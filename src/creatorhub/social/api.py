@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import RedirectResponse
 
-from creatorhub.db import DbSession
+from creatorhub.db import DbSession, keeps_transaction
 from creatorhub.identity.deps import CurrentPrincipal, require_roles
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
@@ -65,6 +65,10 @@ async def authorize(
     summary="The platform's redirect back after consent",
     responses=_CALLBACK_RESPONSES,
 )
+# A GET that writes: the provider redirects the browser here, and the callback uses up the
+# OAuth state and stores the connection, its tokens and the connector log. It keeps its
+# transaction rather than read in autocommit like other GETs.
+@keeps_transaction
 async def callback(
     platform: Platform,
     session: DbSession,

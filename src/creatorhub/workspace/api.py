@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creatorhub.db import DbSession
+from creatorhub.db import DbSession, keeps_transaction
 from creatorhub.identity.deps import OptionalIdempotency, SealedOptionalIdempotency, require_roles
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
@@ -399,6 +399,10 @@ async def revoke_feed(principal: CreatorPrincipal, session: DbSession) -> Respon
 
 
 @feed_router.api_route("/calendar/{token}.ics", methods=["GET", "HEAD"])
+# A GET that writes: the fetch notes the feed's `last_fetched_at` (one UPDATE that also finds
+# the feed, so a fetch racing a revocation waits for it). It keeps its transaction rather than
+# read in autocommit like other GETs: the note and the answer commit together.
+@keeps_transaction
 async def calendar_feed(token: str, session: DbSession) -> Response:
     now = utcnow()
     feed = await calendar.feed_by_token(session, token, now)

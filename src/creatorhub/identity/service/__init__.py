@@ -21,7 +21,12 @@ from creatorhub.identity.service.admin import (
     set_roles,
     set_status,
 )
-from creatorhub.identity.service.lookup import Principal, get_user
+from creatorhub.identity.service.lookup import (
+    AccountProfiles,
+    Principal,
+    account_profiles,
+    get_user,
+)
 from creatorhub.identity.service.profiles import (
     follower_total,
     follower_total_of,
@@ -43,8 +48,10 @@ from creatorhub.identity.service.sessions import (
 )
 
 __all__ = [
+    "AccountProfiles",
     "Principal",
     "RefreshTokenReused",
+    "account_profiles",
     "authenticate",
     "change_password",
     "confirm_email_change",
