@@ -12,8 +12,10 @@ route take it, the same way:
                  responses=IDEMPOTENCY_RESPONSES)
     async def create_funding(body: FundingIn, principal: CurrentPrincipal, session: DbSession,
                              idem: Idempotency) -> JSONResponse:
-        result = await service.create(...)
-        return await idem.respond(session, 201, FundingOut.model_validate(result))
+        await funding.create_intent(session, provider, ..., answer=idem)  # stores the answer
+        return idem.response                                              # with its writes
+
+(or `return await idem.respond(session, 201, body)` after a service that wrote on its own).
 
 (`OptionalIdempotency` and `OPTIONAL_IDEMPOTENCY_RESPONSES` for the second kind.) The
 dependencies are built here from a *scope* dependency, which names the caller whose keys these
@@ -24,15 +26,29 @@ are; kit knows no accounts, so `creatorhub.identity.deps` builds `Idempotency` a
 How it works, all in the request's own transaction (the `DbSession` of the endpoint):
 
 1. Keys are scoped (see above). No key on an optional route: nothing below happens.
-2. A transaction-level advisory lock on (scope, key) is tried. Held by another request → 409
-   `idempotency_key_in_flight` (retry later). It is released when the transaction ends.
+2. One statement tries a transaction-level advisory lock on (scope, key) and looks up a stored
+   answer. Lock held by another request → 409 `idempotency_key_in_flight` (retry later); it is
+   released when the transaction ends.
 3. A stored answer for (scope, key) is replayed (status and the body's exact bytes, header
    `Idempotent-Replayed: true`) when the request means the same (see `request_fingerprint`:
    method, path, query parameters and the parsed JSON body, so whitespace and key order do not
-   matter), else refused: 422 `idempotency_key_reused`.
-4. Otherwise the endpoint runs; `respond` stores its answer in the same transaction as its
-   effects. An endpoint that raises rolls everything back, nothing is stored, and a retry runs
-   afresh.
+   matter), else refused: 422 `idempotency_key_reused`. A key whose request is still calling a
+   provider (status 102, see below) → 409 `idempotency_key_in_flight`.
+4. Otherwise the endpoint runs; its answer is stored in the same transaction as its effects:
+   `respond` (one INSERT), or `stored_answer`, the INSERT for the service to send with its own
+   writes as one statement (`creatorhub.db.together`). An endpoint that raises rolls
+   everything back, nothing is stored, and a retry runs afresh.
+
+The lock and the lookup share a snapshot taken before the lock: a first request that commits
+between the two is not seen, and the second's INSERT of the key then fails on the primary key.
+That request is answered 409 in flight, its transaction rolled back (the handler installed by
+`install_idempotency_handlers`); its retry replays the first answer.
+
+A request that calls a provider over the network (never inside a transaction) records its intent
+with `hold`: its writes and the key's in-flight row (status 102, with what a recovery job needs
+to finish it) are committed before the call, so a retry is answered 409 at once while the
+provider takes its time; the answer replaces the in-flight row after the call
+(`finish_in_flight`), or the key is forgotten when the call failed (`forget_statement`).
 
 An answer carrying a secret shown once (a review link, a calendar feed URL, whose tables keep
 only the token's hash) is stored sealed with the token-encryption keyring (`sealed=True`), so
@@ -55,7 +71,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import (
     CheckConstraint,
@@ -64,16 +80,26 @@ from sqlalchemy import (
     Text,
     delete,
     func,
+    insert,
     select,
-    text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import UpdateBase
 
-from creatorhub.db import Base, DbSession, inserted_at
+from creatorhub.db import Base, DbSession, inserted_at, is_unique_violation, together
 from creatorhub.kit.crypto import Keyring, KeyringError, keyring_from_settings
-from creatorhub.kit.errors import BadRequest, Conflict, Problem, Unprocessable, problem_responses
+from creatorhub.kit.errors import (
+    BadRequest,
+    Conflict,
+    Problem,
+    Unprocessable,
+    problem_response,
+    problem_responses,
+)
 
 SCHEMA = "api"
 HEADER = "Idempotency-Key"
@@ -154,8 +180,27 @@ async def _handle_replay(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body, status_code=exc.status_code, headers={REPLAYED_HEADER: "true"})
 
 
+async def _handle_key_taken(request: Request, exc: Exception) -> Response:
+    """A request whose INSERT of its key met the key stored by a concurrent first request
+    (which took the lock after this one's lookup, see `begin_idempotent`): its transaction has
+    rolled back (the request's session ends before the exception reaches here), and it is
+    answered as one that finds the key in flight; its retry replays the first answer. Any other
+    integrity error goes on to the app's database error handling."""
+    if not _key_taken(exc):
+        raise exc
+    refusal = _in_flight()
+    return problem_response(
+        refusal.status,
+        refusal.code,
+        detail=refusal.detail,
+        field=refusal.field,
+        headers=refusal.headers,
+    )
+
+
 def install_idempotency_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IdempotentReplay, _handle_replay)
+    app.add_exception_handler(IntegrityError, _handle_key_taken)
 
 
 # --- what makes two requests the same ----------------------------------------------------------
@@ -279,13 +324,41 @@ def _open(keyring: Keyring, scope: str, key: str, stored: Any) -> Any:
 
 # --- the request's answer ------------------------------------------------------------------
 
+# The status of a key whose request is still running after a commit of its own (`hold`): HTTP's
+# "102 Processing". A retry finds it and is answered 409 in flight, like a retry that finds the
+# advisory lock taken; the request replaces it with its answer (`stored_answer`), or a recovery
+# job does (`in_flight`, `finish_in_flight`) when the process died in between.
+IN_FLIGHT_STATUS = 102
+
 
 class Responder:
-    """Answers a request: `respond` renders the body and, when a key came, stores it."""
+    """Answers a request and, when a key came (`IdempotentRequest`), stores the answer.
+
+    Two ways, the same answer:
+
+    * `await respond(session, status, body)`: stores it (one INSERT) and returns the response.
+    * `stored_answer(status, body)`: the statement that stores it, for the service to send
+      with its own writes as one statement (`creatorhub.db.together`); then `response`.
+
+    A request that calls a provider (a network call, never inside a transaction) records its
+    intent first with `hold(session, *writes, recovery=...)`, which commits.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self.responded = False
+        self._response: JSONResponse | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The request's `Idempotency-Key`, None when it came without one."""
+        return None
+
+    @property
+    def recovery_key(self) -> tuple[str, str] | None:
+        """(scope, key) of the request, for a recovery job to finish its answer; None
+        without a key."""
+        return None
 
     async def respond(
         self,
@@ -304,19 +377,72 @@ class Responder:
         """
         if session is not self._session:
             raise RuntimeError("respond() needs the request's own DbSession")
-        if self.responded:
-            raise RuntimeError("respond() was already called for this request")
-        content = jsonable_encoder(body)
-        await self._store(session, status_code, content)
-        self.responded = True
-        return JSONResponse(content, status_code=status_code, headers=dict(headers or {}))
+        statement = self.stored_answer(status_code, body, headers=headers)
+        if statement is not None:
+            await session.execute(statement)
+        return self.response
 
-    async def _store(self, session: AsyncSession, status_code: int, content: Any) -> None:
-        """Nothing to keep: the request came without a key (optional routes)."""
+    def stored_answer(
+        self,
+        status_code: int,
+        body: BaseModel | Mapping[str, Any] | Sequence[Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> UpdateBase | None:
+        """Render the answer; return the statement storing it (None: no key, nothing to
+        store). Send it in the request's transaction with the effects it answers for."""
+        if self.responded:
+            raise RuntimeError("this request was already answered")
+        content = jsonable_encoder(body)
+        self.responded = True
+        self._response = JSONResponse(content, status_code=status_code, headers=dict(headers or {}))
+        return self._store_statement(status_code, content)
+
+    @property
+    def response(self) -> JSONResponse:
+        """The answer `stored_answer` rendered."""
+        if self._response is None:
+            raise RuntimeError("no answer yet: call stored_answer() or respond()")
+        return self._response
+
+    async def hold(
+        self, session: AsyncSession, *writes: UpdateBase, recovery: Mapping[str, str]
+    ) -> None:
+        """Record a request's intent before it calls out, and commit.
+
+        `writes` (the intent: an intent row, its audit row) and, with a key, the key's
+        in-flight record (status 102, body `recovery`: what a recovery job needs to finish the
+        request should this process die before it does) go as one statement; then the
+        transaction commits and gives its connection back to the pool, so nothing is held
+        while the provider answers. A retry with the key is answered 409
+        `idempotency_key_in_flight` until the request (or the recovery) stores its answer.
+        The request's next statement begins a second, short transaction for the outcome.
+        """
+        if session is not self._session:
+            raise RuntimeError("hold() needs the request's own DbSession")
+        marker = self._in_flight_statement(recovery)
+        parts = [*writes, *([marker] if marker is not None else [])]
+        if parts:
+            await session.execute(together(*parts))
+        await session.commit()
+        self._held = marker is not None
+
+    def forget_statement(self) -> UpdateBase | None:
+        """The statement forgetting a held key (the call failed and changed nothing that a
+        retry should not do again), so that a retry runs afresh; None if nothing is held."""
+        return None
+
+    _held = False
+
+    def _in_flight_statement(self, recovery: Mapping[str, str]) -> UpdateBase | None:
+        return None  # without a key, nothing marks the request in flight
+
+    def _store_statement(self, status_code: int, content: Any) -> UpdateBase | None:
+        return None  # without a key there is nothing to keep
 
 
 class IdempotentRequest(Responder):
-    """A request holding its key; `respond` stores the answer with the request's effects."""
+    """A request holding its key; its answer is stored with the request's effects."""
 
     def __init__(
         self,
@@ -331,34 +457,66 @@ class IdempotentRequest(Responder):
     ) -> None:
         super().__init__(session)
         self.scope = scope
-        self.key = key
+        self._key = key
         self.method = method
         self.path = path
         self.fingerprint = fingerprint
         self._keyring = keyring  # set: the answer is stored sealed
 
-    async def _store(self, session: AsyncSession, status_code: int, content: Any) -> None:
+    @property
+    def key(self) -> str:
+        return self._key
+
+    def _row(self, status_code: int, body: Any) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "key": self._key,
+            "method": self.method,
+            "path": self.path,
+            "request_fingerprint": self.fingerprint,
+            "response_status": status_code,
+            "response_body": body,
+        }
+
+    def _store_statement(self, status_code: int, content: Any) -> UpdateBase:
         stored = content
         if self._keyring is not None:
-            stored = _seal(self._keyring, self.scope, self.key, content)
-        session.add(
-            IdempotencyKey(
-                scope=self.scope,
-                key=self.key,
-                method=self.method,
-                path=self.path,
-                request_fingerprint=self.fingerprint,
-                response_status=status_code,
-                response_body=stored,
-            )
-        )
-        await session.flush()
+            stored = _seal(self._keyring, self.scope, self._key, content)
+        if self._held:
+            return finish_in_flight(self.scope, self._key, status_code, stored)
+        # A concurrent request that got the advisory lock after this one's lookup may have
+        # stored the key since: the primary key refuses this INSERT, and the dependency answers
+        # 409 in flight (`_key_taken`), everything rolled back.
+        return insert(IdempotencyKey).values(**self._row(status_code, stored))
+
+    def _in_flight_statement(self, recovery: Mapping[str, str]) -> UpdateBase:
+        return insert(IdempotencyKey).values(**self._row(IN_FLIGHT_STATUS, dict(recovery)))
+
+    def forget_statement(self) -> UpdateBase | None:
+        if not self._held:
+            return None
+        self._held = False
+        return forget_in_flight(self.scope, self._key)
+
+    @property
+    def recovery_key(self) -> tuple[str, str] | None:
+        """(scope, key) of this request, for a recovery job to finish its answer."""
+        return self.scope, self._key
 
 
 def _same_request(stored: str, method: str, path: str, query: bytes, body: bytes) -> bool:
     if stored.startswith(FINGERPRINT_VERSION):
         return stored == request_fingerprint(method, path, query, body)
     return stored == _legacy_fingerprint(method, path, query, body)  # see FINGERPRINT_VERSION
+
+
+def _in_flight(field: str = FIELD) -> Conflict:
+    return Conflict(
+        f"a request with this {HEADER} is still being processed; retry later",
+        code="idempotency_key_in_flight",
+        field=field,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def begin_idempotent(
@@ -372,26 +530,24 @@ async def begin_idempotent(
     method, path = request.method, request.url.path
     query: bytes = request.scope.get("query_string", b"")
 
-    acquired = (
+    # The lock and the lookup in one statement (one round trip). Its snapshot is taken before
+    # the lock is: a first request that commits its answer and releases the lock in between is
+    # not seen here, this request goes on, and its INSERT of the key then fails on the primary
+    # key: answered 409 in flight, everything rolled back (`_key_taken`); the retry replays.
+    acquired = func.pg_try_advisory_xact_lock(lock_key(scope, key)).label("acquired")
+    lock = select(acquired).subquery("lock")
+    row = (
         await session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:lock)"), {"lock": lock_key(scope, key)}
+            select(lock.c.acquired, IdempotencyKey)
+            .select_from(lock)
+            .outerjoin(
+                IdempotencyKey, (IdempotencyKey.scope == scope) & (IdempotencyKey.key == key)
+            )
         )
-    ).scalar_one()
-    if not acquired:
-        raise Conflict(
-            f"a request with this {HEADER} is still being processed; retry later",
-            code="idempotency_key_in_flight",
-            field=FIELD,
-            headers={"Retry-After": "1"},
-        )
-
-    # A new statement, so a new snapshot (READ COMMITTED): a first request that committed
-    # before the lock was ours is seen.
-    stored = (
-        await session.execute(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        )
-    ).scalar_one_or_none()
+    ).one()
+    if not row.acquired:
+        raise _in_flight()
+    stored: IdempotencyKey | None = row.IdempotencyKey
     if stored is not None:
         if not _same_request(stored.request_fingerprint, method, path, query, body):
             raise Unprocessable(
@@ -400,6 +556,8 @@ async def begin_idempotent(
                 code="idempotency_key_reused",
                 field=FIELD,
             )
+        if stored.response_status == IN_FLIGHT_STATUS:
+            raise _in_flight()  # its request called out and has not answered yet
         answer = stored.response_body
         if keyring is not None:
             answer = _open(keyring, scope, key, answer)
@@ -413,6 +571,10 @@ async def begin_idempotent(
         fingerprint=request_fingerprint(method, path, query, body),
         keyring=keyring,
     )
+
+
+def _key_taken(error: BaseException) -> bool:
+    return is_unique_violation(error, "pk_idempotency_keys")
 
 
 # --- dependencies --------------------------------------------------------------------------
@@ -497,6 +659,49 @@ def idempotency_in_scope(scope: str) -> Callable[..., Awaitable[IdempotentReques
         return scope
 
     return required_idempotency(fixed_scope)
+
+
+# --- recovering requests that died after `hold` ----------------------------------------------
+
+
+async def in_flight(session: AsyncSession, scope: str, key: str) -> Mapping[str, Any] | None:
+    """The recovery record of a key still in flight (what its `hold` stored), else None."""
+    stored = await session.scalar(
+        select(IdempotencyKey.response_body).where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.response_status == IN_FLIGHT_STATUS,
+        )
+    )
+    return dict(stored) if stored is not None else None
+
+
+def finish_in_flight(scope: str, key: str, status_code: int, content: Any) -> UpdateBase:
+    """The statement storing the answer of a key held in flight (by its request, or by the job
+    recovering it). It changes nothing once the key has its answer: the first one wins."""
+    return (
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.response_status == IN_FLIGHT_STATUS,
+        )
+        .values(response_status=status_code, response_body=content)
+    )
+
+
+def forget_in_flight(scope: str, key: str) -> UpdateBase:
+    """The statement forgetting a key held in flight, so that a retry runs afresh."""
+    return delete(IdempotencyKey).where(
+        IdempotencyKey.scope == scope,
+        IdempotencyKey.key == key,
+        IdempotencyKey.response_status == IN_FLIGHT_STATUS,
+    )
+
+
+def answer_content(body: BaseModel | Mapping[str, Any] | Sequence[Any]) -> Any:
+    """A body as `respond` stores and sends it (for a recovery job's `finish_in_flight`)."""
+    return jsonable_encoder(body)
 
 
 async def purge_expired_keys(session: AsyncSession, retention: timedelta) -> int:
