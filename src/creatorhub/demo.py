@@ -26,6 +26,7 @@ from creatorhub.kit.clock import utcnow
 from creatorhub.ledger import service as ledger
 from creatorhub.marketplace.demo import DEMO_JOBS, load_demo_marketplace
 from creatorhub.payments import earnings, funding, payouts
+from creatorhub.payments.changes import send_change
 from creatorhub.payments.models import FundingStatus
 from creatorhub.payments.providers.registry import get_provider
 from creatorhub.workspace.demo import DEMO_SHOOTS, load_demo_workspace
@@ -204,12 +205,13 @@ async def _load_demo_money(
             session, sandbox, user_id=user_id, amount=account.funds, currency="USD"
         )
         assert intent.provider_reference is not None
-        await funding.apply_provider_status(
+        change = await funding.funding_status_change(
             session,
             provider="sandbox",
             reference=intent.provider_reference,
             status=FundingStatus.SUCCEEDED,
         )
+        await send_change(session, change)
     creator = new_users.get("sarah@creatorhub.example")
     fan = new_users.get("fan@creatorhub.example")
     if creator is None or fan is None:

@@ -13,6 +13,10 @@
   same key, other parameters: 400 `idempotency_error`). Visiting an onboarding link completes
   the account's onboarding and redirects to its `return_url`, as Stripe's hosted flow would.
   `fail_next(status)` makes the next request(s) fail, for the retry and error tests.
+  It also serves a minimal PaymentIntent API (create, retrieve, update with a payment method,
+  confirm), so the app configured with the Stripe provider can be pointed at it whole. Its hang
+  switch, `hang()` and `release()`, holds every request (after recording it) until released:
+  a provider that does not answer, for the tests showing no call runs inside a transaction.
 * `webhook_receiver` (session): an aiohttp endpoint registered with localstripe
   (`POST /_config/webhooks/{id}`) that records the events localstripe delivers, signed with
   the `stripe_webhook_secret` fixture's secret (override it to choose another).
@@ -44,6 +48,7 @@ from components import require_component
 API_KEY = "sk_test_creatorhub"  # for readiness checks; localstripe and the fake take any sk_ key
 LOCALSTRIPE_START_TIMEOUT = 15.0
 DELIVERY_TIMEOUT = 10.0
+HANG_WAIT = 10.0  # how long a test waits for a request to reach the hang switch
 
 # localstripe's server (`localstripe.server.app`) run as its `start()` would with
 # `--from-scratch`, except: no on-disk persistence (see the module docstring), and bound to
@@ -179,8 +184,42 @@ class FakeConnect:
     _idempotent: dict[tuple[str, str], tuple[dict[str, Any], int, bytes]] = field(
         default_factory=dict
     )
+    payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     _failures: list[int] = field(default_factory=list)
     _links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _open: asyncio.Event | None = None
+    held: int = 0  # requests waiting on the hang switch now
+    _held_changed: asyncio.Condition | None = None
+
+    def hang(self) -> None:
+        """Hold every request from now on, until `release()`: a provider that does not answer."""
+        self._gate().clear()
+
+    def release(self) -> None:
+        self._gate().set()
+
+    def _gate(self) -> asyncio.Event:
+        if self._open is None:
+            self._open = asyncio.Event()
+            self._open.set()
+        return self._open
+
+    async def wait_until_held(self, count: int = 1) -> None:
+        """Until `count` requests wait on the hang switch (at most HANG_WAIT seconds)."""
+        changed = self._held_condition()
+        async with asyncio.timeout(HANG_WAIT), changed:
+            await changed.wait_for(lambda: self.held >= count)
+
+    def _held_condition(self) -> asyncio.Condition:
+        if self._held_changed is None:
+            self._held_changed = asyncio.Condition()
+        return self._held_changed
+
+    async def _count_held(self, change: int) -> None:
+        changed = self._held_condition()
+        async with changed:
+            self.held += change
+            changed.notify_all()
 
     def fail_next(self, status: int, times: int = 1) -> None:
         self._failures.extend([status] * times)
@@ -297,7 +336,53 @@ class FakeConnect:
         self.transfers[transfer["id"]] = transfer
         return web.json_response(transfer)
 
+    def _create_payment_intent(self, params: dict[str, Any]) -> web.Response:
+        try:
+            amount = int(params.get("amount", ""))
+        except ValueError:
+            return _error(400, "Invalid integer", param="amount")
+        intent = {
+            "id": _id("pi_"),
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": params.get("currency"),
+            "status": "requires_payment_method",
+            "client_secret": _id("pi_secret_"),
+            "metadata": params.get("metadata") or {},
+            "payment_method": None,
+            "last_payment_error": None,
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        intent["client_secret"] = f"{intent['id']}_secret_{secrets.token_hex(8)}"
+        self.payment_intents[intent["id"]] = intent
+        return web.json_response(intent)
+
+    def _update_payment_intent(self, intent_id: str, params: dict[str, Any]) -> web.Response:
+        intent = self.payment_intents.get(intent_id)
+        if intent is None:
+            return _error(404, f"No such payment_intent: '{intent_id}'", code="resource_missing")
+        if params.get("payment_method"):
+            intent.update(payment_method=params["payment_method"], status="requires_confirmation")
+        return web.json_response(intent)
+
+    def _confirm_payment_intent(self, intent_id: str) -> web.Response:
+        intent = self.payment_intents.get(intent_id)
+        if intent is None:
+            return _error(404, f"No such payment_intent: '{intent_id}'", code="resource_missing")
+        if intent["status"] != "requires_confirmation":
+            return _error(400, f"This PaymentIntent's status is {intent['status']}.")
+        intent["status"] = "succeeded"
+        return web.json_response(intent)
+
     def _post(self, path: str, params: dict[str, Any]) -> web.Response:
+        if path == "/v1/payment_intents":
+            return self._create_payment_intent(params)
+        intent_path = re.fullmatch(r"/v1/payment_intents/(\w+)(/confirm)?", path)
+        if intent_path and intent_path[2]:
+            return self._confirm_payment_intent(intent_path[1])
+        if intent_path:
+            return self._update_payment_intent(intent_path[1], params)
         if path == "/v1/accounts":
             return self._create_account(params)
         if path == "/v1/account_links":
@@ -307,9 +392,13 @@ class FakeConnect:
         return _error(404, f"Unrecognized request URL (POST: {path}).")
 
     def _get(self, path: str) -> web.Response:
-        match = re.fullmatch(r"/v1/(accounts|transfers)/([\w]+)", path)
+        match = re.fullmatch(r"/v1/(accounts|transfers|payment_intents)/([\w]+)", path)
         if match:
-            collection = self.accounts if match[1] == "accounts" else self.transfers
+            collection = {
+                "accounts": self.accounts,
+                "transfers": self.transfers,
+                "payment_intents": self.payment_intents,
+            }[match[1]]
             obj = collection.get(match[2])
             if obj is None:
                 return _error(
@@ -324,6 +413,13 @@ class FakeConnect:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         key = request.headers.get("Idempotency-Key")
         self.requests.append((request.method, request.path, key))
+        gate = self._gate()
+        if not gate.is_set():
+            await self._count_held(+1)
+            try:
+                await gate.wait()
+            finally:
+                await self._count_held(-1)
         onboarding = re.fullmatch(r"/setup/e/(\w+)/([\w-]+)", request.path)
         if request.method == "GET" and onboarding:
             link = self._links.get(onboarding[2])

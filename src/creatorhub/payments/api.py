@@ -4,6 +4,10 @@ Every request that moves money requires an `Idempotency-Key` (see kit.idempotenc
 answer is stored with the effects and replayed to retries. Bringing money in, setting up where
 it goes out and taking it out need a verified e-mail address (`VerifiedPrincipal`); reading,
 and cancelling a payout (which only gives the money back), do not.
+
+Routes hold no queries: each calls one service, which sends its writes and the request's
+stored answer together (`idem` goes to the service) and calls a provider outside any
+transaction (see "The request path" in docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -13,10 +17,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from creatorhub.audit.models import LogLevel
-from creatorhub.audit.service import record_blocked, record_change, snapshot
+from creatorhub.audit.service import record_blocked
 from creatorhub.db import DbSession
 from creatorhub.identity.deps import (
     AdminPrincipal,
@@ -25,7 +28,6 @@ from creatorhub.identity.deps import (
     OptionalIdempotency,
     VerifiedPrincipal,
 )
-from creatorhub.jobs import defer
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import (
     BadRequest,
@@ -39,7 +41,6 @@ from creatorhub.kit.state import AppDatabase, AppSettings
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import InsufficientFunds
 from creatorhub.payments import fees, funding, payouts, wallet, webhooks
-from creatorhub.payments.models import FeeRule, FundingIntent, Payout, PayoutAccount
 from creatorhub.payments.providers.base import WebhookSignatureError, WebhookStaleError
 from creatorhub.payments.providers.registry import provider_names
 from creatorhub.payments.schemas import (
@@ -62,7 +63,7 @@ from creatorhub.payments.schemas import (
     WebhookReceiptOut,
     check_currency,
 )
-from creatorhub.payments.tasks import provider_in, submit_payout
+from creatorhub.payments.tasks import provider_in
 
 money_responses = problem_responses(400, 401, 403, 404, 409, 422)
 
@@ -136,7 +137,7 @@ async def create_funding(
 ) -> JSONResponse:
     """Start bringing money in; it is credited when the provider confirms (webhook)."""
     provider = provider_in(session)
-    intent = await funding.create_intent(
+    await funding.create_intent(
         session,
         provider,
         user_id=principal.id,
@@ -144,10 +145,10 @@ async def create_funding(
         currency=body.currency,
         target_type=body.target_type,
         target_id=body.target_id,
+        answer=idem,
+        confirm=settings.sandbox_auto_confirm and provider.name == "sandbox",
     )
-    if settings.sandbox_auto_confirm and provider.name == "sandbox":
-        await funding.confirm_intent(session, provider, intent)
-    return await idem.respond(session, 201, FundingOut.model_validate(intent))
+    return idem.response
 
 
 @funding_router.get("/{intent_id}", response_model=FundingOut)
@@ -162,9 +163,14 @@ async def confirm_funding(
     intent_id: uuid.UUID, principal: VerifiedPrincipal, session: DbSession, idem: Idempotency
 ) -> JSONResponse:
     """Charge the payment method (server-side confirmation); the outcome arrives by webhook."""
-    intent = await funding.get_own_intent(session, intent_id, principal.id, lock=True)
-    await funding.confirm_intent(session, provider_in(session, intent.provider), intent)
-    return await idem.respond(session, 200, FundingOut.model_validate(intent))
+    await funding.confirm(
+        session,
+        lambda name: provider_in(session, name),
+        intent_id=intent_id,
+        user_id=principal.id,
+        answer=idem,
+    )
+    return idem.response
 
 
 @funding_router.get("", response_model=list[FundingOut])
@@ -173,25 +179,11 @@ async def list_funding(
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[FundingOut]:
-    rows = await session.scalars(
-        select(FundingIntent)
-        .where(FundingIntent.user_id == principal.id)
-        .order_by(FundingIntent.created_at.desc(), FundingIntent.id.desc())
-        .limit(limit)
-    )
-    return [FundingOut.model_validate(row) for row in rows]
+    intents = await funding.own_intents(session, principal.id, limit=limit)
+    return [FundingOut.model_validate(intent) for intent in intents]
 
 
 # --- payout accounts ------------------------------------------------------------------------
-
-
-async def _own_payout_account(
-    session: DbSession, account_id: uuid.UUID, user_id: uuid.UUID
-) -> PayoutAccount:
-    account = await session.get(PayoutAccount, account_id)
-    if account is None or account.user_id != user_id:
-        raise NotFound("no such payout account", code="payout_account_not_found")
-    return account
 
 
 @payout_accounts_router.post(
@@ -206,14 +198,15 @@ async def create_payout_account(
     session: DbSession,
     idem: OptionalIdempotency,
 ) -> JSONResponse:
-    account = await payouts.create_payout_account(
+    await payouts.create_payout_account(
         session,
         provider_in(session),
         user_id=principal.id,
         email=principal.user.email,
         country=body.country,
+        answer=idem,
     )
-    return await idem.respond(session, 201, PayoutAccountOut.model_validate(account))
+    return idem.response
 
 
 @payout_accounts_router.get("", response_model=list[PayoutAccountOut])
@@ -231,12 +224,12 @@ async def payout_account_onboarding_link(
     session: DbSession,
     settings: AppSettings,
 ) -> OnboardingLinkOut:
-    account = await _own_payout_account(session, account_id, principal.id)
-    base = settings.link_base_url
-    url = await provider_in(session, account.provider).payee_onboarding_link(
-        account_reference=account.provider_reference,
-        return_url=f"{base}/v1/payout-accounts/{account.id}",
-        refresh_url=f"{base}/v1/payout-accounts/{account.id}/onboarding-link",
+    url = await payouts.onboarding_link(
+        session,
+        lambda name: provider_in(session, name),
+        account_id=account_id,
+        user_id=principal.id,
+        base_url=settings.link_base_url,
     )
     return OnboardingLinkOut(url=url)
 
@@ -246,7 +239,7 @@ async def get_payout_account(
     account_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> PayoutAccountOut:
     return PayoutAccountOut.model_validate(
-        await _own_payout_account(session, account_id, principal.id)
+        await payouts.get_own_payout_account(session, account_id, principal.id)
     )
 
 
@@ -254,8 +247,12 @@ async def get_payout_account(
 async def refresh_payout_account(
     account_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> PayoutAccountOut:
-    account = await _own_payout_account(session, account_id, principal.id)
-    await payouts.refresh_payout_account(session, provider_in(session, account.provider), account)
+    account = await payouts.refresh_payout_account(
+        session,
+        lambda name: provider_in(session, name),
+        account_id=account_id,
+        user_id=principal.id,
+    )
     return PayoutAccountOut.model_validate(account)
 
 
@@ -271,11 +268,15 @@ async def request_payout(
     idem: Idempotency,
 ) -> JSONResponse:
     """Withdraw `amount` (default: all that is available) to your payout account."""
-    payout = await payouts.request_payout(
-        session, settings, user_id=principal.id, amount=body.amount, currency=body.currency
+    await payouts.request_payout(
+        session,
+        settings,
+        user_id=principal.id,
+        amount=body.amount,
+        currency=body.currency,
+        answer=idem,
     )
-    await defer(session, submit_payout, payout_id=str(payout.id))
-    return await idem.respond(session, 201, PayoutOut.model_validate(payout))
+    return idem.response
 
 
 @payouts_router.get("", response_model=PayoutsPage)
@@ -284,12 +285,7 @@ async def list_payouts(
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PayoutsPage:
-    rows = await session.scalars(
-        select(Payout)
-        .where(Payout.user_id == principal.id)
-        .order_by(Payout.created_at.desc(), Payout.id.desc())
-        .limit(limit)
-    )
+    rows = await payouts.own_payouts(session, principal.id, limit=limit)
     return PayoutsPage(items=[PayoutOut.model_validate(row) for row in rows])
 
 
@@ -307,8 +303,8 @@ async def cancel_payout(
     payout_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, idem: Idempotency
 ) -> JSONResponse:
     """Cancel a payout not yet handed to the provider; the money is available again at once."""
-    payout = await payouts.cancel_payout(session, payout_id, principal.id)
-    return await idem.respond(session, 200, PayoutOut.model_validate(payout))
+    await payouts.cancel_payout(session, payout_id, principal.id, answer=idem)
+    return idem.response
 
 
 @admin_router.post("/payouts", status_code=201, response_model=PayoutOut)
@@ -320,7 +316,7 @@ async def admin_release_payout(
     idem: Idempotency,
 ) -> JSONResponse:
     """Release a payout below the minimum (audited, with the reason)."""
-    payout = await payouts.request_payout(
+    await payouts.request_payout(
         session,
         settings,
         user_id=body.user_id,
@@ -329,17 +325,10 @@ async def admin_release_payout(
         trigger="admin",
         released_below_minimum_by=admin.id,
         actor_id=admin.id,
+        reason=body.reason,
+        answer=idem,
     )
-    await record_change(
-        session,
-        action="payout.admin_override",
-        entity_type="payout",
-        entity_id=payout.id,
-        actor_id=admin.id,
-        after={"reason": body.reason, "amount": body.amount},
-    )
-    await defer(session, submit_payout, payout_id=str(payout.id))
-    return await idem.respond(session, 201, PayoutOut.model_validate(payout))
+    return idem.response
 
 
 # --- webhooks -------------------------------------------------------------------------------
@@ -386,10 +375,7 @@ async def receive_webhook(
 
 @admin_router.get("/fees", response_model=list[FeeRuleOut])
 async def list_fee_rules(admin: AdminPrincipal, session: DbSession) -> list[FeeRuleOut]:
-    rows = await session.scalars(
-        select(FeeRule).order_by(FeeRule.transaction_kind, FeeRule.user_id.nulls_first())
-    )
-    return [FeeRuleOut.model_validate(row) for row in rows]
+    return [FeeRuleOut.model_validate(row) for row in await fees.rules(session)]
 
 
 @admin_router.put("/fees/{transaction_kind}", response_model=FeeRuleOut)
@@ -400,33 +386,13 @@ async def set_fee_rule(
     session: DbSession,
 ) -> FeeRuleOut:
     """Set the default fee of a kind of transaction, or one payee's override (`user_id`)."""
-    query = select(FeeRule).where(FeeRule.transaction_kind == transaction_kind).with_for_update()
-    query = query.where(
-        FeeRule.user_id.is_(None) if body.user_id is None else FeeRule.user_id == body.user_id
-    )
-    rule = await session.scalar(query)
-    before = snapshot(rule) if rule else None
-    if rule is None:
-        rule = FeeRule(
-            transaction_kind=transaction_kind,
-            user_id=body.user_id,
-            basis_points=body.basis_points,
-            fixed_amount=body.fixed_amount,
-        )
-        session.add(rule)
-    rule.basis_points = body.basis_points
-    rule.fixed_amount = body.fixed_amount
-    rule.updated_by = admin.id
-    await session.flush()
-    await session.refresh(rule)
-    await record_change(
+    rule = await fees.set_rule(
         session,
-        action="fees.set",
-        entity_type="fee_rule",
-        entity_id=rule.id,
         actor_id=admin.id,
-        before=before,
-        after=snapshot(rule),
+        kind=transaction_kind,
+        user_id=body.user_id,
+        basis_points=body.basis_points,
+        fixed_amount=body.fixed_amount,
     )
     return FeeRuleOut.model_validate(rule)
 

@@ -10,11 +10,14 @@ a ledger group of two transfers, so statements show gross, fee and net:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creatorhub.audit.service import record_change, snapshot
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.service import TransferSpec
 from creatorhub.payments.models import FeeRule
@@ -58,6 +61,80 @@ async def applicable_rule(
     if overrides:
         return overrides[0]
     return rules[0] if rules else None
+
+
+async def rules(session: AsyncSession) -> Sequence[FeeRule]:
+    """Every rule: by kind of transaction, the default first, then the payees' overrides."""
+    rows = await session.scalars(
+        select(FeeRule).order_by(FeeRule.transaction_kind, FeeRule.user_id.nulls_first())
+    )
+    return rows.all()
+
+
+async def set_rule(
+    session: AsyncSession,
+    *,
+    actor_id: uuid.UUID,
+    kind: str,
+    user_id: uuid.UUID | None,
+    basis_points: int,
+    fixed_amount: int,
+) -> FeeRule:
+    """Set the default fee of a kind of transaction, or one payee's override (`user_id`).
+
+    One upsert (`INSERT … ON CONFLICT … DO UPDATE` on the rule's partial unique index), so
+    concurrent setters of one rule never collide: each either creates it or updates it, the
+    last one to commit wins, and there is one row. The audit row shows the rule before (as the
+    statement found it) and after.
+    """
+    found = FeeRule.__table__.alias("found")
+    before = (
+        select(func.to_jsonb(literal_column("found")))
+        .select_from(found)
+        .where(
+            found.c.transaction_kind == kind,
+            found.c.user_id.is_(None) if user_id is None else found.c.user_id == user_id,
+        )
+        .scalar_subquery()
+    )
+    values = {
+        "transaction_kind": kind,
+        "user_id": user_id,
+        "basis_points": basis_points,
+        "fixed_amount": fixed_amount,
+        "updated_by": actor_id,
+    }
+    statement = insert(FeeRule).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[FeeRule.transaction_kind]
+        if user_id is None
+        else [FeeRule.transaction_kind, FeeRule.user_id],
+        index_where=FeeRule.user_id.is_(None) if user_id is None else FeeRule.user_id.is_not(None),
+        set_={
+            "basis_points": statement.excluded.basis_points,
+            "fixed_amount": statement.excluded.fixed_amount,
+            "updated_by": statement.excluded.updated_by,
+            "updated_at": func.now(),
+        },
+    )
+    row = (
+        await session.execute(
+            statement.returning(FeeRule, before.label("before")),
+            execution_options={"populate_existing": True},
+        )
+    ).one()
+    rule: FeeRule = row[0]
+    old: dict[str, object] | None = row[1]
+    await record_change(
+        session,
+        action="fees.set",
+        entity_type="fee_rule",
+        entity_id=rule.id,
+        actor_id=actor_id,
+        before=old,
+        after=snapshot(rule),
+    )
+    return rule
 
 
 async def quote(

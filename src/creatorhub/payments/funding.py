@@ -4,25 +4,53 @@ An intent is created (`requires_confirmation`), confirmed (`processing`), and se
 `succeeded`, `failed` or `canceled` when the provider's webhook says so. Only `succeeded` moves
 money: provider clearing → the payer's available wallet, or the escrow of the job or campaign
 the intent funds. States only move forward, so a late or repeated event changes nothing.
+
+Each step is a few statements (see "The request path" in docs/architecture.md): the intent, its
+audit row and the request's stored answer go out as one statement (`creatorhub.db.together`),
+and a webhook's credit, with its ledger transfer, as one more. With a provider that calls out
+(Stripe), the call never runs inside a transaction: the intent is recorded and committed first
+(`Responder.hold`, which keeps the request's key in flight), the provider is called holding no
+connection, and the outcome is recorded in a second, short transaction. A process that dies in
+between leaves a job behind (`changes.defer_recovery`) that finishes the request:
+`recover_create` and `recover_confirm` below.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import UpdateBase
 
-from creatorhub.audit.service import record_change, snapshot
+from creatorhub.audit.service import change_insert, snapshot
+from creatorhub.db import Database, insert_of, together
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
+from creatorhub.kit.idempotency import (
+    Responder,
+    answer_content,
+    finish_in_flight,
+    forget_in_flight,
+    in_flight,
+)
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
-from creatorhub.ledger.service import TransferSpec
+from creatorhub.payments.changes import (
+    Change,
+    defer_recovery,
+    forgotten,
+    hold,
+    stored,
+)
 from creatorhub.payments.models import FundingIntent, FundingStatus
-from creatorhub.payments.providers.base import PaymentProvider
+from creatorhub.payments.providers.base import PaymentProvider, ProviderError, ProviderIntent
+from creatorhub.payments.providers.registry import provider_problem
+from creatorhub.payments.schemas import FundingOut
 
 STATE_RANK = {
     FundingStatus.REQUIRES_CONFIRMATION: 0,
@@ -31,6 +59,8 @@ STATE_RANK = {
     FundingStatus.FAILED: 2,
     FundingStatus.CANCELED: 2,
 }
+
+CREATE, CONFIRM = "funding.create", "funding.confirm"
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,51 @@ def register_target(
     TARGET_RESOLVERS[target_type] = TargetHandlers(resolver, credited)
 
 
+def _set(intent: FundingIntent, **values: Any) -> None:
+    """Keep the in-memory intent in step with a Core UPDATE sent for it, without making it
+    dirty (the session would otherwise send the same change again at its next flush)."""
+    for name, value in values.items():
+        set_committed_value(intent, name, value)
+
+
+def _change(intent: FundingIntent, **values: Any) -> UpdateBase:
+    """The UPDATE of `values` on the intent, applied to the in-memory intent as well."""
+    values.setdefault("updated_at", utcnow())
+    _set(intent, **values)
+    return update(FundingIntent).where(FundingIntent.id == intent.id).values(**values)
+
+
+def _audit(action: str, intent: FundingIntent, actor_id: uuid.UUID | None, **kw: Any) -> UpdateBase:
+    return change_insert(
+        action=action,
+        entity_type="funding_intent",
+        entity_id=intent.id,
+        actor_id=actor_id,
+        after=snapshot(intent),
+        **kw,
+    )
+
+
+async def _ask_provider(provider: PaymentProvider, intent: FundingIntent) -> ProviderIntent:
+    return await provider.create_funding_intent(
+        intent_id=intent.id,
+        amount=intent.amount,
+        currency=intent.currency,
+        customer_reference=None,
+        metadata={"funding_intent_id": str(intent.id), "user_id": str(intent.user_id)},
+    )
+
+
+async def _confirm_at_provider(provider: PaymentProvider, intent: FundingIntent) -> None:
+    assert intent.provider_reference is not None
+    await provider.confirm_funding_intent(
+        intent.provider_reference, amount=intent.amount, currency=intent.currency
+    )
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
 async def create_intent(
     session: AsyncSession,
     provider: PaymentProvider,
@@ -74,7 +149,14 @@ async def create_intent(
     currency: str,
     target_type: str = "wallet",
     target_id: uuid.UUID | None = None,
+    answer: Responder | None = None,
+    confirm: bool = False,
 ) -> FundingIntent:
+    """A new intent; with `answer`, the request's answer (201, the intent) is stored with it.
+
+    `confirm` (the sandbox's auto-confirmation) confirms it at once. The intent returned is
+    the caller's image of the row, in no session.
+    """
     if target_type != "wallet":
         handlers = TARGET_RESOLVERS.get(target_type)
         if handlers is None or target_id is None:
@@ -85,37 +167,92 @@ async def create_intent(
             )
         # Refuses what may not be funded.
         await handlers.resolve(session, user_id, target_id, currency, amount)
-    # The provider's intent first, so the row is written once with its reference. Should this
-    # transaction fail after it, the provider holds an intent nobody confirms: no money moves.
-    intent_id = uuid.uuid4()
-    answer = await provider.create_funding_intent(
-        intent_id=intent_id,
-        amount=amount,
-        currency=currency,
-        customer_reference=None,
-        metadata={"funding_intent_id": str(intent_id), "user_id": str(user_id)},
-    )
+    now = utcnow()
     intent = FundingIntent(
-        id=intent_id,
+        id=uuid.uuid4(),
         user_id=user_id,
         amount=amount,
         currency=currency,
         target_type=target_type,
         target_id=target_id if target_type != "wallet" else None,
         provider=provider.name,
-        provider_reference=answer.reference,
+        provider_reference=None,
+        status=FundingStatus.REQUIRES_CONFIRMATION.value,
+        failure_reason=None,
+        created_at=now,
+        updated_at=now,
+        succeeded_at=None,
     )
-    session.add(intent)
-    await session.flush()
-    await record_change(
+    if not provider.calls_out:
+        # A local provider: its answer first, so the row is written once with its reference.
+        intent.provider_reference = (await _ask_provider(provider, intent)).reference
+        if confirm:
+            await _confirm_at_provider(provider, intent)
+            intent.status = FundingStatus.PROCESSING.value
+        await session.execute(
+            together(
+                insert_of(intent),
+                _audit("funding.create", intent, user_id),
+                *stored(answer, 201, FundingOut.model_validate(intent)),
+            )
+        )
+        return intent
+
+    # Over the network: the intent is recorded (without its provider reference) and committed
+    # before the call, which holds no connection; the reference follows in a second
+    # transaction. Should this process die in between, the recovery job asks the provider again
+    # (its idempotency key is derived from the intent's id: the same provider intent).
+    recovery = await defer_recovery(session, CREATE, intent.id, answer)
+    await hold(
         session,
-        action="funding.create",
-        entity_type="funding_intent",
-        entity_id=intent.id,
-        actor_id=user_id,
-        after=snapshot(intent),
+        answer,
+        insert_of(intent),
+        _audit("funding.create", intent, user_id),
+        recovery=recovery,
+    )
+    try:
+        created = await _ask_provider(provider, intent)
+    except ProviderError as error:
+        await _give_up(session, intent, str(error), answer)
+        raise provider_problem(error) from None
+    await session.execute(
+        together(
+            *_record_reference(intent, created.reference),
+            *stored(answer, 201, FundingOut.model_validate(intent)),
+        )
     )
     return intent
+
+
+def _record_reference(intent: FundingIntent, reference: str) -> tuple[UpdateBase, ...]:
+    # Only if nothing recorded one yet (the recovery job and a very late request race here).
+    values = {"provider_reference": reference, "updated_at": utcnow()}
+    _set(intent, **values)
+    return (
+        update(FundingIntent)
+        .where(FundingIntent.id == intent.id, FundingIntent.provider_reference.is_(None))
+        .values(**values),
+    )
+
+
+async def _give_up(
+    session: AsyncSession, intent: FundingIntent, reason: str, answer: Responder | None
+) -> None:
+    """The provider refused the intent: it ends canceled, the key is forgotten (a retry runs
+    afresh), committed before the request answers with the provider's problem."""
+    before = snapshot(intent)
+    status = FundingStatus.CANCELED.value
+    await session.execute(
+        together(
+            _change(intent, status=status, failure_reason=reason[:500]),
+            _audit(f"funding.{status}", intent, None, before=before),
+            *forgotten(answer),
+        )
+    )
+    await session.commit()
+
+
+# --- reading ----------------------------------------------------------------------------------
 
 
 async def get_own_intent(
@@ -132,29 +269,102 @@ async def get_own_intent(
     return intent
 
 
-async def confirm_intent(
-    session: AsyncSession, provider: PaymentProvider, intent: FundingIntent
+async def own_intents(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int
+) -> Sequence[FundingIntent]:
+    """The payer's intents, newest first."""
+    rows = await session.scalars(
+        select(FundingIntent)
+        .where(FundingIntent.user_id == user_id)
+        .order_by(FundingIntent.created_at.desc(), FundingIntent.id.desc())
+        .limit(limit)
+    )
+    return rows.all()
+
+
+# --- confirming -------------------------------------------------------------------------------
+
+
+async def confirm(
+    session: AsyncSession,
+    provider_for: Callable[[str], PaymentProvider],
+    *,
+    intent_id: uuid.UUID,
+    user_id: uuid.UUID,
+    answer: Responder | None = None,
 ) -> FundingIntent:
-    """Ask the provider to charge; the outcome arrives by webhook."""
+    """Confirm one of the payer's intents (`provider_for(name)`: the intent's provider)."""
+    intent = await get_own_intent(session, intent_id, user_id, lock=True)
+    return await confirm_intent(session, provider_for(intent.provider), intent, answer=answer)
+
+
+async def confirm_intent(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    intent: FundingIntent,
+    *,
+    answer: Responder | None = None,
+) -> FundingIntent:
+    """Ask the provider to charge; the outcome arrives by webhook. With `answer`, the request's
+    answer (200, the intent) is stored with the change."""
     if intent.status != FundingStatus.REQUIRES_CONFIRMATION:
         raise Conflict(
             f"the intent is {intent.status}, not awaiting confirmation",
             code="funding_intent_not_confirmable",
         )
-    assert intent.provider_reference is not None
-    await provider.confirm_funding_intent(
-        intent.provider_reference, amount=intent.amount, currency=intent.currency
-    )
-    intent.status = FundingStatus.PROCESSING
-    await session.flush()
+    if not provider.calls_out:
+        await _confirm_at_provider(provider, intent)
+        processing = _change(intent, status=FundingStatus.PROCESSING.value)
+        await session.execute(
+            together(processing, *stored(answer, 200, FundingOut.model_validate(intent)))
+        )
+        return intent
+
+    # Over the network: `processing` is recorded and committed first (no second confirmation
+    # can start), the provider is asked holding no connection, the answer stored after.
+    recovery = await defer_recovery(session, CONFIRM, intent.id, answer)
+    processing = _change(intent, status=FundingStatus.PROCESSING.value)
+    await hold(session, answer, processing, recovery=recovery)
+    try:
+        await _confirm_at_provider(provider, intent)
+    except ProviderError as error:
+        if not error.retryable:
+            # Refused for good (e.g. not the amount we expect): the intent fails.
+            await _fail_confirmation(session, intent, str(error), forgotten(answer))
+        # Else the provider may have confirmed: the key stays in flight and the recovery job
+        # asks again (confirming is idempotent there) and stores the answer.
+        raise provider_problem(error) from None
+    answered = stored(answer, 200, FundingOut.model_validate(intent))
+    if answered:
+        await session.execute(together(*answered))
     return intent
 
 
-async def _credit(session: AsyncSession, intent: FundingIntent) -> None:
-    clearing = await ledger.platform_account(
-        session, AccountKind.PROVIDER_CLEARING, intent.currency
+async def _fail_confirmation(
+    session: AsyncSession, intent: FundingIntent, reason: str, forget: tuple[UpdateBase, ...]
+) -> None:
+    """The provider refused the confirmation for good: the intent fails and the key is
+    forgotten, committed before the request answers with the provider's problem."""
+    before = snapshot(intent)
+    status = FundingStatus.FAILED.value
+    await session.execute(
+        together(
+            _change(intent, status=status, failure_reason=reason[:500]),
+            _audit(f"funding.{status}", intent, None, before=before),
+            *forget,
+        )
     )
-    destination: uuid.UUID | None = None
+    await session.commit()
+
+
+# --- the provider's outcome -------------------------------------------------------------------
+
+
+async def _credit(session: AsyncSession, intent: FundingIntent) -> Select[Any]:
+    """The ledger transfer crediting a succeeded intent, as SQL for the caller's statement:
+    provider clearing → the target's escrow, or the payer's wallet (created by the same
+    statement if it is the first money it receives)."""
+    destination: ledger.AccountRef | None = None
     if intent.target_type != "wallet":
         assert intent.target_id is not None
         handlers = TARGET_RESOLVERS[intent.target_type]
@@ -166,31 +376,30 @@ async def _credit(session: AsyncSession, intent: FundingIntent) -> None:
             )
         destination = target.escrow_account_id if target is not None else None
     if destination is None:
-        destination = await ledger.user_account(session, intent.user_id, intent.currency)
-    await ledger.transfer(
-        session,
-        TransferSpec(
-            debit_account_id=clearing,
-            credit_account_id=destination,
-            amount=intent.amount,
-            kind="funding",
-            idempotency_key=f"funding_intent:{intent.id}",
-            currency=intent.currency,
-            reference_type="funding_intent",
-            reference_id=str(intent.id),
-        ),
+        destination = ledger.user_account_ref(intent.user_id, intent.currency)
+    return ledger.transfer_select(
+        debit_account=ledger.platform_account_ref(AccountKind.PROVIDER_CLEARING, intent.currency),
+        credit_account=destination,
+        amount=intent.amount,
+        kind="funding",
+        idempotency_key=f"funding_intent:{intent.id}",
+        currency=intent.currency,
+        reference_type="funding_intent",
+        reference_id=str(intent.id),
     )
 
 
-async def apply_provider_status(
+async def funding_status_change(
     session: AsyncSession,
     *,
     provider: str,
     reference: str,
     status: FundingStatus,
     reason: str | None = None,
-) -> str:
-    """Move the intent forward to `status` (from a webhook). Returns what happened."""
+) -> Change:
+    """Move the intent forward to `status` (a provider's webhook event), as a change to send
+    (`changes.send_change`): the intent's row (locked here), its audit row and, for
+    `succeeded`, the ledger transfer crediting it."""
     intent = await session.scalar(
         select(FundingIntent)
         .where(FundingIntent.provider == provider, FundingIntent.provider_reference == reference)
@@ -198,25 +407,90 @@ async def apply_provider_status(
         .execution_options(populate_existing=True)
     )
     if intent is None:
-        return "unknown_object"
+        return Change("unknown_object")
     current = FundingStatus(intent.status)
     if STATE_RANK[status] <= STATE_RANK[current]:
-        return f"ignored_{current}"  # repeated, late or out of order: never backwards
+        return Change(f"ignored_{current}")  # repeated, late or out of order: never backwards
     before = snapshot(intent)
-    intent.status = status
+    values: dict[str, Any] = {"status": status.value}
     if status == FundingStatus.SUCCEEDED:
-        intent.succeeded_at = utcnow()
-        await _credit(session, intent)
+        values["succeeded_at"] = utcnow()
     elif status in (FundingStatus.FAILED, FundingStatus.CANCELED):
-        intent.failure_reason = reason
-    await record_change(
-        session,
-        action=f"funding.{status}",
-        entity_type="funding_intent",
-        entity_id=intent.id,
-        actor_id=None,
-        before=before,
-        after=snapshot(intent),
-    )
-    await session.flush()
-    return f"applied_{status}"
+        values["failure_reason"] = reason
+    moved = _change(intent, **values)
+    money = await _credit(session, intent) if status == FundingStatus.SUCCEEDED else None
+    audit = _audit(f"funding.{status}", intent, None, before=before)
+    return Change(f"applied_{status}", (moved, audit), money)
+
+
+# --- recovering a request that died during its provider call -----------------------------------
+
+
+async def recover_create(
+    database: Database, provider: PaymentProvider, intent_id: uuid.UUID, key: tuple[str, str] | None
+) -> str:
+    """Finish a create whose process died after recording the intent: ask the provider again
+    (the same provider intent: its key is derived from our id), record the reference, store
+    the request's answer. Nothing to do when the request finished it."""
+    async with database.read_scope() as session:
+        intent = await session.get(FundingIntent, intent_id)
+    if intent is None or intent.provider_reference is not None:
+        return "nothing_to_recover"
+    try:
+        created = await _ask_provider(provider, intent)
+    except ProviderError as error:
+        if error.retryable:
+            raise  # the job is retried
+        async with database.session_scope() as session:
+            before = snapshot(intent)
+            await session.execute(
+                together(
+                    _change(
+                        intent, status=FundingStatus.CANCELED.value, failure_reason=str(error)[:500]
+                    ),
+                    _audit("funding.canceled", intent, None, before=before),
+                    *_forget(key),
+                )
+            )
+        return "canceled"
+    async with database.session_scope() as session:
+        writes = _record_reference(intent, created.reference)
+        await session.execute(together(*writes, *_finish(key, 201, intent)))
+    return "recovered"
+
+
+async def recover_confirm(
+    database: Database, provider: PaymentProvider, intent_id: uuid.UUID, key: tuple[str, str] | None
+) -> str:
+    """Finish a confirmation whose process died (or whose provider call failed for a passing
+    reason) after recording `processing`: confirm again (idempotent at the provider) and store
+    the request's answer."""
+    async with database.read_scope() as session:
+        intent = await session.get(FundingIntent, intent_id)
+        pending = key is not None and await in_flight(session, *key) is not None
+    if intent is None or not pending:
+        return "nothing_to_recover"
+    try:
+        await _confirm_at_provider(provider, intent)
+    except ProviderError as error:
+        if error.retryable:
+            raise
+        async with database.session_scope() as session:
+            await _fail_confirmation(session, intent, str(error), _forget(key))
+        return "failed"
+    async with database.session_scope() as session:
+        await session.execute(together(*_finish(key, 200, intent)))
+    return "recovered"
+
+
+def _finish(
+    key: tuple[str, str] | None, status_code: int, intent: FundingIntent
+) -> tuple[UpdateBase, ...]:
+    if key is None:
+        return ()
+    content = answer_content(FundingOut.model_validate(intent))
+    return (finish_in_flight(*key, status_code, content),)
+
+
+def _forget(key: tuple[str, str] | None) -> tuple[UpdateBase, ...]:
+    return (forget_in_flight(*key),) if key is not None else ()

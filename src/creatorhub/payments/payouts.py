@@ -9,28 +9,63 @@ Requesting a payout moves the money at once from the available wallet to the pla
 clearing account (it has left the platform); `failed` and `canceled` return it to the available
 wallet at once, without a new holding period. The provider's idempotency key is derived from the
 payout id, so a retried submission never pays twice.
+
+Requesting one is a few statements: the payout account read, the submission job deferred, and
+one statement writing the payout, its audit row, the request's stored answer and the ledger
+transfer (wallet → in transit; the accounts created there if new). No provider call runs
+inside a transaction: `submit_payout` hands the payout over (`in_transit`: it can no longer be
+canceled) and commits before it calls, and records the provider's answer after; a crash in
+between is recovered by the job's own retry (same payout, same provider idempotency key).
+Creating a payout account with a provider that calls out records the request's key in flight
+first (`Responder.hold`) and leaves a recovery job (`recover_payout_account`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import UpdateBase
 
 from creatorhub.audit.models import Severity
-from creatorhub.audit.service import record_change, snapshot
+from creatorhub.audit.service import change_insert, snapshot
 from creatorhub.config import Settings
+from creatorhub.db import Database, insert_of, is_unique_violation, together
+from creatorhub.jobs import defer, job_app
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
+from creatorhub.kit.idempotency import (
+    Responder,
+    answer_content,
+    finish_in_flight,
+    forget_in_flight,
+    in_flight,
+)
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import InsufficientFunds
-from creatorhub.ledger.models import AccountKind
-from creatorhub.ledger.service import TransferSpec
+from creatorhub.ledger.models import AccountKind, OwnerType
+from creatorhub.payments.changes import (
+    Change,
+    defer_recovery,
+    forgotten,
+    hold,
+    send_change,
+    stored,
+)
 from creatorhub.payments.models import Payout, PayoutAccount, PayoutStatus
-from creatorhub.payments.providers.base import PaymentProvider, ProviderError
+from creatorhub.payments.providers.base import (
+    PaymentProvider,
+    ProviderError,
+    ProviderPayeeAccount,
+)
+from creatorhub.payments.providers.registry import provider_problem
+from creatorhub.payments.schemas import PayoutAccountOut, PayoutOut
 
 STATE_RANK = {
     PayoutStatus.PENDING: 0,
@@ -51,7 +86,73 @@ def on_payout_paid(listener: PaidListener) -> None:
         PAID_LISTENERS.append(listener)
 
 
+# Deferred by name: the tasks module imports this one.
+SUBMIT_TASK = "creatorhub.payments.tasks.submit_payout"
+CREATE_ACCOUNT = "payout_account.create"
+
+
 # --- payout accounts -----------------------------------------------------------------------
+
+
+def _apply_status(
+    account: PayoutAccount,
+    payouts_enabled: bool,
+    details_submitted: bool,
+    capabilities: dict[str, str],
+) -> dict[str, Any]:
+    """Set the provider's view of the account on it; returns the values set."""
+    values: dict[str, Any] = {
+        "payouts_enabled": payouts_enabled,
+        "details_submitted": details_submitted,
+        "capabilities": capabilities,
+        "status": "active"
+        if payouts_enabled
+        else ("restricted" if details_submitted else "onboarding"),
+    }
+    for name, value in values.items():
+        set_committed_value(account, name, value)
+    return values
+
+
+def _new_account(
+    user_id: uuid.UUID, provider: str, country: str, payee: ProviderPayeeAccount
+) -> PayoutAccount:
+    now = utcnow()
+    account = PayoutAccount(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        provider=provider,
+        provider_reference=payee.reference,
+        country=country,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_status(account, payee.payouts_enabled, payee.details_submitted, dict(payee.capabilities))
+    return account
+
+
+def _account_exists() -> Conflict:
+    return Conflict(
+        "you already have a payout account with this provider", code="payout_account_exists"
+    )
+
+
+async def _write_account(session: AsyncSession, account: PayoutAccount, *also: UpdateBase) -> None:
+    """The account, its audit row and `also` (the request's answer) as one statement."""
+    audit = change_insert(
+        action="payout_account.create",
+        entity_type="payout_account",
+        entity_id=account.id,
+        actor_id=account.user_id,
+        after=snapshot(account),
+    )
+    try:
+        await session.execute(together(insert_of(account), audit, *also))
+    except IntegrityError as error:
+        # A concurrent creation for the same payee committed first.
+        if is_unique_violation(error, "uq_payout_accounts_user_id_provider"):
+            raise _account_exists() from None
+        raise
 
 
 async def create_payout_account(
@@ -61,65 +162,137 @@ async def create_payout_account(
     user_id: uuid.UUID,
     email: str,
     country: str,
+    answer: Responder | None = None,
 ) -> PayoutAccount:
+    """The payee's account at the provider; with `answer`, the request's answer (201) is
+    stored with it."""
     existing = await session.scalar(
-        select(PayoutAccount).where(
+        select(PayoutAccount.id).where(
             PayoutAccount.user_id == user_id, PayoutAccount.provider == provider.name
         )
     )
     if existing is not None:
-        raise Conflict(
-            "you already have a payout account with this provider",
-            code="payout_account_exists",
-        )
-    answer = await provider.create_payee_account(user_id=user_id, email=email, country=country)
-    account = PayoutAccount(
-        user_id=user_id,
-        provider=provider.name,
-        provider_reference=answer.reference,
-        country=country,
-    )
-    _apply_status(
-        account, answer.payouts_enabled, answer.details_submitted, dict(answer.capabilities)
-    )
-    session.add(account)
-    await session.flush()
-    await record_change(
-        session,
-        action="payout_account.create",
-        entity_type="payout_account",
-        entity_id=account.id,
-        actor_id=user_id,
-        after=snapshot(account),
+        raise _account_exists()
+    if provider.calls_out:
+        # The key is held in flight and committed before the call (a retry answers 409, a
+        # recovery job finishes the request should this process die); the provider's
+        # idempotency key is derived from the payee, so asking again names the same account.
+        key = answer.recovery_key if answer is not None else None
+        recovery = {"country": country, "email": email}
+        if key is not None:
+            recovery |= await defer_recovery(session, CREATE_ACCOUNT, user_id, answer)
+        await hold(session, answer, recovery=recovery)
+        try:
+            payee = await provider.create_payee_account(
+                user_id=user_id, email=email, country=country
+            )
+        except ProviderError as error:
+            forget = forgotten(answer)
+            if forget:
+                await session.execute(together(*forget))
+                await session.commit()
+            raise provider_problem(error) from None
+    else:
+        payee = await provider.create_payee_account(user_id=user_id, email=email, country=country)
+    account = _new_account(user_id, provider.name, country, payee)
+    await _write_account(
+        session, account, *stored(answer, 201, PayoutAccountOut.model_validate(account))
     )
     return account
 
 
-def _apply_status(
-    account: PayoutAccount,
-    payouts_enabled: bool,
-    details_submitted: bool,
-    capabilities: dict[str, str],
-) -> None:
-    account.payouts_enabled = payouts_enabled
-    account.details_submitted = details_submitted
-    account.capabilities = capabilities
-    if payouts_enabled:
-        account.status = "active"
-    elif details_submitted:
-        account.status = "restricted"
-    else:
-        account.status = "onboarding"
+async def recover_payout_account(
+    database: Database, provider: PaymentProvider, user_id: uuid.UUID, key: tuple[str, str]
+) -> str:
+    """Finish a payout account creation whose process died during the provider call: ask
+    again (the same account at the provider) and record it with the request's answer."""
+    async with database.read_scope() as session:
+        record = await in_flight(session, *key)
+        existing = await session.scalar(
+            select(PayoutAccount).where(
+                PayoutAccount.user_id == user_id, PayoutAccount.provider == provider.name
+            )
+        )
+    if record is None:
+        return "nothing_to_recover"
+    if existing is not None:
+        # The payee has one (made by another request): that is this request's answer too.
+        content = answer_content(PayoutAccountOut.model_validate(existing))
+        async with database.session_scope() as session:
+            await session.execute(finish_in_flight(*key, 201, content))
+        return "recovered"
+    try:
+        payee = await provider.create_payee_account(
+            user_id=user_id, email=str(record["email"]), country=str(record["country"])
+        )
+    except ProviderError as error:
+        if error.retryable:
+            raise  # the job is retried
+        async with database.session_scope() as session:
+            await session.execute(forget_in_flight(*key))
+        return "forgotten"
+    account = _new_account(user_id, provider.name, str(record["country"]), payee)
+    content = answer_content(PayoutAccountOut.model_validate(account))
+    async with database.session_scope() as session:
+        await _write_account(session, account, finish_in_flight(*key, 201, content))
+    return "recovered"
+
+
+async def get_own_payout_account(
+    session: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID
+) -> PayoutAccount:
+    account = await session.get(PayoutAccount, account_id)
+    if account is None or account.user_id != user_id:
+        raise NotFound("no such payout account", code="payout_account_not_found")
+    return account
+
+
+async def _leave_transaction(session: AsyncSession, provider: PaymentProvider) -> None:
+    """Before a call over the network: end the transaction (the reads are done) and give its
+    connection back, so a slow provider holds nothing."""
+    if provider.calls_out:
+        await session.commit()
+
+
+async def onboarding_link(
+    session: AsyncSession,
+    provider_for: Callable[[str], PaymentProvider],
+    *,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
+    base_url: str,
+) -> str:
+    """Where the payee finishes onboarding at the provider."""
+    account = await get_own_payout_account(session, account_id, user_id)
+    provider = provider_for(account.provider)
+    await _leave_transaction(session, provider)
+    return await provider.payee_onboarding_link(
+        account_reference=account.provider_reference,
+        return_url=f"{base_url}/v1/payout-accounts/{account.id}",
+        refresh_url=f"{base_url}/v1/payout-accounts/{account.id}/onboarding-link",
+    )
 
 
 async def refresh_payout_account(
-    session: AsyncSession, provider: PaymentProvider, account: PayoutAccount
+    session: AsyncSession,
+    provider_for: Callable[[str], PaymentProvider],
+    *,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
 ) -> PayoutAccount:
-    answer = await provider.payee_account_status(account.provider_reference)
-    _apply_status(
-        account, answer.payouts_enabled, answer.details_submitted, dict(answer.capabilities)
+    """The account as the provider sees it now (asked outside any transaction)."""
+    account = await get_own_payout_account(session, account_id, user_id)
+    provider = provider_for(account.provider)
+    await _leave_transaction(session, provider)
+    payee = await provider.payee_account_status(account.provider_reference)
+    values = _apply_status(
+        account, payee.payouts_enabled, payee.details_submitted, dict(payee.capabilities)
     )
-    await session.flush()
+    values["updated_at"] = utcnow()
+    set_committed_value(account, "updated_at", values["updated_at"])
+    await session.execute(
+        update(PayoutAccount).where(PayoutAccount.id == account.id).values(**values)
+    )
     return account
 
 
@@ -134,13 +307,15 @@ async def apply_payee_account_update(
     if account is None:
         return "unknown_object"
     capabilities = payload.get("capabilities")
-    _apply_status(
+    values = _apply_status(
         account,
         bool(payload.get("payouts_enabled")),
         bool(payload.get("details_submitted")),
         {str(k): str(v) for k, v in capabilities.items()} if isinstance(capabilities, dict) else {},
     )
-    await session.flush()
+    await session.execute(
+        update(PayoutAccount).where(PayoutAccount.id == account.id).values(**values)
+    )
     return "applied_account_update"
 
 
@@ -160,10 +335,15 @@ async def own_payout_accounts(session: AsyncSession, user_id: uuid.UUID) -> list
 
 
 async def available_balance(session: AsyncSession, user_id: uuid.UUID, currency: str) -> int:
-    wallet = await ledger.user_account(session, user_id, currency)
-    account = await ledger.get_account(session, wallet)
-    assert account is not None
-    return account.balance - account.pending_debits
+    """What the payee can take out now (0 without a wallet yet: reading creates nothing)."""
+    account = await ledger.find_account(
+        session,
+        owner_type=OwnerType.USER,
+        owner_id=user_id,
+        kind=AccountKind.WALLET_AVAILABLE,
+        currency=currency,
+    )
+    return 0 if account is None else account.balance - account.pending_debits
 
 
 async def request_payout(
@@ -176,8 +356,12 @@ async def request_payout(
     trigger: str = "on_demand",
     released_below_minimum_by: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
+    reason: str | None = None,
+    answer: Responder | None = None,
 ) -> Payout:
-    """Take `amount` (default: everything available) out of the wallet into a new payout."""
+    """Take `amount` (default: everything available) out of the wallet into a new payout, and
+    queue its submission. With `answer`, the request's answer (201) is stored with it; an
+    administrator's release below the minimum gives its `reason`."""
     account = await session.scalar(
         select(PayoutAccount).where(
             PayoutAccount.user_id == user_id, PayoutAccount.provider == _provider(settings)
@@ -192,7 +376,6 @@ async def request_payout(
             "the payout account cannot receive payouts yet (finish onboarding)",
             code="payout_account_not_ready",
         )
-    wallet = await ledger.user_account(session, user_id, currency)
     if amount is None:
         amount = await available_balance(session, user_id, currency)
         if amount <= 0:
@@ -204,6 +387,7 @@ async def request_payout(
             code="payout_below_minimum",
             field="body.amount",
         )
+    now = utcnow()
     payout = Payout(
         id=uuid.uuid4(),
         user_id=user_id,
@@ -213,36 +397,52 @@ async def request_payout(
         minimum_amount=minimum,
         released_below_minimum_by=released_below_minimum_by,
         trigger=trigger,
+        status=PayoutStatus.PENDING.value,
         provider=account.provider,
+        provider_reference=None,
+        failure_reason=None,
+        created_at=now,
+        updated_at=now,
+        settled_at=None,
     )
-    session.add(payout)
-    await session.flush()
-    in_transit = await ledger.platform_account(session, AccountKind.PAYOUTS_IN_TRANSIT, currency)
-    # Refused whole (409 insufficient_funds) when the wallet holds less than `amount`.
-    await ledger.transfer(
-        session,
-        TransferSpec(
-            debit_account_id=wallet,
-            credit_account_id=in_transit,
-            amount=amount,
-            kind="payout",
-            idempotency_key=f"payout:{payout.id}",
-            currency=currency,
-            reference_type="payout",
-            reference_id=str(payout.id),
+    writes = [
+        insert_of(payout),
+        change_insert(
+            action="payout.request"
+            if released_below_minimum_by is None
+            else "payout.release_below_minimum",
+            entity_type="payout",
+            entity_id=payout.id,
+            actor_id=actor_id or user_id,
+            after=snapshot(payout),
+            severity=Severity.WARNING if released_below_minimum_by else Severity.INFO,
         ),
+    ]
+    if reason is not None:
+        writes.append(
+            change_insert(
+                action="payout.admin_override",
+                entity_type="payout",
+                entity_id=payout.id,
+                actor_id=actor_id,
+                after={"reason": reason, "amount": amount},
+            )
+        )
+    # In this transaction: the submission exists if and only if the payout does.
+    await defer(session, job_app.configure_task(SUBMIT_TASK), payout_id=str(payout.id))
+    # Refused whole (409 insufficient_funds) when the wallet holds less than `amount`.
+    money = ledger.transfer_select(
+        debit_account=ledger.user_account_ref(user_id, currency),
+        credit_account=ledger.platform_account_ref(AccountKind.PAYOUTS_IN_TRANSIT, currency),
+        amount=amount,
+        kind="payout",
+        idempotency_key=f"payout:{payout.id}",
+        currency=currency,
+        reference_type="payout",
+        reference_id=str(payout.id),
     )
-    await record_change(
-        session,
-        action="payout.request"
-        if released_below_minimum_by is None
-        else "payout.release_below_minimum",
-        entity_type="payout",
-        entity_id=payout.id,
-        actor_id=actor_id or user_id,
-        after=snapshot(payout),
-        severity=Severity.WARNING if released_below_minimum_by else Severity.INFO,
-    )
+    answered = stored(answer, 201, PayoutOut.model_validate(payout))
+    await ledger.send(session, together(*writes, *answered, result=money))
     return payout
 
 
@@ -268,30 +468,35 @@ async def get_payout(
     return payout
 
 
-async def _settle(session: AsyncSession, payout: Payout, status: PayoutStatus) -> None:
-    in_transit = await ledger.platform_account(
-        session, AccountKind.PAYOUTS_IN_TRANSIT, payout.currency
+async def own_payouts(session: AsyncSession, user_id: uuid.UUID, *, limit: int) -> Sequence[Payout]:
+    """The payee's payouts, newest first."""
+    rows = await session.scalars(
+        select(Payout)
+        .where(Payout.user_id == user_id)
+        .order_by(Payout.created_at.desc(), Payout.id.desc())
+        .limit(limit)
     )
+    return rows.all()
+
+
+def _settlement(payout: Payout, status: PayoutStatus) -> Any:
+    """The ledger transfer settling a payout in a final state, as SQL for the change."""
+    in_transit = ledger.platform_account_ref(AccountKind.PAYOUTS_IN_TRANSIT, payout.currency)
     if status == PayoutStatus.PAID:
-        destination = await ledger.platform_account(
-            session, AccountKind.PROVIDER_CLEARING, payout.currency
-        )
+        destination = ledger.platform_account_ref(AccountKind.PROVIDER_CLEARING, payout.currency)
         kind = "payout_paid"
     else:
-        destination = await ledger.user_account(session, payout.user_id, payout.currency)
+        destination = ledger.user_account_ref(payout.user_id, payout.currency)
         kind = "payout_returned"
-    await ledger.transfer(
-        session,
-        TransferSpec(
-            debit_account_id=in_transit,
-            credit_account_id=destination,
-            amount=payout.amount,
-            kind=kind,
-            idempotency_key=f"payout:{payout.id}:{kind}",
-            currency=payout.currency,
-            reference_type="payout",
-            reference_id=str(payout.id),
-        ),
+    return ledger.transfer_select(
+        debit_account=in_transit,
+        credit_account=destination,
+        amount=payout.amount,
+        kind=kind,
+        idempotency_key=f"payout:{payout.id}:{kind}",
+        currency=payout.currency,
+        reference_type="payout",
+        reference_id=str(payout.id),
     )
 
 
@@ -303,58 +508,81 @@ async def move_payout(
     reason: str | None = None,
     provider_reference: str | None = None,
     actor_id: uuid.UUID | None = None,
-) -> str:
-    """Move a (locked) payout forward; settles the money on a final state."""
+) -> Change:
+    """Move a (locked) payout forward, as a change to send: its row, its audit row and, in a
+    final state, the ledger transfer settling the money."""
     current = PayoutStatus(payout.status)
     if STATE_RANK[status] <= STATE_RANK[current]:
-        return f"ignored_{current}"
+        return Change(f"ignored_{current}")
     before = snapshot(payout)
-    payout.status = status
+    values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
     if provider_reference:
-        payout.provider_reference = provider_reference
+        values["provider_reference"] = provider_reference
     if STATE_RANK[status] == 2:
-        payout.settled_at = utcnow()
-        await _settle(session, payout, status)
+        values["settled_at"] = values["updated_at"]
     if status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
-        payout.failure_reason = reason
+        values["failure_reason"] = reason
+    for name, value in values.items():
+        set_committed_value(payout, name, value)
     if status == PayoutStatus.PAID:
         for listener in PAID_LISTENERS:
             await listener(session, payout)
-    await record_change(
-        session,
-        action=f"payout.{status}",
-        entity_type="payout",
-        entity_id=payout.id,
-        actor_id=actor_id,
-        before=before,
-        after=snapshot(payout),
+    writes = (
+        update(Payout).where(Payout.id == payout.id).values(**values),
+        change_insert(
+            action=f"payout.{status}",
+            entity_type="payout",
+            entity_id=payout.id,
+            actor_id=actor_id,
+            before=before,
+            after=snapshot(payout),
+        ),
     )
-    await session.flush()
-    return f"applied_{status}"
+    money = _settlement(payout, status) if STATE_RANK[status] == 2 else None
+    return Change(f"applied_{status}", writes, money)
 
 
-async def cancel_payout(session: AsyncSession, payout_id: uuid.UUID, user_id: uuid.UUID) -> Payout:
+async def cancel_payout(
+    session: AsyncSession,
+    payout_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    answer: Responder | None = None,
+) -> Payout:
+    """Cancel a pending payout: the money is available again at once. With `answer`, the
+    request's answer (200) is stored with the change."""
     payout = await get_payout(session, payout_id, user_id=user_id, lock=True)
     if payout.status != PayoutStatus.PENDING:
         raise Conflict(
             f"the payout is {payout.status}; only a pending payout can be canceled",
             code="payout_not_cancelable",
         )
-    await move_payout(
+    change = await move_payout(
         session, payout, PayoutStatus.CANCELED, reason="canceled by the payee", actor_id=user_id
     )
+    await send_change(session, change, *stored(answer, 200, PayoutOut.model_validate(payout)))
     return payout
 
 
 async def submit_payout(
     session: AsyncSession, provider: PaymentProvider, payout_id: uuid.UUID
 ) -> str:
-    """Hand a pending payout to the provider (a job; retried on transient provider errors)."""
+    """Hand a pending payout to the provider (a job; retried on transient provider errors).
+
+    The hand-over (`in_transit`) is committed before the call: from then on the payout cannot
+    be canceled (its money may be on its way), and no lock or connection is held while the
+    provider answers. A payout `in_transit` without a provider reference is one whose call did
+    not finish (the job died or the provider failed for a passing reason): the job's retry asks
+    again, under the same idempotency key, so it is paid once.
+    """
     payout = await get_payout(session, payout_id, lock=True)
-    if payout.status != PayoutStatus.PENDING:
+    if payout.status == PayoutStatus.PENDING:
+        await send_change(session, await move_payout(session, payout, PayoutStatus.IN_TRANSIT))
+    elif payout.status != PayoutStatus.IN_TRANSIT or payout.provider_reference is not None:
         return f"skipped_{payout.status}"
     account = await session.get(PayoutAccount, payout.payout_account_id)
     assert account is not None
+    await _leave_transaction(session, provider)
     try:
         answer = await provider.create_payout_transfer(
             payout_id=payout.id,
@@ -365,20 +593,26 @@ async def submit_payout(
     except ProviderError as error:
         if error.retryable:
             raise
-        return await move_payout(session, payout, PayoutStatus.FAILED, reason=str(error))
-    return await move_payout(
-        session, payout, PayoutStatus.IN_TRANSIT, provider_reference=answer.reference
+        payout = await get_payout(session, payout_id, lock=True)
+        change = await move_payout(session, payout, PayoutStatus.FAILED, reason=str(error))
+        return await send_change(session, change)
+    await session.execute(
+        update(Payout)
+        .where(Payout.id == payout.id, Payout.provider_reference.is_(None))
+        .values(provider_reference=answer.reference, updated_at=utcnow())
     )
+    return f"applied_{PayoutStatus.IN_TRANSIT}"
 
 
-async def apply_provider_status(
+async def payout_status_change(
     session: AsyncSession,
     *,
     provider: str,
     reference: str,
     status: PayoutStatus,
     reason: str | None = None,
-) -> str:
+) -> Change:
+    """Move the payout the provider's event names forward (a webhook), as a change to send."""
     payout = await session.scalar(
         select(Payout)
         .where(Payout.provider == provider, Payout.provider_reference == reference)
@@ -386,7 +620,7 @@ async def apply_provider_status(
         .execution_options(populate_existing=True)
     )
     if payout is None:
-        return "unknown_object"
+        return Change("unknown_object")
     return await move_payout(session, payout, status, reason=reason)
 
 
@@ -409,12 +643,14 @@ async def payees_due_for_cycle(
     return list(rows.all())
 
 
-async def open_payouts_total(session: AsyncSession, user_id: uuid.UUID, currency: str) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Payout.amount), 0)).where(
+def open_payouts_total_of(user_id: uuid.UUID, currency: str) -> ScalarSelect[int]:
+    """What the payee's requested payouts not yet settled add up to, as SQL for a read."""
+    return (
+        select(func.coalesce(func.sum(Payout.amount), 0))
+        .where(
             Payout.user_id == user_id,
             Payout.currency == currency,
             Payout.status.in_([PayoutStatus.PENDING, PayoutStatus.IN_TRANSIT]),
         )
+        .scalar_subquery()
     )
-    return int(total or 0)

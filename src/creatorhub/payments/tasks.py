@@ -16,7 +16,8 @@ from creatorhub.jobs import defer, job_app, task_database, task_settings
 from creatorhub.kit.clock import utcnow
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import InsufficientFunds, LedgerProblem
-from creatorhub.payments import earnings, payouts
+from creatorhub.payments import earnings, funding, payouts
+from creatorhub.payments.changes import RECOVERY_TASK
 from creatorhub.payments.providers.base import PaymentProvider
 from creatorhub.payments.providers.registry import get_provider
 from creatorhub.payments.providers.sandbox import SIGNATURE_HEADER, sign
@@ -87,6 +88,38 @@ async def submit_payout(payout_id: str) -> str:
     return outcome
 
 
+@job_app.task(
+    name=RECOVERY_TASK,
+    queue="payments",
+    retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2),
+)
+async def recover_call_out(
+    operation: str, target_id: str, scope: str | None, key: str | None
+) -> str:
+    """Finish a request that called the provider and died before it recorded the outcome.
+
+    Deferred with the request's intent (`changes.defer_recovery`), to run once any live
+    request has given up; it finds nothing to do when the request finished. A passing provider
+    failure raises, and the job is retried.
+    """
+    database = task_database()
+    provider = get_provider(task_settings())
+    idempotency_key = (scope, key) if scope is not None and key is not None else None
+    target = uuid.UUID(target_id)
+    if operation == funding.CREATE:
+        outcome = await funding.recover_create(database, provider, target, idempotency_key)
+    elif operation == funding.CONFIRM:
+        outcome = await funding.recover_confirm(database, provider, target, idempotency_key)
+    elif operation == payouts.CREATE_ACCOUNT and idempotency_key is not None:
+        outcome = await payouts.recover_payout_account(
+            database, provider, target, idempotency_key
+        )
+    else:
+        outcome = "unknown_operation"
+    log.info("call_out_recovered", operation=operation, target_id=target_id, outcome=outcome)
+    return outcome
+
+
 @job_app.periodic(cron="*/5 * * * *", periodic_id="release_due_earnings")
 @job_app.task(queue="maintenance", queueing_lock="release_due_earnings")
 async def release_due_earnings(timestamp: int) -> int:
@@ -126,7 +159,8 @@ async def run_payout_cycle(now: datetime) -> dict[str, int]:
                 if available < max(settings.payout_minimum_amount, 1):
                     counts["below_minimum"] += 1
                     continue
-                payout = await payouts.request_payout(
+                # Its submission is deferred with it, in this transaction.
+                await payouts.request_payout(
                     session,
                     settings,
                     user_id=user_id,
@@ -134,7 +168,6 @@ async def run_payout_cycle(now: datetime) -> dict[str, int]:
                     currency=settings.payout_currency,
                     trigger="monthly_cycle",
                 )
-                await defer(session, submit_payout, payout_id=str(payout.id))
                 counts["requested"] += 1
         except InsufficientFunds as refusal:
             await ledger.record_insufficient_funds(database, refusal)

@@ -8,16 +8,17 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import JSON, func, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.kit.errors import Unprocessable
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind, OwnerType
 from creatorhub.payments.models import PendingEarning
-from creatorhub.payments.payouts import open_payouts_total
+from creatorhub.payments.payouts import open_payouts_total_of
 
 
 @dataclass(frozen=True)
@@ -31,38 +32,64 @@ class WalletSummary:
 
 
 async def summary(session: AsyncSession, user_id: uuid.UUID, currency: str) -> WalletSummary:
-    available = await ledger.find_account(
-        session,
-        owner_type=OwnerType.USER,
-        owner_id=user_id,
-        kind=AccountKind.WALLET_AVAILABLE,
-        currency=currency,
-    )
-    pending = await ledger.find_account(
-        session,
-        owner_type=OwnerType.USER,
-        owner_id=user_id,
-        kind=AccountKind.WALLET_PENDING,
-        currency=currency,
-    )
-    items = (
-        await session.scalars(
-            select(PendingEarning)
-            .where(
-                PendingEarning.user_id == user_id,
-                PendingEarning.currency == currency,
-                PendingEarning.released_at.is_(None),
-            )
-            .order_by(PendingEarning.release_at, PendingEarning.id)
+    """The wallet's figures and pending items, in one statement (a wallet not used yet shows
+    zeros: reading it creates nothing)."""
+
+    def figure(kind: AccountKind, name: Literal["balance", "pending_debits"]) -> Any:
+        return ledger.account_figure(
+            owner_type=OwnerType.USER, owner_id=user_id, kind=kind, currency=currency, figure=name
         )
-    ).all()
+
+    item = func.json_build_object(
+        "id", PendingEarning.id,
+        "amount", PendingEarning.amount,
+        "reason", PendingEarning.reason,
+        "release_at", PendingEarning.release_at,
+        "source_type", PendingEarning.source_type,
+        "source_id", PendingEarning.source_id,
+    )  # fmt: skip
+    items = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(item, PendingEarning.release_at, PendingEarning.id)
+                ),
+                text("'[]'::json"),
+            )
+        )
+        .where(
+            PendingEarning.user_id == user_id,
+            PendingEarning.currency == currency,
+            PendingEarning.released_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(
+                figure(AccountKind.WALLET_AVAILABLE, "balance").label("balance"),
+                figure(AccountKind.WALLET_AVAILABLE, "pending_debits").label("held"),
+                figure(AccountKind.WALLET_PENDING, "balance").label("pending"),
+                open_payouts_total_of(user_id, currency).label("in_payout"),
+                type_coerce(items, JSON).label("items"),
+            )
+        )
+    ).one()
+    pending_items = [
+        PendingEarning(
+            **{**entry, "release_at": datetime.fromisoformat(entry["release_at"])},
+            user_id=user_id,
+            currency=currency,
+        )
+        for entry in row.items
+    ]
     return WalletSummary(
         currency=currency,
-        available=(available.balance - available.pending_debits) if available else 0,
-        held=available.pending_debits if available else 0,
-        pending=pending.balance if pending else 0,
-        pending_items=list(items),
-        in_payout=await open_payouts_total(session, user_id, currency),
+        available=int(row.balance) - int(row.held),
+        held=int(row.held),
+        pending=int(row.pending),
+        pending_items=pending_items,
+        in_payout=int(row.in_payout),
     )
 
 

@@ -5,6 +5,10 @@ transaction that applies its effects: a duplicate delivery finds the row (waitin
 concurrent first delivery to commit) and changes nothing; a failure rolls back both, so the
 provider's retry applies it later. Effects only move states forward, so events arriving out of
 order never undo a later state.
+
+One crediting delivery is five round trips: BEGIN, the event's INSERT, the intent's row locked,
+one statement with the intent's new state, its audit row, the ledger transfer (its accounts
+created there if new) and the event's outcome, and COMMIT.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.payments import funding, payouts
+from creatorhub.payments.changes import Change, send_change
 from creatorhub.payments.models import FundingStatus, PayoutStatus, WebhookEvent
 from creatorhub.payments.providers.base import EventKind, PaymentProvider, ProviderEvent
 
@@ -53,13 +58,14 @@ def _failure_reason(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
-async def apply_event(session: AsyncSession, provider: str, event: ProviderEvent) -> str:
+async def event_change(session: AsyncSession, provider: str, event: ProviderEvent) -> Change:
+    """What the event changes, worked out (rows locked) but not sent."""
     obj: Mapping[str, Any] = event.payload.get("data", {}).get("object", {})
     reference = event.object_reference
     if reference is None:
-        return "ignored_no_object"
+        return Change("ignored_no_object")
     if event.kind in FUNDING_STATES:
-        return await funding.apply_provider_status(
+        return await funding.funding_status_change(
             session,
             provider=provider,
             reference=reference,
@@ -67,7 +73,7 @@ async def apply_event(session: AsyncSession, provider: str, event: ProviderEvent
             reason=_failure_reason(obj),
         )
     if event.kind in PAYOUT_STATES:
-        return await payouts.apply_provider_status(
+        return await payouts.payout_status_change(
             session,
             provider=provider,
             reference=reference,
@@ -75,10 +81,12 @@ async def apply_event(session: AsyncSession, provider: str, event: ProviderEvent
             reason=_failure_reason(obj),
         )
     if event.kind == EventKind.PAYEE_ACCOUNT_UPDATED:
-        return await payouts.apply_payee_account_update(
-            session, provider=provider, reference=reference, payload=dict(obj)
+        return Change(
+            await payouts.apply_payee_account_update(
+                session, provider=provider, reference=reference, payload=dict(obj)
+            )
         )
-    return "ignored_type"
+    return Change("ignored_type")
 
 
 async def receive(
@@ -107,8 +115,11 @@ async def receive(
     )
     if inserted is None:
         return Receipt(event.event_id, duplicate=True, outcome="duplicate")
-    outcome = await apply_event(session, provider.name, event)
-    await session.execute(
-        update(WebhookEvent).where(WebhookEvent.id == inserted).values(outcome=outcome)
+    change = await event_change(session, provider.name, event)
+    recorded = (
+        update(WebhookEvent).where(WebhookEvent.id == inserted).values(outcome=change.outcome)
     )
+    # The change and the event's outcome in one statement: a refusal (of the ledger, say)
+    # rolls both back with the event's row, and the provider's retry applies it afresh.
+    outcome = await send_change(session, change, recorded)
     return Receipt(event.event_id, duplicate=False, outcome=outcome)

@@ -123,6 +123,11 @@ class ProviderEvent:
 
 class PaymentProvider(Protocol):
     name: str
+    # Whether its calls go over the network. Such a call never runs inside a database
+    # transaction: the services record the intent and commit first, call, then record the
+    # outcome in a second transaction (`Responder.hold`). A provider whose calls are local (the
+    # sandbox: its "call" defers a webhook job in the request's transaction) is called inside it.
+    calls_out: bool
 
     async def create_funding_intent(
         self,

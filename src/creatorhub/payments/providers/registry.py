@@ -6,12 +6,25 @@ from functools import lru_cache
 
 from creatorhub.config import Settings
 from creatorhub.kit.errors import Problem
-from creatorhub.payments.providers.base import PaymentProvider
+from creatorhub.payments.providers.base import PaymentProvider, ProviderError
 from creatorhub.payments.providers.sandbox import EventSink, SandboxProvider
 
 
 class ProviderUnavailable(Problem):
     status, code = 503, "payments_provider_unavailable"
+
+
+class ProviderFailed(Problem):
+    """The provider refused a call (not a passing failure: retrying the same will not help)."""
+
+    status, code = 502, "payments_provider_error"
+
+
+def provider_problem(error: ProviderError) -> Problem:
+    """The answer to a provider's failure: 503 when trying again may help, else 502."""
+    if error.retryable:
+        return ProviderUnavailable(f"the payments provider is unavailable: {error}")
+    return ProviderFailed(f"the payments provider refused: {error}")
 
 
 @lru_cache(maxsize=4)

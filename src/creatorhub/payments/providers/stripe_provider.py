@@ -245,6 +245,7 @@ class StripeProvider:
     """
 
     name = "stripe"
+    calls_out = True
 
     def __init__(
         self,
