@@ -130,6 +130,49 @@ async def test_claims_refused_with_a_code_and_no_effect(
     assert await snapshot(database) == closed_snapshot
 
 
+async def test_a_claim_refused_by_the_database_leaves_nothing_behind(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """The claim's one statement writes the hold (and the creator's wallet, on a first claim),
+    the claim, the slot and the audit row; the claims' unique constraints refuse a second claim
+    of one creator (409 `already_claimed`) and a slot number taken twice (409 `slot_taken`),
+    and then none of it stays."""
+    owner = await brand(client, funds=300_00)
+    job = await open_job(client, owner, influencer_slots=3)
+    first, second = await creator(client), await creator(client)
+    assert (await claim(client, job["uid"], first)).status_code == 201
+    accounts = "SELECT count(*) FROM ledger.accounts"
+    audits = "SELECT count(*) FROM audit.audit_logs WHERE action = 'marketplace.claim'"
+
+    before = (
+        await snapshot(database),
+        await count(database, accounts),
+        await count(database, audits),
+    )
+    # Slots are left, so only the insert can tell that this creator holds one already.
+    assert_problem(await claim(client, job["uid"], first), 409, "already_claimed")
+    # The job's lock gives each claim the next slot number; a claim_count out of step with the
+    # claims (only a change outside the workflows can do that) makes the next claim take a
+    # number already taken, which the constraint refuses rather than a 500.
+    async with database.session_scope() as session:
+        await session.execute(
+            text("UPDATE marketplace.jobs SET claim_count = claim_count - 1 WHERE uid = :job"),
+            {"job": job["uid"]},
+        )
+    skewed = (
+        await snapshot(database),
+        await count(database, accounts),
+        await count(database, audits),
+    )
+    assert_problem(await claim(client, job["uid"], second), 409, "slot_taken")
+    assert (
+        await snapshot(database),
+        await count(database, accounts),
+        await count(database, audits),
+    ) == skewed
+    assert skewed[1:] == before[1:]
+
+
 async def test_review_refusals(client: httpx.AsyncClient, database: Database) -> None:
     owner = await brand(client, funds=300_00)
     job = await open_job(client, owner)

@@ -19,14 +19,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
     DateTime,
-    Executable,
+    FromClause,
+    ScalarSelect,
     Select,
     SmallInteger,
     Text,
@@ -36,10 +37,10 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,16 +102,9 @@ def _check_amount(amount: object) -> None:
 
 async def _call(session: AsyncSession, sql: str, params: dict[str, Any]) -> Sequence[Any]:
     """Run a ledger function, turning its refusals into problems."""
-    return (await send(session, text(sql), params)).all()
-
-
-async def send(
-    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
-) -> Result[Any]:
-    """Send a statement that calls the ledger (a function call of this module's, or a caller's
-    statement with one inside, see `transfer_select`), turning its refusals into problems."""
     try:
-        return await session.execute(statement, params)
+        result = await session.execute(text(sql), params)
+        return result.all()
     except DBAPIError as error:
         problem = translate(error)
         if problem is None:
@@ -162,22 +156,6 @@ async def user_account(
     )
 
 
-def user_account_ref(
-    user_id: uuid.UUID, currency: str, kind: AccountKind = AccountKind.WALLET_AVAILABLE
-) -> ColumnElement[uuid.UUID]:
-    """`user_account` as SQL for the caller's statement (see `account_ref`): the account is
-    found, or created, by the statement that moves money on it, without a round trip of its
-    own."""
-    return account_ref(owner_type=OwnerType.USER, owner_id=user_id, kind=kind, currency=currency)
-
-
-def platform_account_ref(kind: AccountKind, currency: str) -> ColumnElement[uuid.UUID]:
-    """`platform_account` as SQL for the caller's statement (see `account_ref`)."""
-    return account_ref(
-        owner_type=OwnerType.PLATFORM, owner_id=PLATFORM_OWNER_ID, kind=kind, currency=currency
-    )
-
-
 async def platform_account(session: AsyncSession, kind: AccountKind, currency: str) -> uuid.UUID:
     return await ensure_account(
         session,
@@ -211,31 +189,6 @@ async def fee_account(session: AsyncSession, currency: str, *, key: str, shards:
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
     return await session.get(Account, account_id, populate_existing=True)
-
-
-def account_figure(
-    *,
-    owner_type: OwnerType,
-    owner_id: uuid.UUID,
-    kind: AccountKind,
-    currency: str,
-    figure: Literal["balance", "pending_debits"] = "balance",
-) -> ColumnElement[int]:
-    """An account's balance (or its pending debits) as SQL for the caller's read, 0 for an
-    account not created yet: a wallet shows its figures in one statement."""
-    column = Account.balance if figure == "balance" else Account.pending_debits
-    found = (
-        select(column)
-        .where(
-            Account.owner_type == owner_type,
-            Account.owner_id == owner_id,
-            Account.kind == kind,
-            Account.currency == currency,
-            Account.shard == 0,
-        )
-        .scalar_subquery()
-    )
-    return func.coalesce(found, 0)
 
 
 async def find_account(
@@ -500,26 +453,33 @@ def transfer_select(
     *,
     debit_account: AccountRef,
     credit_account: AccountRef,
-    amount: int,
+    amount: int | ColumnElement[int],
     kind: str,
-    idempotency_key: str,
+    idempotency_key: str | ColumnElement[str],
     currency: str | None = None,
     reference_type: str | None = None,
-    reference_id: str | None = None,
+    reference_id: str | ColumnElement[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    each_row_of: FromClause | None = None,
 ) -> Select[tuple[uuid.UUID, str, bool]]:
     """`transfer` as a SELECT of (transfer_id, idempotency_key, created), to run as a CTE of the
-    caller's statement; either account may be an `account_ref`."""
-    _check_amount(amount)
+    caller's statement; either account may be an `account_ref`.
+
+    With `each_row_of` (a CTE of the caller's, say the rows it updates), one transfer per row
+    of it, whose amount, key and reference may be that row's columns (SQL expressions): a
+    refund transfers what the refund row it marks issued says, in the statement that marks it.
+    """
+    if isinstance(amount, int):
+        _check_amount(amount)
     call = func.ledger.transfer(
         _account(debit_account),
         _account(credit_account),
-        literal(amount, BigInteger),
+        _value(amount, BigInteger),
         literal(kind, Text),
-        literal(idempotency_key, Text),
+        _value(idempotency_key, Text),
         literal(currency, Text),
         literal(reference_type, Text),
-        literal(reference_id, Text),
+        _value(reference_id, Text),
         literal(metadata, JSONB) if metadata is not None else null(),
         null(),
     ).table_valued(
@@ -527,7 +487,21 @@ def transfer_select(
         column("idempotency_key", Text),
         column("created", Boolean),
     )
-    return select(call.c.transfer_id, call.c.idempotency_key, call.c.created)
+    query = select(call.c.transfer_id, call.c.idempotency_key, call.c.created)
+    if each_row_of is not None:
+        # A function in FROM sees the FROM items before it (PostgreSQL calls it per row).
+        query = query.select_from(each_row_of).join(call, true())
+    return query
+
+
+def _value(value: Any, type_: Any) -> ColumnElement[Any]:
+    return value if isinstance(value, ColumnElement) else literal(value, type_)
+
+
+def balance_of(account_id: ColumnElement[uuid.UUID]) -> ScalarSelect[int]:
+    """An account's balance as a subquery, for a read that shows it with its owner's row (a
+    job's escrow with the job): no round trip of its own."""
+    return select(Account.balance).where(Account.id == account_id).scalar_subquery()
 
 
 def void_hold_call(hold_id: ColumnElement[uuid.UUID]) -> ColumnElement[Any]:

@@ -14,11 +14,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import DbSession
-from creatorhub.identity import service as identity
 from creatorhub.identity.deps import (
     CurrentPrincipal,
     Idempotency,
@@ -33,9 +32,9 @@ from creatorhub.kit.errors import NotFound, problem_responses
 from creatorhub.kit.idempotency import OPTIONAL_IDEMPOTENCY_RESPONSES
 from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
-from creatorhub.ledger import service as ledger
 from creatorhub.marketplace import queries, service
-from creatorhub.marketplace.models import ContentSubmission, InfluencerJob, InfluencerPayout, Job
+from creatorhub.marketplace.models import InfluencerJob, Job
+from creatorhub.marketplace.queries import BrandJobView, Record
 from creatorhub.marketplace.schemas import (
     BrandJobOut,
     BrandJobsPage,
@@ -80,32 +79,34 @@ def public_job(job: Job) -> PublicJobOut:
     )
 
 
-def _slot(
-    slot: InfluencerJob, submissions: list[ContentSubmission], payout: InfluencerPayout | None
-) -> SlotOut:
-    out = SlotOut.model_validate(slot)
-    out.submissions = [SubmissionOut.model_validate(s) for s in submissions]
+def slot_out(record: Record) -> SlotOut:
+    """A slot as `queries` reads it (its row, payout record and submissions, as JSON)."""
+    out = SlotOut.model_validate(record["slot"])
+    out.submissions = [SubmissionOut.model_validate(s) for s in record["submissions"]]
+    payout = record["payout"]
     out.payout = PayoutRecordOut.model_validate(payout) if payout is not None else None
     return out
 
 
-async def brand_job(session: AsyncSession, job: Job, *, with_slots: bool = True) -> BrandJobOut:
-    account = await ledger.get_account(session, job.escrow_account_id)
-    out = BrandJobOut.model_validate(
+def new_slot(slot: InfluencerJob) -> SlotOut:
+    """A slot just claimed, from what the claim wrote: no submission and no payout yet."""
+    return SlotOut.model_validate(slot)
+
+
+def brand_job(view: BrandJobView) -> BrandJobOut:
+    job = view.job
+    return BrandJobOut.model_validate(
         {
             **{
                 k: getattr(job, k)
                 for k in BrandJobOut.model_fields
                 if k not in ("escrow_balance", "slots", "refund")
             },
-            "escrow_balance": account.balance if account is not None else 0,
+            "escrow_balance": view.escrow_balance,
+            "slots": [slot_out(record) for record in view.slots],
+            "refund": RefundOut.model_validate(view.refund) if view.refund is not None else None,
         }
     )
-    if with_slots:
-        out.slots = [_slot(*row) for row in await queries.job_slots(session, job.uid)]
-        refund = await queries.job_refund(session, job.uid)
-        out.refund = RefundOut.model_validate(refund) if refund is not None else None
-    return out
 
 
 # --- public ---------------------------------------------------------------------------------
@@ -134,10 +135,7 @@ async def list_matching_jobs(
     cursor: Cursor = None,
 ) -> JobsPage:
     """Open jobs whose follower range contains your total follower estimate (all platforms)."""
-    followers = await identity.follower_total(session, principal.id)
-    query = queries.open_jobs_query(
-        genre=genre, location=location, followers=followers or 0, now=utcnow()
-    )
+    query = queries.matching_jobs_query(principal.id, genre=genre, location=location, now=utcnow())
     return await _jobs_page(session, query, limit, cursor)
 
 
@@ -182,21 +180,24 @@ async def create_job(
         draft=service.JobDraft(**body.model_dump()),
         now=utcnow(),
     )
-    return await idem.respond(session, 201, await brand_job(session, job))
+    # A new job: its escrow holds nothing yet, no slot is claimed, nothing is refunded.
+    view = BrandJobView(job=job, escrow_balance=0, refund=None, slots=[])
+    return await idem.respond(session, 201, brand_job(view))
 
 
 @router.get("/brand/jobs", response_model=BrandJobsPage, summary="Your jobs, newest first")
 async def list_brand_jobs(
     principal: BrandPrincipal, session: DbSession, limit: Limit = 20, cursor: Cursor = None
 ) -> BrandJobsPage:
+    """Each with its escrow, slots and refund, as `GET /brand/jobs/{uid}` shows it."""
     after = decode_cursor(cursor) if cursor else None
-    query = select(Job).where(Job.creator_uid == principal.id)
-    rows = await queries.page(session, query, limit=limit + 1, after=after)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    views = await queries.brand_jobs_page(session, principal.id, limit=limit + 1, after=after)
+    more = len(views) > limit
+    views = views[:limit]
+    last = views[-1].job if views else None
     return BrandJobsPage(
-        items=[await brand_job(session, job) for job in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].uid) if more else None,
+        items=[brand_job(view) for view in views],
+        next_cursor=encode_cursor(last.created_at, last.uid) if more and last else None,
     )
 
 
@@ -205,8 +206,7 @@ async def get_brand_job(
     job_uid: uuid.UUID, principal: BrandPrincipal, session: DbSession
 ) -> BrandJobOut:
     """With every claimed slot, its submissions and payout record, and the refund."""
-    job = await service.get_brand_job(session, job_uid, principal.id)
-    return await brand_job(session, job)
+    return brand_job(await service.brand_job_view(session, job_uid, principal.id))
 
 
 @router.post("/jobs/{job_uid}/fund", response_model=FundJobOut, summary="Fund a job")
@@ -220,27 +220,30 @@ async def fund_job(
 ) -> JSONResponse:
     """Move the budget into the job's escrow: from your wallet now, or through a provider
     charge (the job opens when the provider confirms it)."""
-    intent_out: FundingOut | None = None
     if body.source == "wallet":
         job = await service.fund_from_wallet(
             session, job_uid=job_uid, brand_id=principal.id, now=utcnow()
         )
-    else:
-        job = await service.get_brand_job(session, job_uid, principal.id)
-        provider = provider_in(session)
-        intent = await funding.create_intent(
-            session,
-            provider,
-            user_id=principal.id,
-            amount=job.budget,
-            currency=job.currency,
-            target_type="job",
-            target_id=job.uid,
-        )
-        if settings.sandbox_auto_confirm and provider.name == "sandbox":
-            await funding.confirm_intent(session, provider, intent)
-        intent_out = FundingOut.model_validate(intent)
-    out = FundJobOut(job=await brand_job(session, job), funding_intent=intent_out)
+        # Funded just now: its escrow holds the budget (nothing moves an escrow before its job
+        # is funded), and a job is claimed only once funded.
+        view = BrandJobView(job=job, escrow_balance=job.budget, refund=None, slots=[])
+        out = FundJobOut(job=brand_job(view), funding_intent=None)
+        return await idem.respond(session, 200, out)
+    job = await service.get_brand_job(session, job_uid, principal.id)
+    provider = provider_in(session)
+    intent = await funding.create_intent(
+        session,
+        provider,
+        user_id=principal.id,
+        amount=job.budget,
+        currency=job.currency,
+        target_type="job",
+        target_id=job.uid,
+    )
+    if settings.sandbox_auto_confirm and provider.name == "sandbox":
+        await funding.confirm_intent(session, provider, intent)
+    view = await service.brand_job_view(session, job_uid, principal.id)
+    out = FundJobOut(job=brand_job(view), funding_intent=FundingOut.model_validate(intent))
     return await idem.respond(session, 200, out)
 
 
@@ -255,10 +258,10 @@ async def approve_claim(
     idem: Idempotency,
 ) -> JSONResponse:
     """Pays the slot's share to the creator, less the platform fee."""
-    await service.approve(
+    record = await service.approve(
         session, settings, influencer_job_uid=claim_uid, brand_id=principal.id, now=utcnow()
     )
-    return await idem.respond(session, 200, await _slot_out(session, claim_uid))
+    return await idem.respond(session, 200, slot_out(record))
 
 
 @router.post(
@@ -268,14 +271,14 @@ async def reject_claim(
     claim_uid: uuid.UUID, body: RejectBody, principal: BrandPrincipal, session: DbSession
 ) -> SlotOut:
     """The creator may submit again until the job closes."""
-    await service.reject(
+    record = await service.reject(
         session,
         influencer_job_uid=claim_uid,
         brand_id=principal.id,
         reason=body.reason,
         now=utcnow(),
     )
-    return await _slot_out(session, claim_uid)
+    return slot_out(record)
 
 
 @router.post("/jobs/{job_uid}/close", response_model=BrandJobOut, summary="Close a job")
@@ -287,7 +290,8 @@ async def close_job(
         session, job_uid=job_uid, brand_id=principal.id, now=utcnow()
     )
     await _defer_refund(session, closing)
-    return await idem.respond(session, 200, await brand_job(session, closing.job))
+    view = await service.brand_job_view(session, job_uid, principal.id)
+    return await idem.respond(session, 200, brand_job(view))
 
 
 async def _defer_refund(session: AsyncSession, closing: service.Closing) -> None:
@@ -312,7 +316,7 @@ async def claim_job(
     slot = await service.claim_slot(
         session, settings, job_uid=job_uid, creator_id=principal.id, now=utcnow()
     )
-    return await idem.respond(session, 201, await _slot_out(session, slot.uid))
+    return await idem.respond(session, 201, new_slot(slot))
 
 
 @router.post(
@@ -343,31 +347,14 @@ async def submit_content(
 async def list_my_claims(
     principal: CreatorPrincipal, session: DbSession, limit: Limit = 50
 ) -> CreatorClaimsOut:
-    rows = await queries.creator_claims(session, principal.id, limit=limit)
-    items = []
-    for slot, job, submissions, payout in rows:
-        out = _slot(slot, submissions, payout)
-        items.append(CreatorClaimOut(**out.model_dump(), job=public_job(job)))
-    totals = await session.execute(
-        select(
-            InfluencerPayout.currency,
-            func.sum(InfluencerPayout.amount),
-            func.sum(InfluencerPayout.platform_fee),
-            func.sum(InfluencerPayout.net_amount),
-            func.coalesce(
-                func.sum(InfluencerPayout.net_amount).filter(
-                    InfluencerPayout.payed_at.is_not(None)
-                ),
-                0,
-            ),
-        )
-        .where(InfluencerPayout.user_uid == principal.id)
-        .group_by(InfluencerPayout.currency)
-        .order_by(InfluencerPayout.currency)
-    )
+    claims = await queries.creator_claims(session, principal.id, limit=limit)
+    items = [
+        CreatorClaimOut(**slot_out(record).model_dump(), job=public_job(job))
+        for record, job in claims
+    ]
     earned = [
-        EarnedOut(currency=c, gross=g, platform_fee=f, net=n, paid_out=p)
-        for c, g, f, n, p in totals
+        EarnedOut.model_validate(earning, from_attributes=True)
+        for earning in await queries.creator_earnings(session, principal.id)
     ]
     return CreatorClaimsOut(items=items, earned=earned)
 
@@ -377,15 +364,4 @@ async def get_claim(
     claim_uid: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> SlotOut:
     """For the creator who claimed it and the job's brand; 404 for anyone else."""
-    slot = await service.get_influencer_job(session, claim_uid)
-    if slot.user_uid != principal.id:
-        job = await service.get_job(session, slot.job_uid)
-        if job.creator_uid != principal.id:
-            raise NotFound("no such claim", code="claim_not_found")
-    return await _slot_out(session, claim_uid)
-
-
-async def _slot_out(session: AsyncSession, claim_uid: uuid.UUID) -> SlotOut:
-    slot = await service.get_influencer_job(session, claim_uid)
-    ((_, submissions, payout),) = await queries.slots_with_details(session, [slot])
-    return _slot(slot, submissions, payout)
+    return slot_out(await service.claim_view(session, claim_uid, principal.id))

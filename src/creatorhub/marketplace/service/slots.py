@@ -1,0 +1,487 @@
+"""Slots: claim one (its share reserved as a hold), submit content, approve (pay) or reject it,
+show it; and mark the earnings a payout carried out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Text,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.service import change_insert, snapshot
+from creatorhub.config import Settings
+from creatorhub.db import is_unique_violation
+from creatorhub.identity import service as identity
+from creatorhub.kit.clock import utcnow
+from creatorhub.kit.errors import NotFound
+from creatorhub.ledger import service as ledger
+from creatorhub.ledger.models import AccountKind, OwnerType
+from creatorhub.marketplace import queries
+from creatorhub.marketplace.errors import MarketplaceConflict, guard_refusal
+from creatorhub.marketplace.models import (
+    Claim,
+    ContentSubmission,
+    EscrowStatus,
+    EscrowTransaction,
+    InfluencerJob,
+    InfluencerPayout,
+    Job,
+    SubmissionStatus,
+)
+from creatorhub.marketplace.service.jobs import (
+    RELEASE_KIND,
+    is_published,
+    no_such_job,
+    refuse_closed,
+    send_guarded,
+    slot_share,
+)
+from creatorhub.payments.earnings import pay_earnings
+from creatorhub.payments.models import Payout
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+def _wallet_kind(settings: Settings) -> AccountKind:
+    return (
+        AccountKind.WALLET_PENDING if settings.earnings_hold_days else AccountKind.WALLET_AVAILABLE
+    )
+
+
+async def claim_slot(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    job_uid: uuid.UUID,
+    creator_id: uuid.UUID,
+    now: datetime,
+) -> InfluencerJob:
+    """First come, first served: the next free slot, its share reserved as a hold.
+
+    Two statements: the job, locked (which serializes its claims), read with the creator's
+    follower total; then one that writes the hold, the claim, the slot (whose triggers add the
+    escrow record and its 'claimed' event) and the audit row. A second claim by the same creator
+    is refused by the claims' unique constraint in that statement, not by a read before it.
+    """
+    row = (
+        await session.execute(
+            select(Job, identity.follower_total_of(creator_id))
+            .where(Job.uid == job_uid)
+            .with_for_update(of=Job)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        raise no_such_job()
+    job, followers = row
+    if not is_published(job) and job.creator_uid != creator_id:
+        raise no_such_job()  # another brand's draft: 404, as its public view
+    refuse_closed(job, "claim", creator_id)
+    if job.funded_at is None:
+        raise MarketplaceConflict("the job is not funded yet", code="job_not_funded")
+    if job.end_date <= now:
+        raise MarketplaceConflict("the job has ended", code="job_ended")
+    if job.creator_uid == creator_id:
+        raise MarketplaceConflict("a brand cannot claim its own job", code="own_job")
+    refusal = _refuse_claim(job, followers)
+    if refusal is not None:
+        # A creator who holds a slot already is told so first, whatever else stands in the way.
+        # Only a refused claim pays for this read: a successful one is checked by the insert.
+        if await session.scalar(
+            select(Claim.id).where(Claim.job_id == job.uid, Claim.influencer_id == creator_id)
+        ):
+            raise _already_claimed()
+        raise refusal
+    slot_number = job.claim_count + 1
+    return await _write_claim(
+        session,
+        job,
+        creator_id=creator_id,
+        slot_number=slot_number,
+        amount=slot_share(job.budget, job.max_slots, slot_number),
+        wallet_kind=_wallet_kind(settings),
+        now=now,
+    )
+
+
+def _refuse_claim(job: Job, followers: int | None) -> MarketplaceConflict | None:
+    if job.claim_count >= job.max_slots:
+        return MarketplaceConflict("every slot of the job is taken", code="job_full")
+    if followers is None:
+        return MarketplaceConflict(
+            "declare your follower estimates in your creator profile first",
+            code="follower_estimate_missing",
+        )
+    if followers < job.influence_min or (
+        job.influence_max is not None and followers > job.influence_max
+    ):
+        return MarketplaceConflict(
+            f"the job is for creators with {job.influence_min} to "
+            f"{job.influence_max if job.influence_max is not None else 'any'} followers;"
+            f" you have {followers}",
+            code="outside_follower_range",
+        )
+    return None
+
+
+def _already_claimed() -> MarketplaceConflict:
+    return MarketplaceConflict("you already claimed this job", code="already_claimed")
+
+
+async def _write_claim(
+    session: AsyncSession,
+    job: Job,
+    *,
+    creator_id: uuid.UUID,
+    slot_number: int,
+    amount: int,
+    wallet_kind: AccountKind,
+    now: datetime,
+) -> InfluencerJob:
+    """The hold, the claim, the slot and the audit row, as one statement (CTEs). The creator's
+    wallet is created by it when this is their first money in the currency."""
+    slot_uid = uuid.uuid4()
+    hold = ledger.hold_select(
+        debit_account=job.escrow_account_id,
+        credit_account=ledger.account_ref(
+            owner_type=OwnerType.USER, owner_id=creator_id, kind=wallet_kind, currency=job.currency
+        ),
+        amount=amount,
+        kind=RELEASE_KIND,
+        idempotency_key=f"marketplace:claim:{slot_uid}",
+        currency=job.currency,
+        reference_type="influencer_job",
+        reference_id=str(slot_uid),
+        metadata={"job_uid": str(job.uid), "slot_number": slot_number},
+    ).cte("hold")
+    claim = (
+        insert(Claim)
+        .values(job_id=job.uid, influencer_id=creator_id, slot_number=slot_number, claimed_at=now)
+        .returning(Claim.id)
+        .cte("claim")
+    )
+    values = {
+        "uid": literal(slot_uid, PG_UUID(as_uuid=True)),
+        "user_uid": literal(creator_id, PG_UUID(as_uuid=True)),
+        "job_uid": literal(job.uid, PG_UUID(as_uuid=True)),
+        "claim_id": claim.c.id,
+        "slot_number": literal(slot_number, Integer),
+        "amount": literal(amount, BigInteger),
+        "currency": literal(job.currency, Text),
+        "hold_id": hold.c.hold_id,
+        "assigned_at": literal(now, DateTime(timezone=True)),
+    }
+    slot = (
+        insert(InfluencerJob)
+        .from_select(list(values), select(*values.values()).select_from(claim.join(hold, true())))
+        .returning(*InfluencerJob.__table__.columns)
+        .cte("slot")
+    )
+    audit = change_insert(
+        action="marketplace.claim",
+        entity_type="influencer_job",
+        entity_id=slot_uid,
+        actor_id=creator_id,
+        after=select(func.to_jsonb(slot.table_valued())).scalar_subquery(),
+    ).cte("audit")
+    try:
+        written = (await send_guarded(session, select(slot).add_cte(audit), actor=creator_id)).one()
+    except IntegrityError as error:
+        if is_unique_violation(error, "uq_claims_job_influencer", "uq_influencer_jobs_job_user"):
+            raise _already_claimed() from error
+        if is_unique_violation(error, "uq_claims_job_slot"):
+            # The job's lock gives each claim the next number, so this means a claim_count
+            # that disagrees with the claims: refused like a lost race, not a 500.
+            raise MarketplaceConflict(
+                "the slot was taken by another claim; try again", code="slot_taken"
+            ) from error
+        raise
+    # Not added to the session: the row is written, this is its image for the answer.
+    return InfluencerJob(**written._mapping)
+
+
+# --- content --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContentDraft:
+    platform: str
+    url: str | None
+    post_id: str | None
+    note: str | None
+
+
+async def submit_content(
+    session: AsyncSession,
+    *,
+    influencer_job_uid: uuid.UUID,
+    creator_id: uuid.UUID,
+    draft: ContentDraft,
+    now: datetime,
+) -> ContentSubmission:
+    """The creator's content for their slot; submitting marks it done (content_done_at)."""
+    job, influencer_job, pending = await _lock_slot(session, influencer_job_uid)
+    if influencer_job.user_uid != creator_id:
+        raise NotFound("no such claim", code="claim_not_found")
+    refuse_closed(job, "content submission", creator_id)
+    _refuse_released(influencer_job, "content submission", creator_id)
+    if pending is not None:
+        raise MarketplaceConflict(
+            "a submission of this slot awaits the brand's review", code="submission_pending"
+        )
+    done = (
+        update(InfluencerJob)
+        .where(InfluencerJob.uid == influencer_job.uid)
+        .values(content_done_at=now, rejected_at=None, rejection_reason=None)
+    )
+    submitted = (
+        insert(ContentSubmission)
+        .values(
+            influencer_job_uid=influencer_job.uid,
+            job_uid=job.uid,
+            user_uid=creator_id,
+            platform=draft.platform,
+            url=draft.url,
+            post_id=draft.post_id,
+            note=draft.note,
+            submitted_at=now,
+        )
+        .returning(*ContentSubmission.__table__.columns)
+        .cte("submitted")
+    )
+    statement = select(submitted).add_cte(done.cte("done"))
+    query = select(ContentSubmission).from_statement(statement)
+    submission: ContentSubmission = (
+        await send_guarded(session, query, actor=creator_id)
+    ).scalar_one()
+    return submission
+
+
+async def _lock_slot(
+    session: AsyncSession, influencer_job_uid: uuid.UUID
+) -> tuple[Job, InfluencerJob, ContentSubmission | None]:
+    """The slot's job, locked (every operation on a job locks it first, so this serializes
+    them), then the slot and its submission awaiting review, read by a statement after the
+    lock: its snapshot sees what the lock's previous holder committed. Submissions change only
+    under their job's lock, so that one needs no lock of its own. 404 for no such slot."""
+    job = await session.scalar(
+        select(Job)
+        .where(
+            Job.uid
+            == select(InfluencerJob.job_uid)
+            .where(InfluencerJob.uid == influencer_job_uid)
+            .scalar_subquery()
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if job is None:
+        raise NotFound("no such claim", code="claim_not_found")
+    influencer_job, pending = (
+        await session.execute(
+            select(InfluencerJob, ContentSubmission)
+            .outerjoin(
+                ContentSubmission,
+                and_(
+                    ContentSubmission.influencer_job_uid == InfluencerJob.uid,
+                    ContentSubmission.status == SubmissionStatus.SUBMITTED,
+                ),
+            )
+            .where(InfluencerJob.uid == influencer_job_uid)
+            .with_for_update(of=InfluencerJob)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    return job, influencer_job, pending
+
+
+def _refuse_released(influencer_job: InfluencerJob, operation: str, actor: uuid.UUID) -> None:
+    """409 `already_approved`: the slot's escrow was released, logged as trg_approval_is_final
+    logs a change to it."""
+    if influencer_job.content_approved_at is not None:
+        raise guard_refusal(
+            "this slot's content is already approved",
+            code="already_approved",
+            table="influencer_jobs",
+            action="prevent_modifications_after_released",
+            message=f"Attempted {operation} after release prevented",
+            uid=influencer_job.uid,
+            old_data=snapshot(influencer_job),
+            attempted=operation,
+            actor=actor,
+        )
+
+
+async def _locked_for_review(
+    session: AsyncSession, influencer_job_uid: uuid.UUID, brand_id: uuid.UUID, operation: str
+) -> tuple[Job, InfluencerJob, ContentSubmission]:
+    job, influencer_job, submission = await _lock_slot(session, influencer_job_uid)
+    if job.creator_uid != brand_id:
+        # Another brand's claim: the same 404 as a claim that does not exist.
+        raise NotFound("no such claim", code="claim_not_found")
+    refuse_closed(job, operation, brand_id)
+    _refuse_released(influencer_job, operation, brand_id)
+    if submission is None:
+        raise MarketplaceConflict(
+            "the creator has not submitted content for review", code="no_content_submitted"
+        )
+    return job, influencer_job, submission
+
+
+async def approve(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    influencer_job_uid: uuid.UUID,
+    brand_id: uuid.UUID,
+    now: datetime,
+) -> queries.Record:
+    """Pay the slot: its hold posted to the creator, less the platform fee, in one ledger call;
+    then the marketplace's records of it in one statement. Returns the slot as approved."""
+    job, influencer_job, submission = await _locked_for_review(
+        session, influencer_job_uid, brand_id, "approval"
+    )
+    earning = await pay_earnings(
+        session,
+        payee_id=influencer_job.user_uid,
+        gross=influencer_job.amount,
+        currency=influencer_job.currency,
+        kind=RELEASE_KIND,
+        key=f"marketplace:release:{influencer_job.uid}",
+        reason=f"Job approved: {job.title}",
+        now=now,
+        hold_days=settings.earnings_hold_days,
+        fee_shards=settings.fee_shards,
+        hold_id=influencer_job.hold_id,
+        reference_type="influencer_job",
+        reference_id=str(influencer_job.uid),
+    )
+    # The escrow record is released first: the slot's update reads its RETURNING, so it runs
+    # after it, and its trigger's payout record ('influencer_paid') follows 'released', as in
+    # the seed. The escrow record was created with the slot (trg_create_escrow_on_claim).
+    released = (
+        update(EscrowTransaction)
+        .where(EscrowTransaction.influencer_job_uid == influencer_job.uid)
+        .values(status=EscrowStatus.RELEASED, escrow_released_time=now)
+        .returning(EscrowTransaction.influencer_job_uid)
+        .cte("released")
+    )
+    approved = (
+        update(InfluencerJob)
+        .where(InfluencerJob.uid == released.c.influencer_job_uid)
+        .values(content_approved_at=now, platform_fee=earning.quote.fee)
+        .returning(InfluencerJob.uid)
+        .cte("approved")
+    )
+    reviewed = (
+        update(ContentSubmission)
+        .where(ContentSubmission.uid == submission.uid)
+        .values(status=SubmissionStatus.APPROVED, reviewed_at=now)
+    )
+    audited = change_insert(
+        action="marketplace.approve",
+        entity_type="influencer_job",
+        entity_id=influencer_job.uid,
+        actor_id=brand_id,
+        after={"gross": earning.quote.gross, "fee": earning.quote.fee, "net": earning.quote.net},
+    )
+    await send_guarded(
+        session,
+        select(approved.c.uid).add_cte(reviewed.cte("reviewed"), audited.cte("audited")),
+        actor=brand_id,
+    )
+    return await queries.slot_record(session, influencer_job.uid)
+
+
+async def reject(
+    session: AsyncSession,
+    *,
+    influencer_job_uid: uuid.UUID,
+    brand_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+) -> queries.Record:
+    """Send the content back: the slot is no longer done; the creator may resubmit until close.
+    Returns the slot as rejected."""
+    _job, influencer_job, submission = await _locked_for_review(
+        session, influencer_job_uid, brand_id, "rejection"
+    )
+    reviewed = (
+        update(ContentSubmission)
+        .where(ContentSubmission.uid == submission.uid)
+        .values(status=SubmissionStatus.REJECTED, reviewed_at=now, review_reason=reason)
+    )
+    undone = (
+        update(InfluencerJob)
+        .where(InfluencerJob.uid == influencer_job.uid)
+        .values(content_done_at=None, rejected_at=now, rejection_reason=reason)
+    )
+    await send_guarded(
+        session,
+        select(literal(True)).add_cte(reviewed.cte("reviewed"), undone.cte("undone")),
+        actor=brand_id,
+    )
+    return await queries.slot_record(session, influencer_job.uid)
+
+
+async def claim_view(
+    session: AsyncSession, claim_uid: uuid.UUID, viewer: uuid.UUID
+) -> queries.Record:
+    """A slot, for the creator who claimed it and the job's brand: 404 for anyone else."""
+    view = await queries.claim(session, claim_uid)
+    if view is None or viewer not in (view.creator_id, view.brand_id):
+        raise NotFound("no such claim", code="claim_not_found")
+    return view.record
+
+
+# --- payouts --------------------------------------------------------------------------------
+
+
+async def mark_payouts_paid(session: AsyncSession, payout: Payout) -> int:
+    """A payout reached the creator: set `payed_at` on the slot earnings it carried out.
+
+    Earnings are taken oldest first while the payout's amount covers them whole; the rest of a
+    payout (tips, other products' money, part of a later earning) marks nothing.
+    """
+    unpaid = (
+        await session.scalars(
+            select(InfluencerPayout)
+            .where(
+                InfluencerPayout.user_uid == payout.user_id,
+                InfluencerPayout.currency == payout.currency,
+                InfluencerPayout.payed_at.is_(None),
+            )
+            .order_by(InfluencerPayout.issued_at, InfluencerPayout.uid)
+            .with_for_update()
+        )
+    ).all()
+    left = payout.amount
+    marked = 0
+    for earning in unpaid:
+        if earning.net_amount > left:
+            break
+        left -= earning.net_amount
+        earning.payed_at = payout.settled_at or utcnow()
+        earning.payout_id = payout.id
+        marked += 1
+    await session.flush()
+    return marked
+
+
+# Registered on import: this module is imported by both the API and the worker's task modules.
