@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 from creatorhub.db import Database
-from helpers import account, assert_problem, grant_roles
-from market_helpers import approve, brand, claim, close, creator, open_job, submit
-from payment_helpers import count, wallet
+from helpers import Account, account, assert_problem, grant_roles
+from market_helpers import approve, brand, claim, close, create_job, creator, open_job, submit
+from payment_helpers import count, idem, wallet
 
 
 async def rows(database: Database, sql: str, **params: object) -> list[dict[str, object]]:
@@ -168,3 +169,40 @@ async def test_fund_claim_submit_approve_close_is_exact_to_the_cent(
     assert (prow["jobs_created"], prow["jobs_closed"], prow["total_influencer_claims"]) == (1, 1, 3)
     assert prow["escrow_events_logged"] == 8
     assert prow["total_artists"] == 1 and prow["total_influencers"] == 5
+
+
+async def test_retries_with_the_same_key_replay_the_first_answer_and_change_nothing(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Each money move's answer is stored in the statement that writes its effects; a retry
+    with the key gets those bytes again and moves nothing."""
+    owner = await brand(client, funds=300_00)
+    job = await create_job(client, owner, budget=300_00, influencer_slots=3)
+    maker = await creator(client)
+    state = (
+        "SELECT (SELECT count(*) FROM ledger.transfers) + (SELECT count(*) FROM ledger.holds)"
+        " + (SELECT count(*) FROM marketplace.claims) + (SELECT count(*) FROM audit.audit_logs)"
+    )
+
+    async def twice(path: str, who: Account, **body: Any) -> httpx.Response:
+        headers = {**who.headers, **idem()}
+        first = await client.post(path, headers=headers, **body)
+        assert first.is_success, first.text
+        before = await count(database, state)
+        again = await client.post(path, headers=headers, **body)
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert await count(database, state) == before
+        return first
+
+    funded = await twice(
+        f"/v1/marketplace/jobs/{job['uid']}/fund", owner, json={"source": "wallet"}
+    )
+    assert funded.json()["job"]["status"] == "open"
+    slot = (await twice(f"/v1/marketplace/jobs/{job['uid']}/claims", maker)).json()
+    assert (slot["slot_number"], slot["amount"], slot["payout"]) == (1, 100_00, None)
+    assert (await submit(client, slot["uid"], maker)).status_code == 201
+    approved = await twice(f"/v1/marketplace/claims/{slot['uid']}/approve", owner)
+    assert approved.json()["payout"]["net_amount"] == 90_00
+    closed = await twice(f"/v1/marketplace/jobs/{job['uid']}/close", owner)
+    assert closed.json()["refund"]["refunded"] == 200_00

@@ -83,9 +83,9 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/v1/marketplace/jobs"): 4,
         ("GET", "/v1/marketplace/jobs/matching"): 2,
         ("GET", "/v1/marketplace/jobs/{job_uid}"): 1,
-        ("POST", "/v1/marketplace/jobs/{job_uid}/claims"): 7,
+        ("POST", "/v1/marketplace/jobs/{job_uid}/claims"): 6,
         ("POST", "/v1/marketplace/jobs/{job_uid}/close"): 9,
-        ("POST", "/v1/marketplace/jobs/{job_uid}/fund"): 7,
+        ("POST", "/v1/marketplace/jobs/{job_uid}/fund"): 6,
     },
     "social": {
         ("GET", "/v1/social/callback/{platform}"): 12,

@@ -33,8 +33,8 @@ from creatorhub.kit.idempotency import OPTIONAL_IDEMPOTENCY_RESPONSES
 from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.marketplace import queries, service
-from creatorhub.marketplace.models import InfluencerJob, Job
-from creatorhub.marketplace.queries import BrandJobView, Record
+from creatorhub.marketplace.models import Job
+from creatorhub.marketplace.queries import BrandJobView
 from creatorhub.marketplace.schemas import (
     BrandJobOut,
     BrandJobsPage,
@@ -45,13 +45,14 @@ from creatorhub.marketplace.schemas import (
     JobCreate,
     JobFund,
     JobsPage,
-    PayoutRecordOut,
     PublicJobOut,
-    RefundOut,
     RejectBody,
     SlotOut,
     SubmissionCreate,
     SubmissionOut,
+    brand_job,
+    public_job,
+    slot_out,
 )
 from creatorhub.marketplace.tasks import issue_refund
 from creatorhub.payments import funding
@@ -68,45 +69,6 @@ VerifiedBrand = Annotated[Principal, Depends(require_roles(Role.BRAND, verified_
 VerifiedCreator = Annotated[Principal, Depends(require_roles(Role.CREATOR, verified_email=True))]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
-
-
-def public_job(job: Job) -> PublicJobOut:
-    return PublicJobOut.model_validate(
-        {
-            **{k: getattr(job, k) for k in PublicJobOut.model_fields if k != "slots_left"},
-            "slots_left": job.max_slots - job.claim_count,
-        }
-    )
-
-
-def slot_out(record: Record) -> SlotOut:
-    """A slot as `queries` reads it (its row, payout record and submissions, as JSON)."""
-    out = SlotOut.model_validate(record["slot"])
-    out.submissions = [SubmissionOut.model_validate(s) for s in record["submissions"]]
-    payout = record["payout"]
-    out.payout = PayoutRecordOut.model_validate(payout) if payout is not None else None
-    return out
-
-
-def new_slot(slot: InfluencerJob) -> SlotOut:
-    """A slot just claimed, from what the claim wrote: no submission and no payout yet."""
-    return SlotOut.model_validate(slot)
-
-
-def brand_job(view: BrandJobView) -> BrandJobOut:
-    job = view.job
-    return BrandJobOut.model_validate(
-        {
-            **{
-                k: getattr(job, k)
-                for k in BrandJobOut.model_fields
-                if k not in ("escrow_balance", "slots", "refund")
-            },
-            "escrow_balance": view.escrow_balance,
-            "slots": [slot_out(record) for record in view.slots],
-            "refund": RefundOut.model_validate(view.refund) if view.refund is not None else None,
-        }
-    )
 
 
 # --- public ---------------------------------------------------------------------------------
@@ -221,14 +183,10 @@ async def fund_job(
     """Move the budget into the job's escrow: from your wallet now, or through a provider
     charge (the job opens when the provider confirms it)."""
     if body.source == "wallet":
-        job = await service.fund_from_wallet(
-            session, job_uid=job_uid, brand_id=principal.id, now=utcnow()
+        await service.fund_from_wallet(
+            session, job_uid=job_uid, brand_id=principal.id, now=utcnow(), answer=idem
         )
-        # Funded just now: its escrow holds the budget (nothing moves an escrow before its job
-        # is funded), and a job is claimed only once funded.
-        view = BrandJobView(job=job, escrow_balance=job.budget, refund=None, slots=[])
-        out = FundJobOut(job=brand_job(view), funding_intent=None)
-        return await idem.respond(session, 200, out)
+        return idem.response
     job = await service.get_brand_job(session, job_uid, principal.id)
     provider = provider_in(session)
     intent = await funding.create_intent(
@@ -313,10 +271,10 @@ async def claim_job(
     idem: Idempotency,
 ) -> JSONResponse:
     """First come, first served; reserves the slot's share of the budget for you."""
-    slot = await service.claim_slot(
-        session, settings, job_uid=job_uid, creator_id=principal.id, now=utcnow()
+    await service.claim_slot(
+        session, settings, job_uid=job_uid, creator_id=principal.id, now=utcnow(), answer=idem
     )
-    return await idem.respond(session, 201, new_slot(slot))
+    return idem.response
 
 
 @router.post(

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from creatorhub.identity.schemas import RequestModel
-from creatorhub.marketplace.models import CONTENT_PLATFORMS
+from creatorhub.marketplace.models import CONTENT_PLATFORMS, InfluencerJob, Job
+from creatorhub.marketplace.queries import BrandJobView, Record
 from creatorhub.payments.schemas import Amount, CurrencyModel, FundingOut
 
 Followers = Annotated[int, Field(strict=True, ge=0, le=10**11)]
@@ -208,3 +209,47 @@ class EarnedOut(BaseModel):
 class CreatorClaimsOut(BaseModel):
     items: list[CreatorClaimOut]
     earned: list[EarnedOut] = Field(description="approved slots' earnings, per currency")
+
+
+# --- from rows to answers ---------------------------------------------------------------------
+
+
+def public_job(job: Job) -> PublicJobOut:
+    """A job as anyone sees it: no funding details, no claimants."""
+    return PublicJobOut.model_validate(
+        {
+            **{k: getattr(job, k) for k in PublicJobOut.model_fields if k != "slots_left"},
+            "slots_left": job.max_slots - job.claim_count,
+        }
+    )
+
+
+def slot_out(record: Record) -> SlotOut:
+    """A slot as `queries` reads it (its row, payout record and submissions, as JSON)."""
+    out = SlotOut.model_validate(record["slot"])
+    out.submissions = [SubmissionOut.model_validate(s) for s in record["submissions"]]
+    payout = record["payout"]
+    out.payout = PayoutRecordOut.model_validate(payout) if payout is not None else None
+    return out
+
+
+def new_slot(slot: InfluencerJob) -> SlotOut:
+    """A slot just claimed, from what the claim wrote: no submission and no payout yet."""
+    return SlotOut.model_validate(slot)
+
+
+def brand_job(view: BrandJobView) -> BrandJobOut:
+    """A job as its brand sees it, from `queries.BrandJobView`."""
+    job = view.job
+    return BrandJobOut.model_validate(
+        {
+            **{
+                k: getattr(job, k)
+                for k in BrandJobOut.model_fields
+                if k not in ("escrow_balance", "slots", "refund")
+            },
+            "escrow_balance": view.escrow_balance,
+            "slots": [slot_out(record) for record in view.slots],
+            "refund": RefundOut.model_validate(view.refund) if view.refund is not None else None,
+        }
+    )

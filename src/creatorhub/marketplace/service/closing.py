@@ -15,8 +15,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from creatorhub.audit.service import change_insert
+from creatorhub.db import together
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind, OwnerType
 from creatorhub.ledger.service import TransferSpec
@@ -83,7 +85,7 @@ async def close_job(
         .returning(*Job.__table__.columns)
         .cte("closed")
     )
-    writes = [refunded.cte("refunded")]
+    writes: list[UpdateBase] = [refunded]
     if actor is not None:
         audited = change_insert(
             action="marketplace.job.close",
@@ -92,8 +94,8 @@ async def close_job(
             actor_id=actor,
             after=select(func.to_jsonb(closed.table_valued())).scalar_subquery(),
         )
-        writes.append(audited.cte("audited"))
-    job = await written_job(session, select(closed).add_cte(*writes), actor)
+        writes.append(audited)
+    job = await written_job(session, together(*writes, result=select(closed)), actor)
     if job.funded_at is None:
         return Closing(job=job, refund=None, refund_to_provider=False)  # nothing was paid in
     if job.funding_source == "provider" and job.stripe_charge_id:

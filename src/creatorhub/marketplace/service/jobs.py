@@ -23,10 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import UpdateBase
 
 from creatorhub.audit.service import change_insert, snapshot
+from creatorhub.db import together
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound, Unprocessable
+from creatorhub.kit.idempotency import Responder
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import translate as ledger_refusal
 from creatorhub.ledger.models import AccountKind, OwnerType
@@ -37,6 +41,7 @@ from creatorhub.marketplace.models import (
     JobLog,
     JobStatus,
 )
+from creatorhub.marketplace.schemas import FundJobOut, brand_job
 from creatorhub.payments.funding import FundingTarget
 from creatorhub.payments.models import FundingIntent
 
@@ -207,7 +212,7 @@ async def create_job(
         actor_id=brand_id,
         after=select(func.to_jsonb(created.table_valued())).scalar_subquery(),
     )
-    statement = select(created).add_cte(logged.cte("logged"), audited.cte("audited"))
+    statement = together(logged, audited, result=select(created))
     return await written_job(session, statement, brand_id)
 
 
@@ -219,12 +224,17 @@ def _mark_funded(job: Job, *, source: str, charge: str | None, now: datetime) ->
 
 
 async def fund_from_wallet(
-    session: AsyncSession, *, job_uid: uuid.UUID, brand_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    *,
+    job_uid: uuid.UUID,
+    brand_id: uuid.UUID,
+    now: datetime,
+    answer: Responder | None = None,
 ) -> Job:
     """Move the budget from the brand's available wallet into the job's escrow; the job opens.
 
     Two statements: the job, locked; then the transfer (the brand's wallet created by it if
-    need be), the job opened and its log, as one."""
+    need be), the job opened, its log and the request's `answer`, as one."""
     job = await get_brand_job(session, job_uid, brand_id, lock=True)
     refuse_closed(job, "fund", brand_id)
     if job.funded_at is not None:
@@ -244,10 +254,11 @@ async def fund_from_wallet(
         reference_type="job",
         reference_id=str(job.uid),
     ).cte("funded")
+    opening = {"status": JobStatus.OPEN.value, "funded_at": now, "funding_source": "wallet"}
     opened = (
         update(Job)
         .where(Job.uid == job.uid)
-        .values(status=JobStatus.OPEN, funded_at=now, funding_source="wallet")
+        .values(**opening)
         .returning(*Job.__table__.columns)
         .cte("opened")
     )
@@ -262,7 +273,17 @@ async def fund_from_wallet(
             ),
         ),
     )
-    return await written_job(session, select(opened).add_cte(logged.cte("logged")), brand_id)
+    writes: list[UpdateBase] = [logged]
+    if answer is not None:
+        # The answer shows the job as this statement leaves it (no trigger changes these
+        # columns): its escrow holds the budget, since nothing moves an escrow before its job
+        # is funded, and nothing is claimed before then either.
+        for key, value in opening.items():
+            set_committed_value(job, key, value)
+        view = queries.BrandJobView(job=job, escrow_balance=job.budget, refund=None, slots=[])
+        stored = answer.stored_answer(200, FundJobOut(job=brand_job(view), funding_intent=None))
+        writes += [stored] if stored is not None else []
+    return await written_job(session, together(*writes, result=select(opened)), brand_id)
 
 
 async def brand_job_view(

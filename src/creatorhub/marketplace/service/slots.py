@@ -23,13 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from creatorhub.audit.service import change_insert, snapshot
 from creatorhub.config import Settings
-from creatorhub.db import is_unique_violation
+from creatorhub.db import is_unique_violation, together
 from creatorhub.identity import service as identity
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound
+from creatorhub.kit.idempotency import Responder
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind, OwnerType
 from creatorhub.marketplace import queries
@@ -44,6 +46,7 @@ from creatorhub.marketplace.models import (
     Job,
     SubmissionStatus,
 )
+from creatorhub.marketplace.schemas import new_slot
 from creatorhub.marketplace.service.jobs import (
     RELEASE_KIND,
     is_published,
@@ -71,13 +74,15 @@ async def claim_slot(
     job_uid: uuid.UUID,
     creator_id: uuid.UUID,
     now: datetime,
+    answer: Responder | None = None,
 ) -> InfluencerJob:
     """First come, first served: the next free slot, its share reserved as a hold.
 
     Two statements: the job, locked (which serializes its claims), read with the creator's
     follower total; then one that writes the hold, the claim, the slot (whose triggers add the
-    escrow record and its 'claimed' event) and the audit row. A second claim by the same creator
-    is refused by the claims' unique constraint in that statement, not by a read before it.
+    escrow record and its 'claimed' event), the audit row and the request's `answer` (the new
+    slot, which has no submission or payout yet). A second claim by the same creator is refused
+    by the claims' unique constraint in that statement, not by a read before it.
     """
     row = (
         await session.execute(
@@ -109,15 +114,24 @@ async def claim_slot(
             raise _already_claimed()
         raise refusal
     slot_number = job.claim_count + 1
-    return await _write_claim(
-        session,
-        job,
-        creator_id=creator_id,
+    # The slot as the claim writes it (the ledger gives its hold's id, the claim its own).
+    slot = InfluencerJob(
+        uid=uuid.uuid4(),
+        user_uid=creator_id,
+        job_uid=job.uid,
         slot_number=slot_number,
         amount=slot_share(job.budget, job.max_slots, slot_number),
-        wallet_kind=_wallet_kind(settings),
-        now=now,
+        currency=job.currency,
+        assigned_at=now,
+        closed_at=None,
+        content_done_at=None,
+        content_approved_at=None,
+        platform_fee=None,
+        rejected_at=None,
+        rejection_reason=None,
     )
+    stored = answer.stored_answer(201, new_slot(slot)) if answer is not None else None
+    return await _write_claim(session, job, slot, _wallet_kind(settings), stored)
 
 
 def _refuse_claim(job: Job, followers: int | None) -> MarketplaceConflict | None:
@@ -147,16 +161,15 @@ def _already_claimed() -> MarketplaceConflict:
 async def _write_claim(
     session: AsyncSession,
     job: Job,
-    *,
-    creator_id: uuid.UUID,
-    slot_number: int,
-    amount: int,
+    slot: InfluencerJob,
     wallet_kind: AccountKind,
-    now: datetime,
+    stored: UpdateBase | None,
 ) -> InfluencerJob:
-    """The hold, the claim, the slot and the audit row, as one statement (CTEs). The creator's
-    wallet is created by it when this is their first money in the currency."""
-    slot_uid = uuid.uuid4()
+    """The hold, the claim, the slot, the audit row and the stored answer, as one statement
+    (CTEs). The creator's wallet is created by it when this is their first money in the
+    currency."""
+    creator_id, slot_number, amount = slot.user_uid, slot.slot_number, slot.amount
+    slot_uid, now = slot.uid, slot.assigned_at
     hold = ledger.hold_select(
         debit_account=job.escrow_account_id,
         credit_account=ledger.account_ref(
@@ -187,7 +200,7 @@ async def _write_claim(
         "hold_id": hold.c.hold_id,
         "assigned_at": literal(now, DateTime(timezone=True)),
     }
-    slot = (
+    inserted = (
         insert(InfluencerJob)
         .from_select(list(values), select(*values.values()).select_from(claim.join(hold, true())))
         .returning(*InfluencerJob.__table__.columns)
@@ -198,10 +211,11 @@ async def _write_claim(
         entity_type="influencer_job",
         entity_id=slot_uid,
         actor_id=creator_id,
-        after=select(func.to_jsonb(slot.table_valued())).scalar_subquery(),
-    ).cte("audit")
+        after=select(func.to_jsonb(inserted.table_valued())).scalar_subquery(),
+    )
+    statement = together(audit, *([stored] if stored is not None else []), result=select(inserted))
     try:
-        written = (await send_guarded(session, select(slot).add_cte(audit), actor=creator_id)).one()
+        written = (await send_guarded(session, statement, actor=creator_id)).one()
     except IntegrityError as error:
         if is_unique_violation(error, "uq_claims_job_influencer", "uq_influencer_jobs_job_user"):
             raise _already_claimed() from error
@@ -212,8 +226,8 @@ async def _write_claim(
                 "the slot was taken by another claim; try again", code="slot_taken"
             ) from error
         raise
-    # Not added to the session: the row is written, this is its image for the answer.
-    return InfluencerJob(**written._mapping)
+    slot.claim_id, slot.hold_id = written.claim_id, written.hold_id
+    return slot
 
 
 # --- content --------------------------------------------------------------------------------
@@ -265,7 +279,7 @@ async def submit_content(
         .returning(*ContentSubmission.__table__.columns)
         .cte("submitted")
     )
-    statement = select(submitted).add_cte(done.cte("done"))
+    statement = together(done, result=select(submitted))
     query = select(ContentSubmission).from_statement(statement)
     submission: ContentSubmission = (
         await send_guarded(session, query, actor=creator_id)
@@ -403,7 +417,7 @@ async def approve(
     )
     await send_guarded(
         session,
-        select(approved.c.uid).add_cte(reviewed.cte("reviewed"), audited.cte("audited")),
+        together(reviewed, audited, result=select(approved.c.uid)),
         actor=brand_id,
     )
     return await queries.slot_record(session, influencer_job.uid)
@@ -434,7 +448,7 @@ async def reject(
     )
     await send_guarded(
         session,
-        select(literal(True)).add_cte(reviewed.cte("reviewed"), undone.cte("undone")),
+        together(reviewed, undone),
         actor=brand_id,
     )
     return await queries.slot_record(session, influencer_job.uid)
