@@ -4,6 +4,8 @@ at end_date through the real worker, provider refunds) and payouts marking earni
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -11,13 +13,17 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from conftest import make_settings
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.jobs import defer
+from creatorhub.kit.clock import utcnow
+from creatorhub.marketplace import service
 from creatorhub.marketplace.tasks import close_ended_jobs_task
-from helpers import assert_problem
+from creatorhub.payments.providers.base import ProviderRefund
+from helpers import Account, assert_problem
 from market_helpers import approve, brand, claim, close, create_job, creator, open_job, submit
 from payment_helpers import count, funding_event, idem, post_event, wallet
 
@@ -231,6 +237,106 @@ async def test_provider_funding_opens_the_job_and_the_refund_goes_back_to_the_ch
         )
         == 1
     )
+
+
+# The session of the run that asks the provider (each concurrent run has its own).
+_asking: contextvars.ContextVar[AsyncSession] = contextvars.ContextVar("asking")
+
+
+class WatchingProvider:
+    """A provider over the network, whose refund looks at the database while it is asked: the
+    job's session must hold no transaction, and anyone must be able to lock the refund's row.
+    `together` calls wait for each other, so that two runs ask at the same time."""
+
+    name = "watching"
+    calls_out = True
+
+    def __init__(self, database: Database, *, together: int = 1) -> None:
+        self.database = database
+        self.asked: list[uuid.UUID] = []
+        self._barrier = asyncio.Barrier(together)
+        self._one_look = asyncio.Lock()  # the looks' own locks must not meet
+
+    async def refund(
+        self, *, refund_id: uuid.UUID, payment_reference: str, amount: int
+    ) -> ProviderRefund:
+        self.asked.append(refund_id)
+        async with self._one_look, self.database.session_scope() as other:
+            await other.execute(
+                text(
+                    "SELECT 1 FROM marketplace.unfilled_refunds WHERE uid = :uid FOR UPDATE NOWAIT"
+                ),
+                {"uid": refund_id},
+            )
+        assert not _asking.get().in_transaction()
+        await self._barrier.wait()
+        # The provider's idempotency key is the refund's id: one refund, however often asked.
+        return ProviderRefund(f"re_{refund_id.hex}", "pending", amount)
+
+
+async def provider_funded_refund(client: httpx.AsyncClient) -> tuple[Account, uuid.UUID]:
+    """A closed, provider-funded job with one slot paid: its refund (200_00) awaits the job."""
+    owner = await brand(client)
+    job = await create_job(client, owner, budget=300_00, influencer_slots=3)
+    funded = await client.post(
+        f"/v1/marketplace/jobs/{job['uid']}/fund",
+        json={"source": "provider"},
+        headers={**owner.headers, **idem()},
+    )
+    intent = funded.json()["funding_intent"]
+    event = funding_event(intent["provider_reference"], amount=300_00)
+    assert (await post_event(client, event)).status_code == 200
+    who = await creator(client)
+    slot = (await claim(client, job["uid"], who)).json()
+    assert (await submit(client, slot["uid"], who)).status_code == 201
+    assert (await approve(client, slot["uid"], owner)).status_code == 200
+    closed = (await close(client, job["uid"], owner)).json()
+    assert closed["refund"]["issued_at"] is None
+    return owner, uuid.UUID(closed["refund"]["uid"])
+
+
+async def issue(database: Database, provider: WatchingProvider, refund: uuid.UUID) -> str | None:
+    """One run of the `issue_refund` job's work, as the task runs it."""
+    async with database.session_scope() as session:
+        _asking.set(session)
+        issued = await service.issue_provider_refund(session, provider, refund, now=utcnow())
+        return issued.provider_refund_id if issued is not None else None
+
+
+async def test_the_provider_refund_is_asked_outside_any_transaction(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner, refund = await provider_funded_refund(client)
+    provider = WatchingProvider(database)
+
+    assert await issue(database, provider, refund) == f"re_{refund.hex}"
+    # A second run (the job retried) finds it issued: nothing is asked or moved again.
+    assert await issue(database, provider, refund) == f"re_{refund.hex}"
+    assert provider.asked == [refund]
+    view = await client.get("/v1/marketplace/brand/jobs", headers=owner.headers)
+    assert view.json()["items"][0]["escrow_balance"] == 0
+
+
+async def test_two_runs_of_the_refund_job_refund_once(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner, refund = await provider_funded_refund(client)
+    provider = WatchingProvider(database, together=2)
+
+    answers = await asyncio.gather(*(issue(database, provider, refund) for _ in range(2)))
+
+    # Both asked the provider (under the one key), one recorded it; both see it issued.
+    assert provider.asked == [refund, refund]
+    assert answers == [f"re_{refund.hex}"] * 2
+    moved = "SELECT count(*) FROM ledger.transfers WHERE idempotency_key = :key"
+    assert await count(database, moved, key=f"marketplace:refund:{refund}") == 1
+    refund_events = (
+        "SELECT count(*) FROM marketplace.escrow_events e JOIN marketplace.unfilled_refunds r"
+        " ON r.job_uid = e.job_uid WHERE r.uid = :uid AND e.event_type = 'refund'"
+    )
+    assert await count(database, refund_events, uid=refund) == 1
+    view = await client.get("/v1/marketplace/brand/jobs", headers=owner.headers)
+    assert view.json()["items"][0]["escrow_balance"] == 0
 
 
 async def test_a_late_provider_confirmation_goes_to_the_wallet(

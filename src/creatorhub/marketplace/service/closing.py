@@ -20,8 +20,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from creatorhub.audit.service import change_insert
 from creatorhub.db import together
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import AccountKind, OwnerType
-from creatorhub.ledger.service import TransferSpec
+from creatorhub.ledger.models import PLATFORM_OWNER_ID, AccountKind, OwnerType
 from creatorhub.marketplace.models import (
     CloseReason,
     EscrowStatus,
@@ -30,9 +29,7 @@ from creatorhub.marketplace.models import (
     UnfilledRefund,
 )
 from creatorhub.marketplace.service.jobs import (
-    flush_guarded,
     get_brand_job,
-    get_job,
     refuse_closed,
     send_guarded,
     written_job,
@@ -150,44 +147,68 @@ _REFUND_KEY = "marketplace:refund:"  # + the refund's uid: the ledger key of its
 async def issue_provider_refund(
     session: AsyncSession, provider: PaymentProvider, refund_uid: uuid.UUID, *, now: datetime
 ) -> UnfilledRefund | None:
-    """Refund a provider-funded job's unused budget to the brand's charge, once.
+    """Refund a provider-funded job's unused budget to the brand's charge, once (the
+    `issue_refund` job).
 
-    The provider's idempotency key is the refund's id, so a retry after a failure between the
-    provider's answer and our commit finds the same refund instead of paying twice.
+    The provider is called outside any transaction: the refund is read and that transaction
+    ended first, and the outcome recorded in a second one: the refund marked issued, if it still
+    is not, with its transfer (escrow → provider clearing), as one statement. The provider's
+    idempotency key is the refund's id, so two runs of the job, or a retry after a failure
+    between the provider's answer and the record, ask for one refund; the first record wins.
     """
-    refund = await session.scalar(
-        select(UnfilledRefund)
-        .where(UnfilledRefund.uid == refund_uid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if refund is None or refund.issued_at is not None:
+    row = (
+        await session.execute(
+            select(UnfilledRefund, Job.escrow_account_id)
+            .join(Job, Job.uid == UnfilledRefund.job_uid)
+            .where(UnfilledRefund.uid == refund_uid)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    refund, escrow_account_id = row
+    if refund.issued_at is not None:
         return refund
-    job = await get_job(session, refund.job_uid)
     assert refund.stripe_charge_id is not None
+    await session.commit()  # nothing is held while the provider answers
     answer = await provider.refund(
         refund_id=refund.uid, payment_reference=refund.stripe_charge_id, amount=refund.refunded
     )
-    clearing = await ledger.platform_account(
-        session, AccountKind.PROVIDER_CLEARING, refund.currency
+    issued = (
+        update(UnfilledRefund)
+        .where(UnfilledRefund.uid == refund.uid, UnfilledRefund.issued_at.is_(None))
+        .values(issued_at=now, provider_refund_id=answer.reference)
+        .returning(*UnfilledRefund.__table__.columns)
+        .cte("issued")
     )
-    await ledger.transfer(
-        session,
-        TransferSpec(
-            debit_account_id=job.escrow_account_id,
-            credit_account_id=clearing,
-            amount=refund.refunded,
-            kind="refund",
-            idempotency_key=f"{_REFUND_KEY}{refund.uid}",
+    transferred = ledger.transfer_select(
+        debit_account=escrow_account_id,
+        credit_account=ledger.account_ref(
+            owner_type=OwnerType.PLATFORM,
+            owner_id=PLATFORM_OWNER_ID,
+            kind=AccountKind.PROVIDER_CLEARING,
             currency=refund.currency,
-            reference_type="unfilled_refund",
-            reference_id=str(refund.uid),
         ),
+        amount=refund.refunded,
+        kind="refund",
+        idempotency_key=f"{_REFUND_KEY}{refund.uid}",
+        currency=refund.currency,
+        reference_type="unfilled_refund",
+        reference_id=str(refund.uid),
+        each_row_of=issued,
     )
-    refund.provider_refund_id = answer.reference
-    refund.issued_at = now
-    await flush_guarded(session)
-    return refund
+    query = select(UnfilledRefund).from_statement(transferred.with_only_columns(*issued.c))
+    recorded: UnfilledRefund | None = (
+        await send_guarded(session, query.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+    if recorded is not None:
+        return recorded
+    # Recorded meanwhile by another run: the same refund at the provider.
+    return await session.scalar(
+        select(UnfilledRefund)
+        .where(UnfilledRefund.uid == refund.uid)
+        .execution_options(populate_existing=True)
+    )
 
 
 async def close_by_brand(

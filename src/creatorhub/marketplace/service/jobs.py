@@ -68,22 +68,12 @@ def slot_share(budget: int, slots: int, slot_number: int) -> int:
     return base + (1 if slot_number <= extra else 0)
 
 
-async def flush_guarded(session: AsyncSession, *, actor: uuid.UUID | None = None) -> None:
-    """Flush, turning a trigger's refusal (closed or resolved record) into its 409."""
-    try:
-        await session.flush()
-    except DBAPIError as error:
-        refusal = translate(error, actor)
-        if refusal is None:
-            raise
-        raise refusal from error
-
-
 async def send_guarded(
     session: AsyncSession, statement: Executable, *, actor: uuid.UUID | None = None
 ) -> Result[Any]:
     """Send one statement that writes (the workflow's rows and its money together): a trigger's
-    refusal becomes its 409, as in `flush_guarded`, and a ledger function's its ledger problem."""
+    refusal (a closed or resolved record) becomes its 409, and a ledger function's its ledger
+    problem."""
     try:
         return await session.execute(statement)
     except DBAPIError as error:
@@ -101,10 +91,6 @@ async def written_job(
     query = select(Job).from_statement(statement).execution_options(populate_existing=True)
     job: Job = (await send_guarded(session, query, actor=actor)).scalar_one()
     return job
-
-
-async def log_job(session: AsyncSession, job: Job, description: str, **details: object) -> None:
-    session.add(JobLog(job_uid=job.uid, description=description, log=details))
 
 
 def no_such_job() -> NotFound:
@@ -216,13 +202,6 @@ async def create_job(
     return await written_job(session, statement, brand_id)
 
 
-def _mark_funded(job: Job, *, source: str, charge: str | None, now: datetime) -> None:
-    job.status = JobStatus.OPEN
-    job.funded_at = now
-    job.funding_source = source
-    job.stripe_charge_id = charge
-
-
 async def fund_from_wallet(
     session: AsyncSession,
     *,
@@ -332,15 +311,26 @@ async def funding_credited(session: AsyncSession, intent: FundingIntent) -> Fund
         or intent.currency != job.currency
     ):
         return None
-    _mark_funded(job, source="provider", charge=intent.provider_reference, now=utcnow())
-    await log_job(
-        session,
-        job,
-        "job funded",
-        source="provider",
-        amount=intent.amount,
-        funding_intent_id=str(intent.id),
-        stripe_charge_id=intent.provider_reference,
+    # The job opened and its log as one statement; payments' own statement then moves the money.
+    opening = {
+        "status": JobStatus.OPEN.value,
+        "funded_at": utcnow(),
+        "funding_source": "provider",
+        "stripe_charge_id": intent.provider_reference,
+    }
+    logged = insert(JobLog).values(
+        job_uid=job.uid,
+        description="job funded",
+        log={
+            "source": "provider",
+            "amount": intent.amount,
+            "funding_intent_id": str(intent.id),
+            "stripe_charge_id": intent.provider_reference,
+        },
     )
-    await flush_guarded(session)
+    await send_guarded(
+        session, together(update(Job).where(Job.uid == job.uid).values(**opening), logged)
+    )
+    for key, value in opening.items():
+        set_committed_value(job, key, value)
     return FundingTarget(escrow_account_id=job.escrow_account_id)
