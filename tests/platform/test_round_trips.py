@@ -912,20 +912,21 @@ def write_repinned(
     group: str, counts: dict[Operation, int]
 ) -> dict[Operation, tuple[int | None, int | None]]:
     """Put `group`'s measured counts into round_trip_pins.py.new (the other groups as this run
-    wrote them, or as pinned) and return the changes against the pins: op -> (pin, measured)."""
-    with REPINNED_FILE.open("a+") as table_file:
-        fcntl.flock(table_file, fcntl.LOCK_EX)  # xdist workers write their groups in turn
-        table_file.seek(0)
-        text = table_file.read()
+    wrote them, or as pinned; no file while the table is the pins) and return the changes
+    against the pins: op -> (pin, measured)."""
+    # xdist workers write their groups in turn, under a lock on the pins file (only read).
+    with PINS_FILE.open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         table = {name: dict(ops) for name, ops in PINS.items()}
-        if text:
+        if REPINNED_FILE.exists():
             namespace: dict[str, Any] = {}
-            exec(compile(text, str(REPINNED_FILE), "exec"), namespace)  # noqa: S102  # ours
+            exec(compile(REPINNED_FILE.read_text(), str(REPINNED_FILE), "exec"), namespace)  # noqa: S102
             table = namespace["PINS"]
         table[group] = dict(counts)
-        table_file.seek(0)
-        table_file.truncate()
-        table_file.write(render_pins(table))
+        if render_pins(table) == render_pins(PINS):
+            REPINNED_FILE.unlink(missing_ok=True)
+        else:
+            REPINNED_FILE.write_text(render_pins(table))
     old = pinned(group)
     return {
         op: (old.get(op), counts.get(op))
