@@ -19,13 +19,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
     DateTime,
+    Executable,
     FromClause,
     ScalarSelect,
     Select,
@@ -41,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,9 +104,16 @@ def _check_amount(amount: object) -> None:
 
 async def _call(session: AsyncSession, sql: str, params: dict[str, Any]) -> Sequence[Any]:
     """Run a ledger function, turning its refusals into problems."""
+    return (await send(session, text(sql), params)).all()
+
+
+async def send(
+    session: AsyncSession, statement: Executable, params: dict[str, Any] | None = None
+) -> Result[Any]:
+    """Send a statement that calls the ledger (a function call of this module's, or a caller's
+    statement with one inside, see `transfer_select`), turning its refusals into problems."""
     try:
-        result = await session.execute(text(sql), params)
-        return result.all()
+        return await session.execute(statement, params)
     except DBAPIError as error:
         problem = translate(error)
         if problem is None:
@@ -156,6 +165,22 @@ async def user_account(
     )
 
 
+def user_account_ref(
+    user_id: uuid.UUID, currency: str, kind: AccountKind = AccountKind.WALLET_AVAILABLE
+) -> ColumnElement[uuid.UUID]:
+    """`user_account` as SQL for the caller's statement (see `account_ref`): the account is
+    found, or created, by the statement that moves money on it, without a round trip of its
+    own."""
+    return account_ref(owner_type=OwnerType.USER, owner_id=user_id, kind=kind, currency=currency)
+
+
+def platform_account_ref(kind: AccountKind, currency: str) -> ColumnElement[uuid.UUID]:
+    """`platform_account` as SQL for the caller's statement (see `account_ref`)."""
+    return account_ref(
+        owner_type=OwnerType.PLATFORM, owner_id=PLATFORM_OWNER_ID, kind=kind, currency=currency
+    )
+
+
 async def platform_account(session: AsyncSession, kind: AccountKind, currency: str) -> uuid.UUID:
     return await ensure_account(
         session,
@@ -189,6 +214,31 @@ async def fee_account(session: AsyncSession, currency: str, *, key: str, shards:
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
     return await session.get(Account, account_id, populate_existing=True)
+
+
+def account_figure(
+    *,
+    owner_type: OwnerType,
+    owner_id: uuid.UUID,
+    kind: AccountKind,
+    currency: str,
+    figure: Literal["balance", "pending_debits"] = "balance",
+) -> ColumnElement[int]:
+    """An account's balance (or its pending debits) as SQL for the caller's read, 0 for an
+    account not created yet: a wallet shows its figures in one statement."""
+    column = Account.balance if figure == "balance" else Account.pending_debits
+    found = (
+        select(column)
+        .where(
+            Account.owner_type == owner_type,
+            Account.owner_id == owner_id,
+            Account.kind == kind,
+            Account.currency == currency,
+            Account.shard == 0,
+        )
+        .scalar_subquery()
+    )
+    return func.coalesce(found, 0)
 
 
 async def find_account(
