@@ -111,9 +111,7 @@ async def recover_call_out(
     elif operation == funding.CONFIRM:
         outcome = await funding.recover_confirm(database, provider, target, idempotency_key)
     elif operation == payouts.CREATE_ACCOUNT and idempotency_key is not None:
-        outcome = await payouts.recover_payout_account(
-            database, provider, target, idempotency_key
-        )
+        outcome = await payouts.recover_payout_account(database, provider, target, idempotency_key)
     else:
         outcome = "unknown_operation"
     log.info("call_out_recovered", operation=operation, target_id=target_id, outcome=outcome)
