@@ -266,3 +266,69 @@ async def test_a_payout_account_is_created_outside_any_transaction(
     assert app.state.db.engine.pool.checkedout() == 0
     fake_connect.release()
     assert (await link).status_code == 200
+
+
+async def _run_recovery_now(database: Database, run_jobs: Any) -> None:
+    """Make the recovery jobs due (they wait five minutes for any live request) and run them."""
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET scheduled_at = now()"
+                " WHERE task_name = :task AND status = 'todo'"
+            ),
+            {"task": RECOVERY_TASK},
+        )
+    await run_jobs()
+
+
+async def test_a_confirmation_the_provider_failed_for_a_passing_reason_is_finished_later(
+    client: httpx.AsyncClient, fake_connect: FakeConnect, database: Database, run_jobs
+) -> None:  # type: ignore[no-untyped-def]
+    brand = await account(client, roles=["brand"])
+    intent = (
+        await client.post("/v1/funding", json={"amount": 8_00}, headers={**brand.headers, **idem()})
+    ).json()
+    fake_connect.payment_intents[intent["provider_reference"]].update(
+        payment_method="pm_card_visa", status="requires_confirmation"
+    )
+    key = idem()
+    path = f"/v1/funding/{intent['id']}/confirm"
+    fake_connect.fail_next(500, times=3)  # the first try and the library's two retries
+    failed = await client.post(path, headers={**brand.headers, **key})
+    assert_problem(failed, 503, "payments_provider_unavailable")
+    # The provider may have confirmed: the intent stays processing, the key in flight.
+    assert_problem(
+        await client.post(path, headers={**brand.headers, **key}), 409, "idempotency_key_in_flight"
+    )
+    await _run_recovery_now(database, run_jobs)
+    finished = await client.post(path, headers={**brand.headers, **key})
+    assert finished.status_code == 200, finished.text
+    assert finished.headers["idempotent-replayed"] == "true"
+    assert finished.json()["status"] == "processing"
+    assert fake_connect.payment_intents[intent["provider_reference"]]["status"] == "succeeded"
+
+
+async def test_a_payout_account_request_that_dies_during_the_call_is_finished_by_its_job(
+    client: httpx.AsyncClient, fake_connect: FakeConnect, database: Database, run_jobs
+) -> None:  # type: ignore[no-untyped-def]
+    creator = await account(client, roles=["creator"])
+    key = idem()
+    body = {"country": "US"}
+    dying = await _while_hanging(
+        fake_connect,
+        client.post("/v1/payout-accounts", json=body, headers={**creator.headers, **key}),
+    )
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    fake_connect.release()
+    assert await count(database, "SELECT count(*) FROM payments.payout_accounts") == 0
+    await _run_recovery_now(database, run_jobs)
+    recovered = await client.post(
+        "/v1/payout-accounts", json=body, headers={**creator.headers, **key}
+    )
+    assert recovered.status_code == 201, recovered.text
+    assert recovered.headers["idempotent-replayed"] == "true"
+    listed = (await client.get("/v1/payout-accounts", headers=creator.headers)).json()
+    assert [a["id"] for a in listed] == [recovered.json()["id"]]
+    # The account the dead request asked for (the provider's key is derived from the payee).
+    assert len([a for a in fake_connect.accounts.values() if a["email"] == creator.email]) == 1
