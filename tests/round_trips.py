@@ -110,5 +110,9 @@ class RoundTripCounter:
 
 
 def _in_transaction(connection: Any) -> bool:
+    # An invalidated connection (it died under a statement) has no driver connection to ask,
+    # and sends no ROLLBACK: SQLAlchemy discards it.
+    if connection.invalidated:
+        return False
     driver = connection.connection.driver_connection
     return bool(driver.info.transaction_status != pq.TransactionStatus.IDLE)

@@ -9,6 +9,7 @@ answers, and `creatorhub serve` answers `/readyz` and a page.
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,8 +61,39 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `bin` directory of a fresh venv holding only the wheel and its dependencies."""
     work = tmp_path_factory.mktemp("install")
+    # Built from a copy of the sources: setuptools builds in the tree's `build/`, where files
+    # of an earlier build (a module since moved or deleted) would end up in the wheel.
+    source = work / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "dist",
+            "*.egg-info",
+            ".creatorhub",
+            "tests",
+            "bench",
+            "__pycache__",
+            ".mypy_cache",
+            ".ruff_cache",
+            ".pytest_cache",
+        ),
+    )
     built = run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(work),
+            str(source),
+        ],
         timeout=300,
     )
     assert built.returncode == 0, built.stderr[-3000:]
