@@ -209,6 +209,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         database: Database = request.app.state.db
         try:
             async with asyncio.timeout(2.0), database.engine.connect() as conn:
+                # Autocommit: one round trip, not BEGIN, SELECT and ROLLBACK.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             note_in_access_log(request, error="database_unavailable", cause=error_summary(exc))
