@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 
 from creatorhub.app import create_app
@@ -25,6 +26,15 @@ from creatorhub.db import Database
 from creatorhub.jobs import JobRuntime
 
 pytest_plugins = ["db_fixtures"]
+
+# structlog's default console renderer (the suite never calls configure_logging) prints rich
+# tracebacks with every frame's locals: tens of thousands of lines for one failed request.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
