@@ -1,4 +1,6 @@
-"""`creatorhub ledger verify`: the money invariants I1-I6 of docs/DESIGN (Money), checked in SQL.
+"""`creatorhub ledger verify`: the money invariants I1-I6, checked in SQL.
+
+The invariants are explained in docs/conventions.md ("How money moves").
 
 Each check is a query that returns the rows violating it, so an empty result means the
 invariant holds and a failure names the accounts, transfers or payouts at fault. The checks read
