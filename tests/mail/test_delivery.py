@@ -1,13 +1,18 @@
-"""Mail delivery through the outbox: a real SMTP server on loopback, a real worker."""
+"""Mail delivery through the outbox: a real SMTP server on loopback, a real worker; and an SMTP
+server that hangs, while which no lock and no transaction is held (issue 12)."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -22,9 +27,16 @@ from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.config import Settings
 from creatorhub.db import Database
-from creatorhub.jobs import JobRuntime
-from creatorhub.mail.tasks import deliver_mail
-from helpers import login, register, unique_email
+from creatorhub.jobs import JobRuntime, job_app
+from creatorhub.mail.tasks import (
+    MAX_ATTEMPTS,
+    STALLED_ERROR,
+    claim,
+    deliver_mail,
+    finish_attempt,
+    requeue_stalled,
+)
+from helpers import login, register, scalar, unique_email
 from process_helpers import free_port
 
 TOKEN_IN_MAIL = re.compile(r"\b(che_[A-Za-z0-9_\-]+)")
@@ -277,3 +289,185 @@ async def test_without_smtp_host_the_mail_is_logged(
     assert after["attempts"] == 1
     assert after["sent_at"] is not None
     assert [job["status"] for job in await delivery_jobs(database, row["id"])] == ["succeeded"]
+
+
+# --- no transaction while the SMTP server is talked to ---------------------------------------
+
+
+@dataclass
+class HangingInbox(Inbox):
+    """Holds every message's DATA until `release` is set; `entered` tells one is waiting.
+
+    aiosmtpd runs its own event loop in a thread: threading events reach across."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.entered.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def hanging_smtp_server() -> Iterator[tuple[HangingInbox, int]]:
+    inbox = HangingInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        inbox.release.set()
+        controller.stop()
+
+
+@pytest.fixture
+async def hanging_harness(
+    hanging_smtp_server: tuple[HangingInbox, int], database_url: str
+) -> AsyncIterator[Harness]:
+    _, port = hanging_smtp_server
+    settings = make_settings(
+        database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
+    )
+    async with started(settings, database_url) as harness:
+        yield harness
+
+
+async def open_transactions(database: Database, table: str) -> list[str]:
+    """What holds a transaction open in this database: the last statement of every session
+    idle inside one (waiting on something else than the database), and the locks any other
+    session holds on `table`. procrastinate's own pool is left out: the worker's periodic
+    deferrer can be caught between its statement and the pool's COMMIT."""
+    async with database.session_scope() as session:
+        rows = await session.execute(
+            text(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%' AND query NOT LIKE '%procrastinate%'"
+                " UNION ALL SELECT mode FROM pg_locks WHERE relation = CAST(:table AS regclass)"
+                " AND pid <> pg_backend_pid()"
+            ),
+            {"table": table},
+        )
+        return [str(what) for (what,) in rows]
+
+
+async def test_a_hanging_smtp_server_holds_no_lock_and_the_mail_goes_once(
+    hanging_harness: Harness, hanging_smtp_server: tuple[HangingInbox, int]
+) -> None:
+    inbox, _ = hanging_smtp_server
+    harness = hanging_harness
+    address, row = await register_and_check_pending(harness)
+    worker = asyncio.create_task(harness.run_jobs())
+    try:
+        # The worker is in the middle of the SMTP conversation, waiting on the server.
+        assert await asyncio.to_thread(inbox.entered.wait, 15), "the message never reached DATA"
+        assert not worker.done()
+        assert await open_transactions(harness.database, "mail.outbox") == []
+
+        # The claim is committed and nothing locks the row: another session locks it at once.
+        started_at = time.monotonic()
+        async with harness.database.session_scope() as session:
+            status, attempts, claimed = (
+                await session.execute(
+                    text(
+                        "SELECT status, attempts, claimed_until > now() FROM mail.outbox"
+                        " WHERE id = :id FOR UPDATE NOWAIT"
+                    ),
+                    {"id": row["id"]},
+                )
+            ).one()
+        assert (status, attempts, claimed) == ("sending", 1, True)
+        # A second delivery of the same message skips it, without waiting for the first.
+        assert await asyncio.wait_for(deliver_mail(message_id=str(row["id"])), 5) == "skipped"
+        waited = time.monotonic() - started_at
+        assert waited < 2, waited
+        assert inbox.messages == []
+    finally:
+        inbox.release.set()
+        await asyncio.wait_for(worker, 30)
+
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0].rcpt_tos == [address]
+    [after] = await outbox_rows(harness.database, address)
+    assert (after["status"], after["attempts"]) == ("sent", 1)
+    assert after["sent_at"] is not None
+    assert (
+        await scalar(
+            harness.database, "SELECT claimed_until FROM mail.outbox WHERE id = :id", id=row["id"]
+        )
+        is None
+    )
+    assert [job["status"] for job in await delivery_jobs(harness.database, row["id"])] == [
+        "succeeded"
+    ]
+
+
+async def test_an_attempt_whose_worker_died_is_sent_again_once_its_claim_ran_out(
+    smtp_harness: Harness, smtp_server: tuple[Inbox, int]
+) -> None:
+    periodic = {
+        task.periodic_id: task for task in job_app.periodic_registry.periodic_tasks.values()
+    }
+    assert periodic["requeue_stalled_mail"].cron == "* * * * *"
+    inbox, _ = smtp_server
+    harness = smtp_harness
+    address, row = await register_and_check_pending(harness)
+    # A worker claims the message and dies before the SMTP server answers.
+    dead = await claim(harness.database, row["id"], timedelta(minutes=5))
+    assert dead is not None and dead.claimed_until is not None
+
+    # While its claim stands, nothing takes the message: not its job, not the sweep.
+    assert await deliver_mail(message_id=str(row["id"])) == "skipped"
+    async with harness.database.session_scope() as session:
+        assert await requeue_stalled(session) == 0
+
+    async with harness.database.session_scope() as session:
+        await session.execute(
+            text("UPDATE mail.outbox SET claimed_until = now() - interval '1 second'")
+        )
+    async with harness.database.session_scope() as session:
+        assert await requeue_stalled(session) == 1
+    [requeued] = await outbox_rows(harness.database, address)
+    assert (requeued["status"], requeued["attempts"]) == ("pending", 1)
+    assert requeued["last_error"] == STALLED_ERROR
+    # The registration's job (its worker "died"; procrastinate would run it again) and the
+    # sweep's: whichever runs first sends the message, the other finds it sent.
+    assert [job["status"] for job in await delivery_jobs(harness.database, row["id"])] == [
+        "todo",
+        "todo",
+    ]
+    # The dead attempt's outcome, arriving late, is not recorded: its claim is gone.
+    assert not await finish_attempt(
+        harness.database, row["id"], dead.claimed_until, status="failed", last_error="late"
+    )
+
+    await harness.run_jobs()
+    assert [m.rcpt_tos for m in inbox.messages] == [[address]]
+    [after] = await outbox_rows(harness.database, address)
+    assert (after["status"], after["attempts"]) == ("sent", 2)
+    jobs = await delivery_jobs(harness.database, row["id"])
+    assert [job["status"] for job in jobs] == ["succeeded", "succeeded"]
+
+
+async def test_a_stalled_last_attempt_marks_the_mail_failed(
+    smtp_harness: Harness, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    harness = smtp_harness
+    address, row = await register_and_check_pending(harness)
+    async with harness.database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE mail.outbox SET status = 'sending', attempts = :n,"
+                " claimed_until = now() - interval '1 second' WHERE id = :id"
+            ),
+            {"n": MAX_ATTEMPTS, "id": row["id"]},
+        )
+        assert await requeue_stalled(session) == 1
+    [after] = await outbox_rows(harness.database, address)
+    assert (after["status"], after["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert after["last_error"] == STALLED_ERROR
+    # No new job: the one left finds the message failed.
+    await harness.run_jobs()
+    assert inbox.messages == []

@@ -51,6 +51,7 @@ REVISIONS = (
     "0010_ledger_chain",
     "0011_idempotency_exact_replay",
     "0012_review_links_by_shoot",
+    "0013_provider_call_leases",
 )
 
 

@@ -1,4 +1,10 @@
-"""Table of the `mail` schema: the outbox every e-mail passes through."""
+"""Table of the `mail` schema: the outbox every e-mail passes through.
+
+A message is `pending` until a `deliver_mail` job claims it: `sending`, with `claimed_until`
+the deadline of that attempt (the SMTP conversation happens outside any transaction, see
+`mail.tasks`). The attempt ends `sent`, back to `pending` (to be retried) or `failed`; a claim
+past its deadline is an attempt whose worker died, put back by `requeue_stalled_mail`.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,19 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'logged', 'failed')", name="status_known"),
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'logged', 'failed')", name="status_known"
+        ),
         CheckConstraint("attempts >= 0", name="attempts_nonneg"),
         CheckConstraint(
             "(status IN ('sent', 'logged')) = (sent_at IS NOT NULL)", name="sent_at_iff_sent"
         ),
+        CheckConstraint(
+            "(status = 'sending') = (claimed_until IS NOT NULL)", name="claimed_iff_sending"
+        ),
         Index("ix_outbox_pending", "created_at", postgresql_where=text("status = 'pending'")),
+        # The sweep's queue: attempts in flight, by deadline.
+        Index("ix_outbox_sending", "claimed_until", postgresql_where=text("status = 'sending'")),
         Index("ix_outbox_user_id", "user_id"),
         {"schema": SCHEMA},
     )
@@ -43,3 +56,5 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = inserted_at()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While `sending`: when this attempt's claim ends (its worker is presumed dead after that).
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

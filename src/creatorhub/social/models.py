@@ -108,6 +108,10 @@ class Credential(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refresh_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A token refresh in flight (the platform is being called, no transaction open) until then:
+    # nobody else refreshes this connection meanwhile, and its outcome is written only if the
+    # lease is still this value (a reconnect or a disconnect clears it).
+    refresh_leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OAuthState(Base):
