@@ -74,10 +74,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Index,
     Integer,
     Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -90,7 +92,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.dml import UpdateBase
 
-from creatorhub.db import Base, DbSession, inserted_at, is_unique_violation, together
+from creatorhub.db import (
+    Base,
+    Bound,
+    DbSession,
+    Prepared,
+    inserted_at,
+    is_unique_violation,
+    row_insert,
+    row_params,
+    send,
+    table_of,
+    together,
+)
 from creatorhub.kit.crypto import Keyring, KeyringError, keyring_from_settings
 from creatorhub.kit.errors import (
     BadRequest,
@@ -330,6 +344,48 @@ def _open(keyring: Keyring, scope: str, key: str, stored: Any) -> Any:
 # job does (`in_flight`, `finish_in_flight`) when the process died in between.
 IN_FLIGHT_STATUS = 102
 
+_KEYS = table_of(IdempotencyKey)
+
+# The statements of every request with a key, built once (see `creatorhub.db.Prepared`).
+# The key's advisory lock and its stored answer, one statement; `lock.acquired` first, which is
+# how the round-trip tests know it.
+_lock = select(
+    func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("acquired")
+).subquery("lock")
+LOCK_AND_LOOKUP = Prepared(
+    select(
+        _lock.c.acquired,
+        _KEYS.c.method,
+        _KEYS.c.path,
+        _KEYS.c.request_fingerprint,
+        _KEYS.c.response_status,
+        _KEYS.c.response_body,
+    )
+    .select_from(_lock)
+    .outerjoin(
+        _KEYS,
+        (_KEYS.c.scope == bindparam("scope", type_=Text))
+        & (_KEYS.c.key == bindparam("key", type_=Text)),
+    )
+)
+# The stored answer (its parameters prefixed "idem_", to go with a service's own writes in one
+# statement: `creatorhub.db.together_prepared`); `created_at` is the database's now().
+STORE_INSERT = row_insert(_KEYS, "idem_", skip={"created_at"})
+STORE = Prepared(STORE_INSERT)
+# `finish_in_flight`, built once, with the same parameter names.
+FINISH = Prepared(
+    update(_KEYS)
+    .where(
+        _KEYS.c.scope == bindparam("idem_scope", type_=Text),
+        _KEYS.c.key == bindparam("idem_key", type_=Text),
+        _KEYS.c.response_status == IN_FLIGHT_STATUS,
+    )
+    .values(
+        response_status=bindparam("idem_response_status", type_=Integer),
+        response_body=bindparam("idem_response_body", type_=_KEYS.c.response_body.type),
+    )
+)
+
 
 class Responder:
     """Answers a request and, when a key came (`IdempotentRequest`), stores the answer.
@@ -391,12 +447,30 @@ class Responder:
     ) -> UpdateBase | None:
         """Render the answer; return the statement storing it (None: no key, nothing to
         store). Send it in the request's transaction with the effects it answers for."""
+        content = self._render(status_code, body, headers)
+        return self._store_statement(status_code, content)
+
+    def stored_answer_bound(
+        self, status_code: int, body: BaseModel | Mapping[str, Any] | Sequence[Any]
+    ) -> Bound | None:
+        """`stored_answer` as a statement built once and its values (None: no key, nothing
+        to store), for a service whose writes are built once too
+        (`creatorhub.db.together_prepared`)."""
+        content = self._render(status_code, body, None)
+        return self._store_bound(status_code, content)
+
+    def _render(
+        self,
+        status_code: int,
+        body: BaseModel | Mapping[str, Any] | Sequence[Any],
+        headers: Mapping[str, str] | None,
+    ) -> Any:
         if self.responded:
             raise RuntimeError("this request was already answered")
         content = jsonable_encoder(body)
         self.responded = True
         self._response = JSONResponse(content, status_code=status_code, headers=dict(headers or {}))
-        return self._store_statement(status_code, content)
+        return content
 
     @property
     def response(self) -> JSONResponse:
@@ -439,6 +513,9 @@ class Responder:
 
     def _store_statement(self, status_code: int, content: Any) -> UpdateBase | None:
         return None  # without a key there is nothing to keep
+
+    def _store_bound(self, status_code: int, content: Any) -> Bound | None:
+        return None
 
 
 class IdempotentRequest(Responder):
@@ -487,10 +564,25 @@ class IdempotentRequest(Responder):
         # A concurrent request that got the advisory lock after this one's lookup may have
         # stored the key since: the primary key refuses this INSERT, and the dependency answers
         # 409 in flight (`_key_taken`), everything rolled back.
-        return insert(IdempotencyKey).values(**self._row(status_code, stored))
+        return insert(_KEYS).values(**self._row(status_code, stored))
+
+    def _store_bound(self, status_code: int, content: Any) -> Bound:
+        stored = content
+        if self._keyring is not None:
+            stored = _seal(self._keyring, self.scope, self._key, content)
+        if self._held:
+            return FINISH.bind(
+                {
+                    "idem_scope": self.scope,
+                    "idem_key": self._key,
+                    "idem_response_status": status_code,
+                    "idem_response_body": stored,
+                }
+            )
+        return STORE.bind(row_params("idem_", self._row(status_code, stored)))
 
     def _in_flight_statement(self, recovery: Mapping[str, str]) -> UpdateBase:
-        return insert(IdempotencyKey).values(**self._row(IN_FLIGHT_STATUS, dict(recovery)))
+        return insert(_KEYS).values(**self._row(IN_FLIGHT_STATUS, dict(recovery)))
 
     def forget_statement(self) -> UpdateBase | None:
         if not self._held:
@@ -534,34 +626,27 @@ async def begin_idempotent(
     # the lock is: a first request that commits its answer and releases the lock in between is
     # not seen here, this request goes on, and its INSERT of the key then fails on the primary
     # key: answered 409 in flight, everything rolled back (`_key_taken`); the retry replays.
-    acquired = func.pg_try_advisory_xact_lock(lock_key(scope, key)).label("acquired")
-    lock = select(acquired).subquery("lock")
-    row = (
-        await session.execute(
-            select(lock.c.acquired, IdempotencyKey)
-            .select_from(lock)
-            .outerjoin(
-                IdempotencyKey, (IdempotencyKey.scope == scope) & (IdempotencyKey.key == key)
-            )
-        )
-    ).one()
+    result = await send(
+        session,
+        LOCK_AND_LOOKUP.bind({"lock_key": lock_key(scope, key), "scope": scope, "key": key}),
+    )
+    row = result.one()
     if not row.acquired:
         raise _in_flight()
-    stored: IdempotencyKey | None = row.IdempotencyKey
-    if stored is not None:
-        if not _same_request(stored.request_fingerprint, method, path, query, body):
+    if row.response_status is not None:  # a stored answer (the column is NOT NULL)
+        if not _same_request(row.request_fingerprint, method, path, query, body):
             raise Unprocessable(
-                f"this {HEADER} was used with a different request ({stored.method} "
-                f"{stored.path}, other parameters); use a new key",
+                f"this {HEADER} was used with a different request ({row.method} "
+                f"{row.path}, other parameters); use a new key",
                 code="idempotency_key_reused",
                 field=FIELD,
             )
-        if stored.response_status == IN_FLIGHT_STATUS:
+        if row.response_status == IN_FLIGHT_STATUS:
             raise _in_flight()  # its request called out and has not answered yet
-        answer = stored.response_body
+        answer = row.response_body
         if keyring is not None:
             answer = _open(keyring, scope, key, answer)
-        raise IdempotentReplay(stored.response_status, answer)
+        raise IdempotentReplay(row.response_status, answer)
     return IdempotentRequest(
         session,
         scope=scope,
@@ -600,6 +685,26 @@ OptionalKeyHeader = Annotated[
 ScopeDependency = Callable[..., Awaitable[str]]
 
 
+async def begin_required(
+    request: Request,
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str | None,
+    sealed: bool = False,
+) -> IdempotentRequest:
+    """A route's required key (`key`: its header, None when missing): 400
+    `idempotency_key_required` without one, else `begin_idempotent`. For a dependency that
+    resolves the key with the caller (`creatorhub.identity.deps.money_move`)."""
+    if key is None:
+        raise BadRequest(
+            f"this operation needs an {HEADER} header",
+            code="idempotency_key_required",
+            field=FIELD,
+        )
+    return await begin_idempotent(request, session, scope=scope, key=key, sealed=sealed)
+
+
 def required_idempotency(
     scope: ScopeDependency, *, sealed: bool = False
 ) -> Callable[..., Awaitable[IdempotentRequest]]:
@@ -613,13 +718,7 @@ def required_idempotency(
         # globals, where this closure's `scope` is not.
         caller: str = Depends(scope),
     ) -> IdempotentRequest:
-        if idempotency_key is None:
-            raise BadRequest(
-                f"this operation needs an {HEADER} header",
-                code="idempotency_key_required",
-                field=FIELD,
-            )
-        return await begin_idempotent(
+        return await begin_required(
             request, session, scope=caller, key=idempotency_key, sealed=sealed
         )
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     Text,
+    bindparam,
     column,
     func,
     literal,
@@ -546,6 +547,177 @@ def transfer_select(
 
 def _value(value: Any, type_: Any) -> ColumnElement[Any]:
     return value if isinstance(value, ColumnElement) else literal(value, type_)
+
+
+# --- built once ------------------------------------------------------------------------------
+# The same SQL as `account_ref`, `transfer_select` and `hold_select` for statements built once
+# (`creatorhub.db.Prepared`): every value a bind parameter named by a prefix, given at each use
+# by the matching `*_params` function. A hot path's statement is then built at import, not per
+# request.
+
+_UUID = PG_UUID(as_uuid=True)
+# A missing metadata is SQL NULL, as `null()` above, not the JSON value null.
+_METADATA = JSONB(none_as_null=True)
+
+
+def prepared_account_ref(prefix: str) -> ColumnElement[uuid.UUID]:
+    """`account_ref` with its owner, kind, currency and shard as parameters (`prefix`…):
+    `account_params` gives them."""
+    return func.ledger.ensure_account(
+        bindparam(prefix + "owner_type", type_=Text),
+        bindparam(prefix + "owner_id", type_=_UUID),
+        bindparam(prefix + "kind", type_=Text),
+        bindparam(prefix + "currency", type_=Text),
+        bindparam(prefix + "shard", type_=SmallInteger),
+        bindparam(prefix + "allow_negative", type_=Boolean),
+        type_=_UUID,
+    )
+
+
+def account_params(
+    prefix: str,
+    *,
+    owner_type: OwnerType | str,
+    owner_id: uuid.UUID,
+    kind: AccountKind | str,
+    currency: str,
+    shard: int = 0,
+) -> dict[str, Any]:
+    """The values of a `prepared_account_ref(prefix)`: the account `account_ref` names."""
+    return {
+        prefix + "owner_type": str(owner_type),
+        prefix + "owner_id": owner_id,
+        prefix + "kind": str(kind),
+        prefix + "currency": currency,
+        prefix + "shard": shard,
+        prefix + "allow_negative": kind in NEGATIVE_KINDS,
+    }
+
+
+def user_account_params(
+    prefix: str,
+    user_id: uuid.UUID,
+    currency: str,
+    kind: AccountKind = AccountKind.WALLET_AVAILABLE,
+) -> dict[str, Any]:
+    """`user_account_ref`'s account, as the values of a `prepared_account_ref(prefix)`."""
+    return account_params(
+        prefix, owner_type=OwnerType.USER, owner_id=user_id, kind=kind, currency=currency
+    )
+
+
+def platform_account_params(prefix: str, kind: AccountKind, currency: str) -> dict[str, Any]:
+    """`platform_account_ref`'s account, as the values of a `prepared_account_ref(prefix)`."""
+    return account_params(
+        prefix,
+        owner_type=OwnerType.PLATFORM,
+        owner_id=PLATFORM_OWNER_ID,
+        kind=kind,
+        currency=currency,
+    )
+
+
+def account_id_param(name: str) -> ColumnElement[uuid.UUID]:
+    """An account given by its id, as a parameter (`name`) of a statement built once."""
+    return bindparam(name, type_=_UUID)
+
+
+def prepared_transfer(
+    debit_account: ColumnElement[uuid.UUID],
+    credit_account: ColumnElement[uuid.UUID],
+    prefix: str = "transfer_",
+) -> Select[tuple[uuid.UUID, str, bool]]:
+    """`transfer_select` with its amount, kind, key, currency, reference and metadata as
+    parameters (`prefix`…, from `transfer_params`); the accounts are SQL of the statement
+    (`prepared_account_ref`, `account_id_param`)."""
+    call = func.ledger.transfer(
+        debit_account,
+        credit_account,
+        bindparam(prefix + "amount", type_=BigInteger),
+        bindparam(prefix + "kind", type_=Text),
+        bindparam(prefix + "idempotency_key", type_=Text),
+        bindparam(prefix + "currency", type_=Text),
+        bindparam(prefix + "reference_type", type_=Text),
+        bindparam(prefix + "reference_id", type_=Text),
+        bindparam(prefix + "metadata", type_=_METADATA),
+        null(),
+    ).table_valued(
+        column("transfer_id", _UUID),
+        column("idempotency_key", Text),
+        column("created", Boolean),
+    )
+    return select(call.c.transfer_id, call.c.idempotency_key, call.c.created)
+
+
+def transfer_params(
+    prefix: str = "transfer_",
+    *,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    currency: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The values of a `prepared_transfer(..., prefix)`."""
+    _check_amount(amount)
+    return {
+        prefix + "amount": amount,
+        prefix + "kind": kind,
+        prefix + "idempotency_key": idempotency_key,
+        prefix + "currency": currency,
+        prefix + "reference_type": reference_type,
+        prefix + "reference_id": reference_id,
+        prefix + "metadata": metadata,
+    }
+
+
+def prepared_hold(
+    debit_account: ColumnElement[uuid.UUID],
+    credit_account: ColumnElement[uuid.UUID],
+    prefix: str = "hold_",
+) -> Select[tuple[uuid.UUID, bool]]:
+    """`hold_select` with its values as parameters (`prefix`…, from `hold_params`)."""
+    call = func.ledger.create_hold(
+        debit_account,
+        credit_account,
+        bindparam(prefix + "amount", type_=BigInteger),
+        bindparam(prefix + "kind", type_=Text),
+        bindparam(prefix + "idempotency_key", type_=Text),
+        bindparam(prefix + "reference_type", type_=Text),
+        bindparam(prefix + "reference_id", type_=Text),
+        bindparam(prefix + "expires_at", type_=DateTime(timezone=True)),
+        bindparam(prefix + "metadata", type_=_METADATA),
+        bindparam(prefix + "currency", type_=Text),
+    ).table_valued(column("hold_id", _UUID), column("created", Boolean))
+    return select(call.c.hold_id, call.c.created)
+
+
+def hold_params(
+    prefix: str = "hold_",
+    *,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    currency: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    expires_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The values of a `prepared_hold(..., prefix)`."""
+    _check_amount(amount)
+    return {
+        prefix + "amount": amount,
+        prefix + "kind": kind,
+        prefix + "idempotency_key": idempotency_key,
+        prefix + "reference_type": reference_type,
+        prefix + "reference_id": reference_id,
+        prefix + "expires_at": expires_at,
+        prefix + "metadata": metadata,
+        prefix + "currency": currency,
+    }
 
 
 def balance_of(account_id: ColumnElement[uuid.UUID]) -> ScalarSelect[int]:

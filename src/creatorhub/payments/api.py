@@ -26,6 +26,7 @@ from creatorhub.identity.deps import (
     CurrentPrincipal,
     Idempotency,
     OptionalIdempotency,
+    VerifiedMoneyMove,
     VerifiedPrincipal,
 )
 from creatorhub.kit.clock import utcnow
@@ -128,27 +129,22 @@ async def list_wallet_transactions(
 
 
 @funding_router.post("", status_code=201, response_model=FundingOut)
-async def create_funding(
-    body: FundingCreate,
-    principal: VerifiedPrincipal,
-    session: DbSession,
-    settings: AppSettings,
-    idem: Idempotency,
-) -> JSONResponse:
+async def create_funding(body: FundingCreate, move: VerifiedMoneyMove) -> JSONResponse:
     """Start bringing money in; it is credited when the provider confirms (webhook)."""
-    provider = provider_in(session)
+    # One dependency (session, verified principal, key): the hottest money route.
+    provider = provider_in(move.session)
     await funding.create_intent(
-        session,
+        move.session,
         provider,
-        user_id=principal.id,
+        user_id=move.principal.id,
         amount=body.amount,
         currency=body.currency,
         target_type=body.target_type,
         target_id=body.target_id,
-        answer=idem,
-        confirm=settings.sandbox_auto_confirm and provider.name == "sandbox",
+        answer=move.idem,
+        confirm=move.settings.sandbox_auto_confirm and provider.name == "sandbox",
     )
-    return idem.response
+    return move.idem.response
 
 
 @funding_router.get("/{intent_id}", response_model=FundingOut)
@@ -202,7 +198,7 @@ async def create_payout_account(
         session,
         provider_in(session),
         user_id=principal.id,
-        email=principal.user.email,
+        email=principal.email,
         country=body.country,
         answer=idem,
     )

@@ -8,7 +8,9 @@ order never undo a later state.
 
 One crediting delivery is five round trips: BEGIN, the event's INSERT, the intent's row locked,
 one statement with the intent's new state, its audit row, the ledger transfer (its accounts
-created there if new) and the event's outcome, and COMMIT.
+created there if new) and the event's outcome, and COMMIT. A funding event's statements are
+built once (`creatorhub.db.Prepared`, `funding.funding_event`); the rarer payout and account
+events build theirs per event.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Text, bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creatorhub.db import Prepared, row_params, row_values, send, table_of
 from creatorhub.payments import funding, payouts
 from creatorhub.payments.changes import Change, send_change
 from creatorhub.payments.models import FundingStatus, PayoutStatus, WebhookEvent
@@ -39,6 +42,21 @@ PAYOUT_STATES = {
     EventKind.PAYOUT_FAILED: PayoutStatus.FAILED,
     EventKind.PAYOUT_CANCELED: PayoutStatus.CANCELED,
 }
+
+
+_EVENTS = table_of(WebhookEvent)
+# The event stored once by (provider, event id), and its outcome: built once.
+NEW_EVENT = Prepared(
+    insert(_EVENTS)
+    .values(row_values(_EVENTS, "event_", skip={"id", "received_at"}))
+    .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+    .returning(_EVENTS.c.id)
+)
+EVENT_OUTCOME = Prepared(
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_row_id", type_=_EVENTS.c.id.type))
+    .values(outcome=bindparam("event_row_outcome", type_=Text))
+)
 
 
 @dataclass(frozen=True)
@@ -59,19 +77,12 @@ def _failure_reason(obj: Mapping[str, Any]) -> str | None:
 
 
 async def event_change(session: AsyncSession, provider: str, event: ProviderEvent) -> Change:
-    """What the event changes, worked out (rows locked) but not sent."""
+    """What a payout or account event changes, worked out (rows locked) but not sent. (A
+    funding event's change is `funding.funding_event`'s.)"""
     obj: Mapping[str, Any] = event.payload.get("data", {}).get("object", {})
     reference = event.object_reference
     if reference is None:
         return Change("ignored_no_object")
-    if event.kind in FUNDING_STATES:
-        return await funding.funding_status_change(
-            session,
-            provider=provider,
-            reference=reference,
-            status=FUNDING_STATES[event.kind],
-            reason=_failure_reason(obj),
-        )
     if event.kind in PAYOUT_STATES:
         return await payouts.payout_status_change(
             session,
@@ -99,27 +110,47 @@ async def receive(
 ) -> Receipt:
     """Verify, store and apply one delivery. Signature problems raise (the API answers 400)."""
     event = provider.verify_webhook(body, headers, now=now)
-    inserted = await session.scalar(
-        insert(WebhookEvent)
-        .values(
-            provider=provider.name,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            object_reference=event.object_reference,
-            raw_body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-            payload=dict(event.payload),
-            outcome="received",
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-        .returning(WebhookEvent.id)
+    stored = await send(
+        session,
+        NEW_EVENT.bind(
+            row_params(
+                "event_",
+                {
+                    "provider": provider.name,
+                    "event_id": event.event_id,
+                    "event_type": event.event_type,
+                    "object_reference": event.object_reference,
+                    "raw_body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+                    "payload": dict(event.payload),
+                    "outcome": "received",
+                },
+            )
+        ),
     )
+    inserted = stored.scalar()
     if inserted is None:
         return Receipt(event.event_id, duplicate=True, outcome="duplicate")
-    change = await event_change(session, provider.name, event)
-    recorded = (
-        update(WebhookEvent).where(WebhookEvent.id == inserted).values(outcome=change.outcome)
-    )
     # The change and the event's outcome in one statement: a refusal (of the ledger, say)
     # rolls both back with the event's row, and the provider's retry applies it afresh.
-    outcome = await send_change(session, change, recorded)
+    reference = event.object_reference
+    if event.kind in FUNDING_STATES and reference is not None:
+        obj: Mapping[str, Any] = event.payload.get("data", {}).get("object", {})
+        prepared = await funding.funding_event(
+            session,
+            provider=provider.name,
+            reference=reference,
+            status=FUNDING_STATES[event.kind],
+            reason=_failure_reason(obj),
+        )
+        recorded = EVENT_OUTCOME.bind(
+            {"event_row_id": inserted, "event_row_outcome": prepared.outcome}
+        )
+        outcome = await funding.send_prepared(session, prepared, recorded)
+        return Receipt(event.event_id, duplicate=False, outcome=outcome)
+    change = await event_change(session, provider.name, event)
+    outcome = await send_change(
+        session,
+        change,
+        update(WebhookEvent).where(WebhookEvent.id == inserted).values(outcome=change.outcome),
+    )
     return Receipt(event.event_id, duplicate=False, outcome=outcome)

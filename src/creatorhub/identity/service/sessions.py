@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.models import Severity
 from creatorhub.audit.service import record_blocked, record_change
 from creatorhub.config import Settings
-from creatorhub.db import Database
+from creatorhub.db import Database, Prepared, send, table_of
 from creatorhub.identity import passwords
 from creatorhub.identity.models import (
     AccountStatus,
@@ -28,7 +28,12 @@ from creatorhub.identity.models import (
     User,
 )
 from creatorhub.identity.schemas import TokenPair
-from creatorhub.identity.service.lookup import Principal, email_key, user_by_email
+from creatorhub.identity.service.lookup import (
+    USER_ATTRIBUTES,
+    Principal,
+    email_key,
+    user_by_email,
+)
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import TooManyRequests, Unauthorized
 from creatorhub.kit.request_context import current_request
@@ -259,26 +264,38 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
     )
 
 
+_TOKENS, _SESSIONS, _USERS = table_of(AuthToken), table_of(AuthSession), table_of(User)
+
+# Authentication, built once: the token with its session and account, one Core row (the ORM's
+# three objects cost 0.4 ms of app CPU per request more). The token's columns come first: the
+# statement reads as "SELECT identity.auth_tokens…", which is how the round-trip tests know it.
+AUTHENTICATION = Prepared(
+    select(
+        _TOKENS.c.expires_at.label("token_expires_at"),
+        _SESSIONS.c.id.label("auth_session_id"),
+        _SESSIONS.c.revoked_at.label("session_revoked_at"),
+        *(_USERS.c[User.__mapper__.columns[name].name].label(name) for name in USER_ATTRIBUTES),
+    )
+    .select_from(_TOKENS)
+    .join(_SESSIONS, _SESSIONS.c.id == _TOKENS.c.session_id)
+    .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+    .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.kind == "access")
+)
+
+
 async def authenticate(session: AsyncSession, access_token: str) -> Principal:
     """The principal behind an access token, or 401 with the reason."""
-    row = (
-        await session.execute(
-            select(AuthToken, AuthSession, User)
-            .join(AuthSession, AuthSession.id == AuthToken.session_id)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthToken.token_hash == token_hash(access_token), AuthToken.kind == "access")
-        )
-    ).first()
+    result = await send(session, AUTHENTICATION.bind({"token_hash": token_hash(access_token)}))
+    row = result.mappings().first()
     if row is None:
         raise Unauthorized("the access token is not valid", code="invalid_token")
-    token, auth_session, user = row
-    if auth_session.revoked_at is not None:
+    if row["session_revoked_at"] is not None:
         raise Unauthorized("the session was revoked", code="token_revoked")
-    if token.expires_at <= utcnow():
+    if row["token_expires_at"] <= utcnow():
         raise Unauthorized("the access token has expired", code="token_expired")
-    if user.status == AccountStatus.DELETED.value:
+    if row["status"] == AccountStatus.DELETED.value:
         raise Unauthorized("the account no longer exists", code="invalid_token")
-    return Principal(user=user, session_id=auth_session.id)
+    return Principal.of_row(row, row["auth_session_id"], session)
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> dict[str, int]:

@@ -6,36 +6,46 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
+    Result,
     Text,
     and_,
+    bindparam,
     func,
     insert,
-    literal,
     select,
     true,
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import UpdateBase
 
-from creatorhub.audit.service import change_insert, snapshot
+from creatorhub.audit.service import change_insert, change_params, prepared_change, snapshot
 from creatorhub.config import Settings
-from creatorhub.db import is_unique_violation, together
+from creatorhub.db import (
+    Bound,
+    Prepared,
+    is_unique_violation,
+    send,
+    table_of,
+    together,
+    together_prepared,
+)
 from creatorhub.identity import service as identity
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound
 from creatorhub.kit.idempotency import Responder
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import AccountKind, OwnerType
+from creatorhub.ledger.errors import translate as ledger_refusal
+from creatorhub.ledger.models import AccountKind
 from creatorhub.marketplace import queries
-from creatorhub.marketplace.errors import MarketplaceConflict, guard_refusal
+from creatorhub.marketplace.errors import MarketplaceConflict, guard_refusal, translate
 from creatorhub.marketplace.models import (
     Claim,
     ContentSubmission,
@@ -67,6 +77,71 @@ def _wallet_kind(settings: Settings) -> AccountKind:
     )
 
 
+# A claim's two statements, built once (`creatorhub.db.Prepared`): building them per request
+# (the hold's ledger call, four CTEs, the audit row's image of the slot) cost more app CPU
+# than sending them.
+_JOBS, _CLAIMS, _SLOTS = table_of(Job), table_of(Claim), table_of(InfluencerJob)
+_UUID = PG_UUID(as_uuid=True)
+_JOB_COLUMNS = tuple(column.name for column in _JOBS.columns)
+
+# The job, locked (which serializes its claims), with the creator's follower total.
+CLAIMED_JOB = Prepared(
+    select(
+        *_JOBS.c,
+        identity.follower_total_of(
+            # The creator's id is this statement's parameter, not a value known at import.
+            cast(uuid.UUID, bindparam("creator_id", type_=_UUID))
+        ).label("followers"),
+    )
+    .where(_JOBS.c.uid == bindparam("job_uid", type_=_UUID))
+    .with_for_update(of=_JOBS)
+)
+
+
+def _claim_write() -> tuple[Prepared, Prepared]:
+    """The claim's writes, sent with its stored answer as one statement (`together_prepared`):
+    the audit row, whose image of the slot reads the slot's CTE, and the slot as the result.
+    The slot's CTE reads the claim's (its id) and the hold's, the ledger call from the job's
+    escrow to the creator's wallet (created by the statement on its first money); the slot's
+    triggers add the escrow record and its 'claimed' event."""
+    hold = ledger.prepared_hold(
+        ledger.account_id_param("escrow_account_id"), ledger.prepared_account_ref("wallet_")
+    ).cte("hold")
+    claim = (
+        insert(_CLAIMS)
+        .values(
+            job_id=bindparam("claim_job_id", type_=_UUID),
+            influencer_id=bindparam("claim_influencer_id", type_=_UUID),
+            slot_number=bindparam("claim_slot_number", type_=Integer),
+            claimed_at=bindparam("claim_claimed_at", type_=DateTime(timezone=True)),
+        )
+        .returning(_CLAIMS.c.id)
+        .cte("claim")
+    )
+    values = {
+        "uid": bindparam("slot_uid", type_=_UUID),
+        "user_uid": bindparam("slot_user_uid", type_=_UUID),
+        "job_uid": bindparam("slot_job_uid", type_=_UUID),
+        "claim_id": claim.c.id,
+        "slot_number": bindparam("slot_slot_number", type_=Integer),
+        "amount": bindparam("slot_amount", type_=BigInteger),
+        "currency": bindparam("slot_currency", type_=Text),
+        "hold_id": hold.c.hold_id,
+        "assigned_at": bindparam("slot_assigned_at", type_=DateTime(timezone=True)),
+    }
+    inserted = (
+        insert(_SLOTS)
+        .from_select(list(values), select(*values.values()).select_from(claim.join(hold, true())))
+        .returning(*_SLOTS.c)
+        .cte("slot")
+    )
+    audit = prepared_change(after=select(func.to_jsonb(inserted.table_valued())).scalar_subquery())
+    return Prepared(audit), Prepared(select(inserted))
+
+
+CLAIM_AUDIT, CLAIMED_SLOT = _claim_write()
+
+
 async def claim_slot(
     session: AsyncSession,
     settings: Settings,
@@ -84,17 +159,13 @@ async def claim_slot(
     slot, which has no submission or payout yet). A second claim by the same creator is refused
     by the claims' unique constraint in that statement, not by a read before it.
     """
-    row = (
-        await session.execute(
-            select(Job, identity.follower_total_of(creator_id))
-            .where(Job.uid == job_uid)
-            .with_for_update(of=Job)
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
+    locked = await send(session, CLAIMED_JOB.bind({"job_uid": job_uid, "creator_id": creator_id}))
+    row = locked.mappings().one_or_none()
     if row is None:
         raise no_such_job()
-    job, followers = row
+    followers: int | None = row["followers"]
+    # The job as it is under the lock, in no session (the claim reads it; nothing changes it).
+    job = Job(**{name: row[name] for name in _JOB_COLUMNS})
     if not is_published(job) and job.creator_uid != creator_id:
         raise no_such_job()  # another brand's draft: 404, as its public view
     refuse_closed(job, "claim", creator_id)
@@ -130,7 +201,7 @@ async def claim_slot(
         rejected_at=None,
         rejection_reason=None,
     )
-    stored = answer.stored_answer(201, new_slot(slot)) if answer is not None else None
+    stored = answer.stored_answer_bound(201, new_slot(slot)) if answer is not None else None
     return await _write_claim(session, job, slot, _wallet_kind(settings), stored)
 
 
@@ -163,59 +234,49 @@ async def _write_claim(
     job: Job,
     slot: InfluencerJob,
     wallet_kind: AccountKind,
-    stored: UpdateBase | None,
+    stored: Bound | None,
 ) -> InfluencerJob:
     """The hold, the claim, the slot, the audit row and the stored answer, as one statement
-    (CTEs). The creator's wallet is created by it when this is their first money in the
-    currency."""
+    (built once: `_claim_write`). The creator's wallet is created by it when this is their
+    first money in the currency."""
     creator_id, slot_number, amount = slot.user_uid, slot.slot_number, slot.amount
     slot_uid, now = slot.uid, slot.assigned_at
-    hold = ledger.hold_select(
-        debit_account=job.escrow_account_id,
-        credit_account=ledger.account_ref(
-            owner_type=OwnerType.USER, owner_id=creator_id, kind=wallet_kind, currency=job.currency
+    slot_params: dict[str, Any] = {
+        "escrow_account_id": job.escrow_account_id,
+        **ledger.user_account_params("wallet_", creator_id, job.currency, wallet_kind),
+        **ledger.hold_params(
+            amount=amount,
+            kind=RELEASE_KIND,
+            idempotency_key=f"marketplace:claim:{slot_uid}",
+            currency=job.currency,
+            reference_type="influencer_job",
+            reference_id=str(slot_uid),
+            metadata={"job_uid": str(job.uid), "slot_number": slot_number},
         ),
-        amount=amount,
-        kind=RELEASE_KIND,
-        idempotency_key=f"marketplace:claim:{slot_uid}",
-        currency=job.currency,
-        reference_type="influencer_job",
-        reference_id=str(slot_uid),
-        metadata={"job_uid": str(job.uid), "slot_number": slot_number},
-    ).cte("hold")
-    claim = (
-        insert(Claim)
-        .values(job_id=job.uid, influencer_id=creator_id, slot_number=slot_number, claimed_at=now)
-        .returning(Claim.id)
-        .cte("claim")
-    )
-    values = {
-        "uid": literal(slot_uid, PG_UUID(as_uuid=True)),
-        "user_uid": literal(creator_id, PG_UUID(as_uuid=True)),
-        "job_uid": literal(job.uid, PG_UUID(as_uuid=True)),
-        "claim_id": claim.c.id,
-        "slot_number": literal(slot_number, Integer),
-        "amount": literal(amount, BigInteger),
-        "currency": literal(job.currency, Text),
-        "hold_id": hold.c.hold_id,
-        "assigned_at": literal(now, DateTime(timezone=True)),
+        "claim_job_id": job.uid,
+        "claim_influencer_id": creator_id,
+        "claim_slot_number": slot_number,
+        "claim_claimed_at": now,
+        "slot_uid": slot_uid,
+        "slot_user_uid": creator_id,
+        "slot_job_uid": job.uid,
+        "slot_slot_number": slot_number,
+        "slot_amount": amount,
+        "slot_currency": job.currency,
+        "slot_assigned_at": now,
     }
-    inserted = (
-        insert(InfluencerJob)
-        .from_select(list(values), select(*values.values()).select_from(claim.join(hold, true())))
-        .returning(*InfluencerJob.__table__.columns)
-        .cte("slot")
-    )
-    audit = change_insert(
+    audit = change_params(
         action="marketplace.claim",
         entity_type="influencer_job",
         entity_id=slot_uid,
         actor_id=creator_id,
-        after=select(func.to_jsonb(inserted.table_valued())).scalar_subquery(),
+        sql=("after",),
     )
-    statement = together(audit, *([stored] if stored is not None else []), result=select(inserted))
+    statement = together_prepared(
+        CLAIM_AUDIT.bind(audit), stored, result=CLAIMED_SLOT.bind(slot_params)
+    )
     try:
-        written = (await send_guarded(session, statement, actor=creator_id)).one()
+        written = (await _send_guarded(session, statement, creator_id)).one()
     except IntegrityError as error:
         if is_unique_violation(error, "uq_claims_job_influencer", "uq_influencer_jobs_job_user"):
             raise _already_claimed() from error
@@ -228,6 +289,19 @@ async def _write_claim(
         raise
     slot.claim_id, slot.hold_id = written.claim_id, written.hold_id
     return slot
+
+
+async def _send_guarded(session: AsyncSession, bound: Bound, actor: uuid.UUID) -> Result[Any]:
+    """`jobs.send_guarded` for a statement built once, with its values: a trigger's refusal
+    becomes its 409, a ledger function's its ledger problem."""
+    try:
+        result: Result[Any] = await send(session, bound)
+    except DBAPIError as error:
+        refusal: Exception | None = translate(error, actor) or ledger_refusal(error)
+        if refusal is None:
+            raise
+        raise refusal from error
+    return result
 
 
 # --- content --------------------------------------------------------------------------------
