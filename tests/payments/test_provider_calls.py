@@ -24,6 +24,7 @@ from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.payments.changes import RECOVERY_TASK
 from helpers import account, assert_problem
+from market_helpers import create_job
 from payment_helpers import count, idem
 
 if TYPE_CHECKING:
@@ -332,3 +333,57 @@ async def test_a_payout_account_request_that_dies_during_the_call_is_finished_by
     assert [a["id"] for a in listed] == [recovered.json()["id"]]
     # The account the dead request asked for (the provider's key is derived from the payee).
     assert len([a for a in fake_connect.accounts.values() if a["email"] == creator.email]) == 1
+
+
+async def test_a_job_funded_by_the_provider_holds_its_key_through_the_call(
+    client: httpx.AsyncClient, app: FastAPI, fake_connect: FakeConnect, database: Database
+) -> None:
+    brand = await account(client, roles=["brand"])
+    job = await create_job(client, brand)
+    path, body = f"/v1/marketplace/jobs/{job['uid']}/fund", {"source": "provider"}
+    key = idem()
+    first = await _while_hanging(
+        fake_connect, client.post(path, json=body, headers={**brand.headers, **key})
+    )
+    assert app.state.db.engine.pool.checkedout() == 0
+    # The retry is answered in flight at once: it neither waits nor creates a second intent.
+    retry = await _prompt(client.post(path, json=body, headers={**brand.headers, **key}))
+    assert_problem(retry, 409, "idempotency_key_in_flight")
+    fake_connect.release()
+    funded = await first
+    assert funded.status_code == 200, funded.text
+    answer = funded.json()
+    assert answer["job"]["uid"] == job["uid"] and answer["job"]["funded_at"] is None
+    assert answer["funding_intent"]["target_type"] == "job"
+    assert answer["funding_intent"]["provider_reference"].startswith("pi_")
+    replay = await client.post(path, json=body, headers={**brand.headers, **key})
+    assert replay.content == funded.content
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await count(database, "SELECT count(*) FROM payments.funding_intents") == 1
+
+
+async def test_a_job_funding_that_dies_during_the_call_is_answered_by_its_job_as_a_job(
+    client: httpx.AsyncClient, fake_connect: FakeConnect, database: Database, run_jobs
+) -> None:  # type: ignore[no-untyped-def]
+    brand = await account(client, roles=["brand"])
+    job = await create_job(client, brand)
+    path, body = f"/v1/marketplace/jobs/{job['uid']}/fund", {"source": "provider"}
+    key = idem()
+    dying = await _while_hanging(
+        fake_connect, client.post(path, json=body, headers={**brand.headers, **key})
+    )
+    dying.cancel()
+    await asyncio.gather(dying, return_exceptions=True)
+    fake_connect.release()
+    await _run_recovery_now(database, run_jobs)
+    recovered = await client.post(path, json=body, headers={**brand.headers, **key})
+    # The recovery job stored the answer the route gives (the job and its intent, 200), not
+    # the bare intent of POST /v1/funding.
+    assert recovered.status_code == 200, recovered.text
+    assert recovered.headers["idempotent-replayed"] == "true"
+    answer = recovered.json()
+    assert answer["job"]["uid"] == job["uid"]
+    intent = answer["funding_intent"]
+    assert intent["target_id"] == job["uid"] and intent["amount"] == job["budget"]
+    assert intent["provider_reference"] in fake_connect.payment_intents
+    assert await count(database, "SELECT count(*) FROM payments.funding_intents") == 1

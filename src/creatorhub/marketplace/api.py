@@ -21,7 +21,9 @@ from creatorhub.db import DbSession
 from creatorhub.identity.deps import (
     CurrentPrincipal,
     Idempotency,
+    MoneyMove,
     OptionalIdempotency,
+    money_move,
     require_roles,
 )
 from creatorhub.identity.models import Role
@@ -55,8 +57,6 @@ from creatorhub.marketplace.schemas import (
     slot_out,
 )
 from creatorhub.marketplace.tasks import issue_refund
-from creatorhub.payments import funding
-from creatorhub.payments.schemas import FundingOut
 from creatorhub.payments.tasks import provider_in
 
 responses = problem_responses(400, 401, 403, 404, 409, 422)
@@ -66,7 +66,9 @@ BrandPrincipal = Annotated[Principal, Depends(require_roles(Role.BRAND))]
 CreatorPrincipal = Annotated[Principal, Depends(require_roles(Role.CREATOR))]
 # For the requests that move or reserve money (403 `email_not_verified` otherwise).
 VerifiedBrand = Annotated[Principal, Depends(require_roles(Role.BRAND, verified_email=True))]
-VerifiedCreator = Annotated[Principal, Depends(require_roles(Role.CREATOR, verified_email=True))]
+# A claim's one dependency: `require_roles(Role.CREATOR, verified_email=True)` and
+# `Idempotency` together (the same checks, in the same order).
+CreatorMoneyMove = Annotated[MoneyMove, Depends(money_move(Role.CREATOR))]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
@@ -187,22 +189,16 @@ async def fund_job(
             session, job_uid=job_uid, brand_id=principal.id, now=utcnow(), answer=idem
         )
         return idem.response
-    job = await service.get_brand_job(session, job_uid, principal.id)
     provider = provider_in(session)
-    intent = await funding.create_intent(
+    await service.fund_through_provider(
         session,
         provider,
-        user_id=principal.id,
-        amount=job.budget,
-        currency=job.currency,
-        target_type="job",
-        target_id=job.uid,
+        job_uid=job_uid,
+        brand_id=principal.id,
+        auto_confirm=settings.sandbox_auto_confirm and provider.name == "sandbox",
+        answer=idem,
     )
-    if settings.sandbox_auto_confirm and provider.name == "sandbox":
-        await funding.confirm_intent(session, provider, intent)
-    view = await service.brand_job_view(session, job_uid, principal.id)
-    out = FundJobOut(job=brand_job(view), funding_intent=FundingOut.model_validate(intent))
-    return await idem.respond(session, 200, out)
+    return idem.response
 
 
 @router.post(
@@ -263,18 +259,17 @@ async def _defer_refund(session: AsyncSession, closing: service.Closing) -> None
 @router.post(
     "/jobs/{job_uid}/claims", status_code=201, response_model=SlotOut, summary="Claim a slot"
 )
-async def claim_job(
-    job_uid: uuid.UUID,
-    principal: VerifiedCreator,
-    session: DbSession,
-    settings: AppSettings,
-    idem: Idempotency,
-) -> JSONResponse:
+async def claim_job(job_uid: uuid.UUID, move: CreatorMoneyMove) -> JSONResponse:
     """First come, first served; reserves the slot's share of the budget for you."""
     await service.claim_slot(
-        session, settings, job_uid=job_uid, creator_id=principal.id, now=utcnow(), answer=idem
+        move.session,
+        move.settings,
+        job_uid=job_uid,
+        creator_id=move.principal.id,
+        now=utcnow(),
+        answer=move.idem,
     )
-    return idem.response
+    return move.idem.response
 
 
 @router.post(

@@ -50,12 +50,20 @@ async def send_change(session: AsyncSession, change: Change, *also: UpdateBase) 
 
 
 async def defer_recovery(
-    session: AsyncSession, operation: str, target_id: uuid.UUID, answer: Responder | None
+    session: AsyncSession,
+    operation: str,
+    target_id: uuid.UUID,
+    answer: Responder | None,
+    *,
+    answer_as: str | None = None,
 ) -> dict[str, str]:
     """Queue, with the intent it recovers, the job that finishes `operation` should the
     request die between its provider call and the outcome; returns the recovery record the
-    request's key carries while it is in flight (`Responder.hold`)."""
+    request's key carries while it is in flight (`Responder.hold`). `answer_as` names the
+    answer the job stores for the request, when the operation's answer depends on the route
+    (`funding.register_answer`)."""
     key = answer.recovery_key if answer is not None else None
+    extra = {"answer_as": answer_as} if answer_as is not None else {}
     await defer(
         session,
         job_app.configure_task(RECOVERY_TASK, schedule_in={"seconds": RECOVERY_DELAY_SECONDS}),
@@ -63,6 +71,7 @@ async def defer_recovery(
         target_id=str(target_id),
         scope=key[0] if key else None,
         key=key[1] if key else None,
+        **extra,
     )
     return {"operation": operation, "target_id": str(target_id)}
 

@@ -22,13 +22,25 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Text, bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import UpdateBase
 
-from creatorhub.audit.service import change_insert, snapshot
-from creatorhub.db import Database, insert_of, together
+from creatorhub.audit.service import change_bound, change_insert, snapshot
+from creatorhub.db import (
+    Bound,
+    Database,
+    Prepared,
+    insert_of,
+    row_insert,
+    row_params,
+    send,
+    table_of,
+    together,
+    together_prepared,
+)
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Conflict, NotFound, Unprocessable
 from creatorhub.kit.idempotency import (
@@ -62,6 +74,39 @@ STATE_RANK = {
 
 CREATE, CONFIRM = "funding.create", "funding.confirm"
 
+# The hot paths' statements, built once (`creatorhub.db.Prepared`): a new intent (every
+# column, `intent_…`), and for a provider's event the intent locked by its reference and its
+# new state. `together_prepared` sends them with their audit row, the stored answer and the
+# ledger transfer as one statement.
+_INTENTS = table_of(FundingIntent)
+INTENT_COLUMNS = tuple(attr.key for attr in sa_inspect(FundingIntent).column_attrs)
+NEW_INTENT = Prepared(row_insert(_INTENTS, "intent_"))
+INTENT_BY_REFERENCE = Prepared(
+    select(*_INTENTS.c)
+    .where(
+        _INTENTS.c.provider == bindparam("provider", type_=Text),
+        _INTENTS.c.provider_reference == bindparam("reference", type_=Text),
+    )
+    .with_for_update()
+)
+# A state change sets the four columns a change may touch (those it leaves keep the values
+# read under the lock): one statement for every kind of change.
+INTENT_STATE = Prepared(
+    update(_INTENTS)
+    .where(_INTENTS.c.id == bindparam("intent_id", type_=_INTENTS.c.id.type))
+    .values(
+        {
+            name: bindparam(f"intent_{name}", type_=_INTENTS.c[name].type)
+            for name in ("status", "updated_at", "succeeded_at", "failure_reason")
+        }
+    )
+)
+# The money of a succeeded intent: provider clearing → the payer's wallet (created by the
+# statement on its first money), or → an escrow account given by its id.
+_CLEARING = ledger.prepared_account_ref("debit_")
+TO_WALLET = Prepared(ledger.prepared_transfer(_CLEARING, ledger.prepared_account_ref("credit_")))
+TO_ACCOUNT = Prepared(ledger.prepared_transfer(_CLEARING, ledger.account_id_param("credit_id")))
+
 
 @dataclass(frozen=True)
 class FundingTarget:
@@ -93,6 +138,26 @@ def register_target(
     target_type: str, resolver: TargetResolver, credited: CreditHandler | None = None
 ) -> None:
     TARGET_RESOLVERS[target_type] = TargetHandlers(resolver, credited)
+
+
+# The answer a request creating an intent gives (its status and body), by the route's name for
+# it: POST /v1/funding answers the intent (201); a module's own route may answer more (the
+# marketplace's job funding: the job and the intent, 200) and registers how. The name travels
+# with the recovery job, so that a request that died during its provider call is answered the
+# same way by the job as it would have been by the request.
+AnswerRenderer = Callable[[AsyncSession, FundingIntent], Awaitable[tuple[int, Any]]]
+
+
+async def _intent_answer(session: AsyncSession, intent: FundingIntent) -> tuple[int, Any]:
+    return 201, FundingOut.model_validate(intent)
+
+
+INTENT_ANSWER = "funding"
+ANSWERS: dict[str, AnswerRenderer] = {INTENT_ANSWER: _intent_answer}
+
+
+def register_answer(name: str, render: AnswerRenderer) -> None:
+    ANSWERS[name] = render
 
 
 def _set(intent: FundingIntent, **values: Any) -> None:
@@ -150,13 +215,16 @@ async def create_intent(
     target_type: str = "wallet",
     target_id: uuid.UUID | None = None,
     answer: Responder | None = None,
+    answer_as: str = INTENT_ANSWER,
     confirm: bool = False,
 ) -> FundingIntent:
-    """A new intent; with `answer`, the request's answer (201, the intent) is stored with it.
+    """A new intent; with `answer`, the request's answer is stored with it: by default 201 and
+    the intent, else the one registered as `answer_as` (`register_answer`).
 
     `confirm` (the sandbox's auto-confirmation) confirms it at once. The intent returned is
     the caller's image of the row, in no session.
     """
+    render = ANSWERS[answer_as]
     if target_type != "wallet":
         handlers = TARGET_RESOLVERS.get(target_type)
         if handlers is None or target_id is None:
@@ -189,12 +257,24 @@ async def create_intent(
         if confirm:
             await _confirm_at_provider(provider, intent)
             intent.status = FundingStatus.PROCESSING.value
-        await session.execute(
-            together(
-                insert_of(intent),
-                _audit("funding.create", intent, user_id),
-                *stored(answer, 201, FundingOut.model_validate(intent)),
-            )
+        # The intent, its audit row and the answer: statements built once, sent as one.
+        row = {name: getattr(intent, name) for name in INTENT_COLUMNS}
+        answered = None
+        if answer is not None:
+            answered = answer.stored_answer_bound(*await render(session, intent))
+        await send(
+            session,
+            together_prepared(
+                NEW_INTENT.bind(row_params("intent_", row)),
+                change_bound(
+                    action="funding.create",
+                    entity_type="funding_intent",
+                    entity_id=intent.id,
+                    actor_id=user_id,
+                    after=row,
+                ),
+                answered,
+            ),
         )
         return intent
 
@@ -202,7 +282,7 @@ async def create_intent(
     # before the call, which holds no connection; the reference follows in a second
     # transaction. Should this process die in between, the recovery job asks the provider again
     # (its idempotency key is derived from the intent's id: the same provider intent).
-    recovery = await defer_recovery(session, CREATE, intent.id, answer)
+    recovery = await defer_recovery(session, CREATE, intent.id, answer, answer_as=answer_as)
     await hold(
         session,
         answer,
@@ -215,12 +295,9 @@ async def create_intent(
     except ProviderError as error:
         await _give_up(session, intent, str(error), answer)
         raise provider_problem(error) from None
-    await session.execute(
-        together(
-            *_record_reference(intent, created.reference),
-            *stored(answer, 201, FundingOut.model_validate(intent)),
-        )
-    )
+    recorded = _record_reference(intent, created.reference)
+    outcome = stored(answer, *await render(session, intent)) if answer is not None else ()
+    await session.execute(together(*recorded, *outcome))
     return intent
 
 
@@ -360,33 +437,74 @@ async def _fail_confirmation(
 # --- the provider's outcome -------------------------------------------------------------------
 
 
+async def _destination(session: AsyncSession, intent: FundingIntent) -> uuid.UUID | None:
+    """The escrow account a succeeded intent credits, or None for the payer's wallet."""
+    if intent.target_type == "wallet":
+        return None
+    assert intent.target_id is not None
+    handlers = TARGET_RESOLVERS[intent.target_type]
+    if handlers.credited is not None:
+        target = await handlers.credited(session, intent)
+    else:
+        target = await handlers.resolve(
+            session, intent.user_id, intent.target_id, intent.currency, intent.amount
+        )
+    return target.escrow_account_id if target is not None else None
+
+
+def _credit_values(intent: FundingIntent) -> dict[str, Any]:
+    return {
+        "amount": intent.amount,
+        "kind": "funding",
+        "idempotency_key": f"funding_intent:{intent.id}",
+        "currency": intent.currency,
+        "reference_type": "funding_intent",
+        "reference_id": str(intent.id),
+    }
+
+
 async def _credit(session: AsyncSession, intent: FundingIntent) -> Select[Any]:
     """The ledger transfer crediting a succeeded intent, as SQL for the caller's statement:
     provider clearing → the target's escrow, or the payer's wallet (created by the same
     statement if it is the first money it receives)."""
-    destination: ledger.AccountRef | None = None
-    if intent.target_type != "wallet":
-        assert intent.target_id is not None
-        handlers = TARGET_RESOLVERS[intent.target_type]
-        if handlers.credited is not None:
-            target = await handlers.credited(session, intent)
-        else:
-            target = await handlers.resolve(
-                session, intent.user_id, intent.target_id, intent.currency, intent.amount
-            )
-        destination = target.escrow_account_id if target is not None else None
+    destination: ledger.AccountRef | None = await _destination(session, intent)
     if destination is None:
         destination = ledger.user_account_ref(intent.user_id, intent.currency)
     return ledger.transfer_select(
         debit_account=ledger.platform_account_ref(AccountKind.PROVIDER_CLEARING, intent.currency),
         credit_account=destination,
-        amount=intent.amount,
-        kind="funding",
-        idempotency_key=f"funding_intent:{intent.id}",
-        currency=intent.currency,
-        reference_type="funding_intent",
-        reference_id=str(intent.id),
+        **_credit_values(intent),
     )
+
+
+async def _credit_bound(session: AsyncSession, intent: FundingIntent) -> Bound:
+    """`_credit` as a statement built once and its values."""
+    destination = await _destination(session, intent)
+    params = {
+        **ledger.platform_account_params("debit_", AccountKind.PROVIDER_CLEARING, intent.currency),
+        **ledger.transfer_params(**_credit_values(intent)),
+    }
+    if destination is None:
+        params.update(ledger.user_account_params("credit_", intent.user_id, intent.currency))
+        return TO_WALLET.bind(params)
+    params["credit_id"] = destination
+    return TO_ACCOUNT.bind(params)
+
+
+def _new_state(status: FundingStatus, reason: str | None) -> dict[str, Any]:
+    """The columns a move to `status` changes."""
+    values: dict[str, Any] = {"status": status.value}
+    if status == FundingStatus.SUCCEEDED:
+        values["succeeded_at"] = utcnow()
+    elif status in (FundingStatus.FAILED, FundingStatus.CANCELED):
+        values["failure_reason"] = reason
+    values["updated_at"] = utcnow()
+    return values
+
+
+def _moves_forward(current: FundingStatus, status: FundingStatus) -> bool:
+    # Repeated, late or out of order: never backwards.
+    return STATE_RANK[status] > STATE_RANK[current]
 
 
 async def funding_status_change(
@@ -399,7 +517,8 @@ async def funding_status_change(
 ) -> Change:
     """Move the intent forward to `status` (a provider's webhook event), as a change to send
     (`changes.send_change`): the intent's row (locked here), its audit row and, for
-    `succeeded`, the ledger transfer crediting it."""
+    `succeeded`, the ledger transfer crediting it. (A webhook sends the same change built once:
+    `funding_event`.)"""
     intent = await session.scalar(
         select(FundingIntent)
         .where(FundingIntent.provider == provider, FundingIntent.provider_reference == reference)
@@ -409,29 +528,94 @@ async def funding_status_change(
     if intent is None:
         return Change("unknown_object")
     current = FundingStatus(intent.status)
-    if STATE_RANK[status] <= STATE_RANK[current]:
-        return Change(f"ignored_{current}")  # repeated, late or out of order: never backwards
+    if not _moves_forward(current, status):
+        return Change(f"ignored_{current}")
     before = snapshot(intent)
-    values: dict[str, Any] = {"status": status.value}
-    if status == FundingStatus.SUCCEEDED:
-        values["succeeded_at"] = utcnow()
-    elif status in (FundingStatus.FAILED, FundingStatus.CANCELED):
-        values["failure_reason"] = reason
-    moved = _change(intent, **values)
+    moved = _change(intent, **_new_state(status, reason))
     money = await _credit(session, intent) if status == FundingStatus.SUCCEEDED else None
     audit = _audit(f"funding.{status}", intent, None, before=before)
     return Change(f"applied_{status}", (moved, audit), money)
+
+
+@dataclass(frozen=True)
+class PreparedChange:
+    """`changes.Change` of statements built once (`creatorhub.db.Bound`): what happened, the
+    writes that make it so and the ledger call moving money with them, if any."""
+
+    outcome: str
+    writes: tuple[Bound, ...] = ()
+    money: Bound | None = None
+
+
+async def funding_event(
+    session: AsyncSession,
+    *,
+    provider: str,
+    reference: str,
+    status: FundingStatus,
+    reason: str | None = None,
+) -> PreparedChange:
+    """`funding_status_change` for the webhook's hot path, of statements built once: the
+    intent locked and read as a row, its new state, its audit row (the row before and after)
+    and, for `succeeded`, the transfer crediting it; `send_prepared` sends them."""
+    locked = await send(
+        session, INTENT_BY_REFERENCE.bind({"provider": provider, "reference": reference})
+    )
+    row = locked.mappings().one_or_none()
+    if row is None:
+        return PreparedChange("unknown_object")
+    current = FundingStatus(row["status"])
+    if not _moves_forward(current, status):
+        return PreparedChange(f"ignored_{current}")
+    before = dict(row)
+    after = {**before, **_new_state(status, reason)}
+    moved = INTENT_STATE.bind(
+        {
+            "intent_id": after["id"],
+            "intent_status": after["status"],
+            "intent_updated_at": after["updated_at"],
+            "intent_succeeded_at": after["succeeded_at"],
+            "intent_failure_reason": after["failure_reason"],
+        }
+    )
+    audit = change_bound(
+        action=f"funding.{status}",
+        entity_type="funding_intent",
+        entity_id=after["id"],
+        actor_id=None,
+        before=before,
+        after=after,
+    )
+    money = None
+    if status == FundingStatus.SUCCEEDED:
+        # The intent as it is now, in no session: where the money goes is decided from it.
+        money = await _credit_bound(session, FundingIntent(**after))
+    return PreparedChange(f"applied_{status}", (moved, audit), money)
+
+
+async def send_prepared(session: AsyncSession, change: PreparedChange, *also: Bound) -> str:
+    """Send the change and `also` as one statement (nothing when there is nothing to write);
+    a refusal of the ledger's comes back as its problem. Returns the outcome."""
+    if change.writes or also or change.money is not None:
+        bound = together_prepared(*change.writes, *also, result=change.money)
+        await ledger.send(session, bound.statement, dict(bound.params))
+    return change.outcome
 
 
 # --- recovering a request that died during its provider call -----------------------------------
 
 
 async def recover_create(
-    database: Database, provider: PaymentProvider, intent_id: uuid.UUID, key: tuple[str, str] | None
+    database: Database,
+    provider: PaymentProvider,
+    intent_id: uuid.UUID,
+    key: tuple[str, str] | None,
+    answer_as: str = INTENT_ANSWER,
 ) -> str:
     """Finish a create whose process died after recording the intent: ask the provider again
     (the same provider intent: its key is derived from our id), record the reference, store
-    the request's answer. Nothing to do when the request finished it."""
+    the request's answer (`answer_as`: as the request would have). Nothing to do when the
+    request finished it."""
     async with database.read_scope() as session:
         intent = await session.get(FundingIntent, intent_id)
     if intent is None or intent.provider_reference is not None:
@@ -455,7 +639,11 @@ async def recover_create(
         return "canceled"
     async with database.session_scope() as session:
         writes = _record_reference(intent, created.reference)
-        await session.execute(together(*writes, *_finish(key, 201, intent)))
+        finished: tuple[UpdateBase, ...] = ()
+        if key is not None:
+            status_code, body = await ANSWERS[answer_as](session, intent)
+            finished = (finish_in_flight(*key, status_code, answer_content(body)),)
+        await session.execute(together(*writes, *finished))
     return "recovered"
 
 

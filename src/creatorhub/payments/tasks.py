@@ -94,7 +94,11 @@ async def submit_payout(payout_id: str) -> str:
     retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2),
 )
 async def recover_call_out(
-    operation: str, target_id: str, scope: str | None, key: str | None
+    operation: str,
+    target_id: str,
+    scope: str | None,
+    key: str | None,
+    answer_as: str = funding.INTENT_ANSWER,
 ) -> str:
     """Finish a request that called the provider and died before it recorded the outcome.
 
@@ -107,7 +111,9 @@ async def recover_call_out(
     idempotency_key = (scope, key) if scope is not None and key is not None else None
     target = uuid.UUID(target_id)
     if operation == funding.CREATE:
-        outcome = await funding.recover_create(database, provider, target, idempotency_key)
+        outcome = await funding.recover_create(
+            database, provider, target, idempotency_key, answer_as
+        )
     elif operation == funding.CONFIRM:
         outcome = await funding.recover_confirm(database, provider, target, idempotency_key)
     elif operation == payouts.CREATE_ACCOUNT and idempotency_key is not None:

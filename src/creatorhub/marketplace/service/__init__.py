@@ -28,11 +28,14 @@ from creatorhub.marketplace.service.closing import (
     issue_provider_refund,
 )
 from creatorhub.marketplace.service.jobs import (
+    FUND_JOB_ANSWER,
     RELEASE_KIND,
     JobDraft,
     brand_job_view,
     create_job,
     fund_from_wallet,
+    fund_job_answer,
+    fund_through_provider,
     funding_credited,
     get_brand_job,
     get_job,
@@ -49,10 +52,11 @@ from creatorhub.marketplace.service.slots import (
     reject,
     submit_content,
 )
-from creatorhub.payments.funding import register_target
+from creatorhub.payments.funding import register_answer, register_target
 from creatorhub.payments.payouts import on_payout_paid
 
 __all__ = [
+    "FUND_JOB_ANSWER",
     "RELEASE_KIND",
     "Closing",
     "ContentDraft",
@@ -67,6 +71,7 @@ __all__ = [
     "create_job",
     "ended_job_uids",
     "fund_from_wallet",
+    "fund_through_provider",
     "funding_credited",
     "get_brand_job",
     "get_job",
@@ -81,4 +86,5 @@ __all__ = [
 
 # Registered on import: this package is imported by both the API and the worker's task modules.
 register_target("job", resolve_funding_target, funding_credited)
+register_answer(FUND_JOB_ANSWER, fund_job_answer)
 on_payout_paid(mark_payouts_paid)

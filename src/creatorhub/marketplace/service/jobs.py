@@ -42,8 +42,10 @@ from creatorhub.marketplace.models import (
     JobStatus,
 )
 from creatorhub.marketplace.schemas import FundJobOut, brand_job
-from creatorhub.payments.funding import FundingTarget
+from creatorhub.payments.funding import FundingTarget, create_intent
 from creatorhub.payments.models import FundingIntent
+from creatorhub.payments.providers.base import PaymentProvider
+from creatorhub.payments.schemas import FundingOut
 
 RELEASE_KIND = "escrow_release"  # the fee rule that applies to an approved slot
 
@@ -263,6 +265,47 @@ async def fund_from_wallet(
         stored = answer.stored_answer(200, FundJobOut(job=brand_job(view), funding_intent=None))
         writes += [stored] if stored is not None else []
     return await written_job(session, together(*writes, result=select(opened)), brand_id)
+
+
+# How a job-funding request is answered (the job and the intent, 200), by payments for the
+# request itself and for its recovery job alike (`payments.funding.register_answer`).
+FUND_JOB_ANSWER = "marketplace.fund_job"
+
+
+async def fund_job_answer(session: AsyncSession, intent: FundingIntent) -> tuple[int, FundJobOut]:
+    assert intent.target_id is not None
+    view = await brand_job_view(session, intent.target_id, intent.user_id)
+    return 200, FundJobOut(job=brand_job(view), funding_intent=FundingOut.model_validate(intent))
+
+
+async def fund_through_provider(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    job_uid: uuid.UUID,
+    brand_id: uuid.UUID,
+    auto_confirm: bool,
+    answer: Responder | None = None,
+) -> FundingIntent:
+    """Fund the job by a provider charge: an intent for exactly its budget, credited to the
+    job's escrow when the provider confirms it (the job opens then). The request's key is
+    held through the provider's call like any funding's (`payments.funding.create_intent`):
+    a retry while the provider answers is 409 in flight, and a request that dies during the
+    call is answered by its recovery job, with the same body. `auto_confirm`: the sandbox
+    confirms at once."""
+    job = await get_brand_job(session, job_uid, brand_id)
+    return await create_intent(
+        session,
+        provider,
+        user_id=brand_id,
+        amount=job.budget,
+        currency=job.currency,
+        target_type="job",
+        target_id=job.uid,
+        answer=answer,
+        answer_as=FUND_JOB_ANSWER,
+        confirm=auto_confirm,
+    )
 
 
 async def brand_job_view(
