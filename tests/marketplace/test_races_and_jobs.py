@@ -148,6 +148,40 @@ async def test_approvals_racing_the_close_pay_or_refund_each_slot_once(
     ) == len(paid)
 
 
+async def test_two_jobs_sharing_creators_close_at_once_without_a_deadlock(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Closing voids each held slot's hold, which locks the job's escrow and the creator's
+    wallet. Two jobs whose creators claimed in opposite orders, closed at once, would lock the
+    wallets in opposite orders if holds were voided in claim order: a deadlock, one close
+    failing. They are voided in the wallets' order, so both closes go through, every round."""
+    creator_count = 20  # enough holds that the two statements overlap (6 did not, here)
+    owners = [await brand(client, funds=4 * 60_00) for _ in range(2)]
+    creators = [await creator(client) for _ in range(creator_count)]
+    for _ in range(4):
+        first = await open_job(client, owners[0], budget=60_00, influencer_slots=creator_count)
+        second = await open_job(client, owners[1], budget=60_00, influencer_slots=creator_count)
+        for who in creators:
+            assert (await claim(client, first["uid"], who)).status_code == 201
+        for who in reversed(creators):
+            assert (await claim(client, second["uid"], who)).status_code == 201
+        answers = await all_answers(
+            [close(client, first["uid"], owners[0]), close(client, second["uid"], owners[1])]
+        )
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        assert [a.json()["refund"]["refunded"] for a in answers] == [60_00, 60_00]
+    for owner in owners:
+        assert (await wallet(client, owner.headers))["available"] == 4 * 60_00
+    assert (
+        await count(
+            database,
+            "SELECT count(*) FROM ledger.holds WHERE status = 'voided'"
+            " AND reference_type = 'influencer_job'",
+        )
+        == 4 * 2 * creator_count
+    )
+
+
 async def test_jobs_close_at_end_date_through_the_worker(
     client: httpx.AsyncClient, database: Database, run_jobs: Callable[[], Awaitable[None]]
 ) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from creatorhub.audit.service import change_insert
 from creatorhub.db import together
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import PLATFORM_OWNER_ID, AccountKind, OwnerType
+from creatorhub.ledger.models import PLATFORM_OWNER_ID, AccountKind, Hold, OwnerType
 from creatorhub.marketplace.models import (
     CloseReason,
     EscrowStatus,
@@ -60,11 +60,16 @@ async def close_job(
     One statement voids every held slot's hold, marks their escrow records refunded, closes
     the job and writes the audit record; a second one issues the refund its trigger created."""
     refuse_closed(job, "close", actor)
+    # Voiding a hold locks the job's escrow and the creator's wallet. The holds are voided in
+    # the order of those wallets, the ledger's own lock order (`ledger.lock_accounts`: by id),
+    # not in claim order: two jobs sharing creators, closed at once, would otherwise lock the
+    # same wallets in opposite orders and deadlock.
     held = (
         select(EscrowTransaction.escrow_uid, EscrowTransaction.hold_id)
+        .join(Hold, Hold.id == EscrowTransaction.hold_id)
         .where(EscrowTransaction.job_uid == job.uid, EscrowTransaction.status == EscrowStatus.HELD)
-        .order_by(EscrowTransaction.payment_time, EscrowTransaction.escrow_uid)
-        .with_for_update()
+        .order_by(Hold.credit_account_id, EscrowTransaction.escrow_uid)
+        .with_for_update(of=EscrowTransaction)
         .cte("held")
     )
     voided = select(held.c.escrow_uid, ledger.void_hold_call(held.c.hold_id)).cte("voided")
