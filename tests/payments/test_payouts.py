@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import text
 
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.jobs import JobRuntime
+from creatorhub.kit.clock import utcnow
+from creatorhub.payments.payouts import SUBMIT_TASK, resubmit_stalled
 from creatorhub.payments.tasks import run_payout_cycle
 from helpers import account, assert_problem, grant_roles
 from payment_helpers import count, fund_wallet, idem, wallet
@@ -176,3 +180,45 @@ async def test_monthly_cycle_pays_ready_payees_once(
     assert second == {"requested": 0, "below_minimum": 1, "failed": 0}
     assert (await wallet(client, rich.headers))["in_payout"] == 45_00
     assert (await wallet(client, poor.headers))["available"] == 5_00
+
+
+async def test_a_payout_whose_submission_gave_up_is_submitted_again(
+    client: httpx.AsyncClient, database: Database, run_jobs
+) -> None:  # type: ignore[no-untyped-def]
+    creator = await creator_with_payout_account(client, 50_00)
+    created = await client.post(
+        "/v1/payouts", json={"amount": 30_00}, headers={**creator.headers, **idem()}
+    )
+    payout = created.json()
+    # What a provider down for longer than the job's retries leaves: the payout handed over
+    # (in_transit, no provider reference) and its submission job failed for good.
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE payments.payouts SET status = 'in_transit',"
+                " updated_at = now() - interval '31 minutes' WHERE id = :id"
+            ),
+            {"id": payout["id"]},
+        )
+        failed = await session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'failed'"
+                " WHERE task_name = :task AND args->>'payout_id' = :id"
+            ),
+            {"task": SUBMIT_TASK, "id": payout["id"]},
+        )
+        assert failed.rowcount == 1  # type: ignore[attr-defined]
+        # Not yet stalled (changed 29 minutes ago) is left alone; neither is one whose
+        # submission is still queued.
+        assert await resubmit_stalled(session, utcnow() - timedelta(minutes=2)) == []
+    async with database.session_scope() as session:
+        assert await resubmit_stalled(session, utcnow()) == [uuid.UUID(payout["id"])]
+    async with database.session_scope() as session:
+        assert await resubmit_stalled(session, utcnow()) == []  # its new job is queued
+
+    await run_jobs()  # the new submission, then the provider's payout.paid event
+    done = (await client.get(f"/v1/payouts/{payout['id']}", headers=creator.headers)).json()
+    assert done["status"] == "paid"
+    assert done["provider_reference"] == f"sbx_tr_{payout['id'].replace('-', '')}"
+    shown = await wallet(client, creator.headers)
+    assert (shown["available"], shown["in_payout"]) == (20_00, 0)

@@ -24,10 +24,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import (
+    ScalarSelect,
+    Text,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -602,6 +614,50 @@ async def submit_payout(
         .values(provider_reference=answer.reference, updated_at=utcnow())
     )
     return f"applied_{PayoutStatus.IN_TRANSIT}"
+
+
+# A payout handed over whose submission job gave up (every retry failed: the provider was down
+# for longer than the job's backoff) would stay `in_transit` without a provider reference for
+# ever, its money in transit. `resubmit_stalled` queues a new submission for each one, which
+# asks the provider again under the payout's own idempotency key: paid once, however often asked.
+STALLED_AFTER = timedelta(minutes=30)
+_jobs = table(
+    "procrastinate_jobs", column("task_name", Text), column("status", Text), column("args", JSONB)
+)
+
+
+async def resubmit_stalled(
+    session: AsyncSession, now: datetime, *, stalled_after: timedelta = STALLED_AFTER
+) -> list[uuid.UUID]:
+    """Queue a submission for every payout `in_transit` without a provider reference, unchanged
+    for `stalled_after`, whose submission job is neither queued nor running. The payouts are
+    locked (SKIP LOCKED: one a submission holds is not stalled) until the caller commits."""
+    submission_alive = exists(
+        select(literal(1))
+        .select_from(_jobs)
+        .where(
+            _jobs.c.task_name == SUBMIT_TASK,
+            # The status is procrastinate's own enum type: compared as text.
+            cast(_jobs.c.status, Text).in_(["todo", "doing"]),
+            _jobs.c.args["payout_id"].astext == cast(Payout.id, Text),
+        )
+    )
+    stalled = (
+        await session.scalars(
+            select(Payout.id)
+            .where(
+                Payout.status == PayoutStatus.IN_TRANSIT,
+                Payout.provider_reference.is_(None),
+                Payout.updated_at < now - stalled_after,
+                ~submission_alive,
+            )
+            .order_by(Payout.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for payout_id in stalled:
+        await defer(session, job_app.configure_task(SUBMIT_TASK), payout_id=str(payout_id))
+    return list(stalled)
 
 
 async def payout_status_change(

@@ -124,6 +124,17 @@ async def recover_call_out(
     return outcome
 
 
+@job_app.periodic(cron="*/15 * * * *", periodic_id="resubmit_stalled_payouts")
+@job_app.task(queue="maintenance", queueing_lock="resubmit_stalled_payouts")
+async def resubmit_stalled_payouts(timestamp: int) -> int:
+    """Payouts whose submission job gave up are submitted again (`payouts.resubmit_stalled`)."""
+    async with task_database().session_scope() as session:
+        resubmitted = await payouts.resubmit_stalled(session, utcnow())
+    for payout_id in resubmitted:
+        log.warning("payout_resubmitted", payout_id=str(payout_id))
+    return len(resubmitted)
+
+
 @job_app.periodic(cron="*/5 * * * *", periodic_id="release_due_earnings")
 @job_app.task(queue="maintenance", queueing_lock="release_due_earnings")
 async def release_due_earnings(timestamp: int) -> int:
