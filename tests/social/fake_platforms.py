@@ -16,13 +16,16 @@ documentation says the platforms do, strictly enough to catch mistakes:
   Instagram: a new long-lived token). Modes: `success`, `rotate`, `omit`, `empty` (an empty
   string), `transient` (503), `rate_limited` (429), `invalid_grant`. A rotated refresh token
   replaces the old one, which then gets `invalid_grant`, as TikTok does;
-* profile APIs: the account that consented, with its follower count (`accounts[platform]`).
+* profile APIs: the account that consented, with its follower count (`accounts[platform]`);
+* `hang(path_part)`: requests to a matching path wait, once received, until the test lets
+  them through (a platform that does not answer, for as long as the test needs).
 
 Every secret it hands out or receives is in `secrets`, so tests can check none reaches a log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets as random
@@ -99,6 +102,14 @@ def _graph_error(code: int, message: str, status: int = 400, **extra: Any) -> we
 
 
 @dataclass
+class Gate:
+    """Holds the requests of one path: `entered` once one arrived, `release` lets them go."""
+
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class FakePlatforms:
     url: str = ""
     accounts: dict[str, FakeAccount] = field(default_factory=default_accounts)
@@ -110,8 +121,12 @@ class FakePlatforms:
     secrets: set[str] = field(default_factory=set)
     # (method, path, parameters) of every request
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    gates: dict[str, Gate] = field(default_factory=dict)
 
     def reset(self) -> None:
+        for gate in self.gates.values():
+            gate.release.set()
+        self.gates.clear()
         self.accounts = default_accounts()
         self.codes.clear()
         self.tokens.clear()
@@ -123,6 +138,11 @@ class FakePlatforms:
 
     def next_refresh(self, platform: str, *modes: str) -> None:
         self.refresh_modes.setdefault(platform, []).extend(modes)
+
+    def hang(self, path_part: str) -> Gate:
+        """Requests whose path contains `path_part` wait for the gate's `release`."""
+        gate = self.gates[path_part] = Gate()
+        return gate
 
     def deny_next(self, platform: str) -> None:
         self.denied.add(platform)
@@ -415,6 +435,10 @@ class FakePlatforms:
         form = dict(await request.post()) if request.method == "POST" else {}
         params = {**request.query, **{k: str(v) for k, v in form.items()}}
         self.requests.append((request.method, request.path, params))
+        for part, gate in list(self.gates.items()):
+            if part in request.path:
+                gate.entered.set()
+                await gate.release.wait()
         host, _, rest = request.path.lstrip("/").partition("/")
         path = "/" + rest
         form_str = {k: str(v) for k, v in form.items()}

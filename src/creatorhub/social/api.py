@@ -18,13 +18,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import RedirectResponse
 
-from creatorhub.db import DbSession, keeps_transaction
+from creatorhub.db import DbSession
 from creatorhub.identity.deps import CurrentPrincipal, require_roles
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
 from creatorhub.kit.errors import problem_responses
 from creatorhub.kit.state import AppDatabase, AppSettings
 from creatorhub.social import connections
+from creatorhub.social.callback import complete_authorization
 from creatorhub.social.models import Platform
 from creatorhub.social.schemas import AuthorizationOut, ConnectionOut
 
@@ -65,13 +66,11 @@ async def authorize(
     summary="The platform's redirect back after consent",
     responses=_CALLBACK_RESPONSES,
 )
-# A GET that writes: the provider redirects the browser here, and the callback uses up the
-# OAuth state and stores the connection, its tokens and the connector log. It keeps its
-# transaction rather than read in autocommit like other GETs.
-@keeps_transaction
+# A GET that writes (the OAuth state used up, the connection stored), without the request's
+# session: the platform is called in the middle, and no transaction may wait on it, so the
+# service runs its own short transactions on the database.
 async def callback(
     platform: Platform,
-    session: DbSession,
     database: AppDatabase,
     settings: AppSettings,
     state: Annotated[str | None, Query(max_length=512)] = None,
@@ -79,8 +78,7 @@ async def callback(
     error: Annotated[str | None, Query(max_length=200)] = None,
     error_description: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Any:
-    credential = await connections.complete_authorization(
-        session,
+    credential = await complete_authorization(
         database,
         settings,
         platform=platform,

@@ -1,21 +1,15 @@
-"""Connecting a platform account (OAuth 2 authorization code with state and PKCE), keeping its
-tokens fresh, and reading its profile.
+"""Connecting a platform account (OAuth 2 authorization code with state and PKCE), and the
+creator's connections: list, read the profile now, disconnect.
 
 The flow: `start_authorization` stores an `OAuthState` (the SHA-256 of a random `state`, the
 PKCE verifier sealed, valid 10 minutes) and returns the platform's consent URL. The platform
-sends the browser to the callback with `code` and `state`; `complete_authorization` finds the
-state (it names the creator: the callback carries no bearer token), exchanges the code with the
-verifier, reads the profile and follower count, stores the tokens sealed, and marks the state
-used. A wrong, unknown, expired, used or other-platform state is a 400 `invalid_oauth_state`
-and changes nothing; only the attempt is logged (in a transaction of its own).
+sends the browser to the callback with `code` and `state`; `social.callback` completes it. A
+wrong, unknown, expired, used or other-platform state is a 400 `invalid_oauth_state` and
+changes nothing; only the attempt is logged (in a transaction of its own).
 
-Refreshing (`refresh_tokens`, used by the periodic job and before a profile read):
-
-* success: the new access token and expiry are stored; a rotated refresh token is stored; an
-  answer without one (or with an empty one) keeps the stored refresh token;
-* `invalid_grant`: the connection becomes `reconnect_needed` (only a new consent helps);
-* anything else (network, 5xx, 429, our app refused): `refresh_failures` + 1 and `last_error`;
-  the next run tries again.
+Tokens are kept fresh by `social.refreshing` (the periodic job, and before a profile read).
+No platform is called inside a transaction (issue 12): a profile read commits the request's
+transaction first, and writes what it read in a new one.
 
 Known limit: the callback trusts the `state` alone to name the creator (a bearer-token API has
 no browser session to bind it to); a state is single-use, unguessable and lives 10 minutes.
@@ -27,9 +21,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,12 +43,18 @@ from creatorhub.social.connectors import (
 )
 from creatorhub.social.logbook import LogBook
 from creatorhub.social.models import ConnectionStatus, Credential, LogStatus, OAuthState, Platform
-from creatorhub.social.platforms import PlatformNotConfigured, app_credentials, redirect_uri
+from creatorhub.social.platforms import app_credentials, redirect_uri
+from creatorhub.social.refreshing import (
+    RefreshOutcome,
+    lease_length,
+    record_refresh,
+    refresh_tokens,
+    take_lease,
+)
 from creatorhub.social.vault import (
     EncryptionUnavailable,
     keyring,
     open_tokens,
-    open_verifier,
     seal_tokens,
     seal_verifier,
     store_tokens,
@@ -97,7 +97,7 @@ class ConnectionNotActive(Conflict):
     code = "connection_not_active"
 
 
-def _platform_problem(error: ConnectorError, platform: Platform, book: LogBook) -> Problem:
+def platform_problem(error: ConnectorError, platform: Platform, book: LogBook) -> Problem:
     if error.kind is ErrorKind.TRANSIENT:
         return PlatformUnavailable(f"{platform.value} did not answer; try again later")
     return PlatformError(f"{platform.value} refused the request: {book.scrub(error.message)}")
@@ -151,119 +151,7 @@ async def start_authorization(
     return Authorization(address, callback, now + STATE_TTL)
 
 
-# --- the callback -------------------------------------------------------------------------
-
-
-async def _refuse(
-    database: Database,
-    problem: Problem,
-    *,
-    platform: Platform,
-    user_id: uuid.UUID | None,
-    book: LogBook | None = None,
-) -> Problem:
-    """Log a refused callback apart (the request rolls back) and return the problem to raise."""
-    book = book or LogBook(user_id=user_id, platform=platform.value)
-    book.add("oauth_callback", LogStatus.FAILURE, f"{problem.code}: {problem.detail}")
-    await book.write_apart(database)
-    return problem
-
-
-async def complete_authorization(
-    session: AsyncSession,
-    database: Database,
-    settings: Settings,
-    *,
-    platform: Platform,
-    state: str | None,
-    code: str | None,
-    error: str | None,
-    error_description: str | None,
-) -> Credential:
-    now = utcnow()
-    row = None
-    if state:
-        row = await session.scalar(
-            select(OAuthState).where(OAuthState.state_hash == token_hash(state)).with_for_update()
-        )
-    if row is None or row.platform != platform.value or row.used_at is not None:
-        raise await _refuse(
-            database,
-            InvalidOAuthState(
-                "this authorization is unknown, already used, or for another platform"
-            ),
-            platform=platform,
-            user_id=row.user_id if row is not None else None,
-        )
-    if row.expires_at <= now:
-        raise await _refuse(
-            database,
-            InvalidOAuthState("this authorization expired; start again"),
-            platform=platform,
-            user_id=row.user_id,
-        )
-    if error:
-        denied = error == "access_denied"
-        cls = OAuthDenied if denied else OAuthFailed
-        detail = "the authorization was declined" if denied else f"{platform.value}: {error}"
-        if error_description:
-            detail += f" ({error_description[:200]})"
-        raise await _refuse(database, cls(detail), platform=platform, user_id=row.user_id)
-    if not code:
-        raise await _refuse(
-            database,
-            OAuthFailed("the callback carries no authorization code", code="oauth_code_missing"),
-            platform=platform,
-            user_id=row.user_id,
-        )
-
-    ring = keyring(settings)
-    try:
-        verifier = open_verifier(ring, row)
-    except KeyringError as failure:
-        raise await _refuse(
-            database,
-            InvalidOAuthState(f"this authorization cannot be completed: {failure}"),
-            platform=platform,
-            user_id=row.user_id,
-        ) from None
-    book = LogBook(user_id=row.user_id, platform=platform.value)
-    book.secret(state, verifier)
-    async with Connector(platform, settings, book) as connector:
-        try:
-            tokens = await connector.exchange_code(
-                code=code, code_verifier=verifier, redirect_uri=row.redirect_uri
-            )
-        except ConnectorError as failure:
-            problem = (
-                OAuthCodeRejected(
-                    f"{platform.value} refused the authorization code: "
-                    f"{book.scrub(failure.message)}"
-                )
-                if failure.kind is ErrorKind.INVALID_GRANT
-                else _platform_problem(failure, platform, book)
-            )
-            raise await _refuse(
-                database, problem, platform=platform, user_id=row.user_id, book=book
-            ) from None
-        try:
-            profile = await connector.fetch_profile(tokens.access_token)
-        except ConnectorError as failure:
-            raise await _refuse(
-                database,
-                _platform_problem(failure, platform, book),
-                platform=platform,
-                user_id=row.user_id,
-                book=book,
-            ) from None
-
-    credential = await _store(
-        session, settings, user_id=row.user_id, platform=platform, tokens=tokens, profile=profile
-    )
-    row.used_at = now
-    book.add("oauth_callback", LogStatus.SUCCESS, f"connected {profile.username or ''}".strip())
-    book.write(session)
-    return credential
+# --- storing a connection -----------------------------------------------------------------
 
 
 async def _own(
@@ -278,7 +166,7 @@ async def _own(
     return found
 
 
-async def _store(
+async def store_connection(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -331,68 +219,8 @@ def _apply(credential: Credential, tokens: TokenSet, profile: Profile, now: date
     credential.refreshed_at = None
     credential.refresh_failures = 0
     credential.last_error = None
-
-
-# --- refreshing ---------------------------------------------------------------------------
-
-
-class RefreshOutcome(StrEnum):
-    REFRESHED = "refreshed"
-    RETRY = "retry"  # transient: the next run tries again
-    FAILED = "failed"  # not the creator's fault (our app refused, a key missing): retried too
-    RECONNECT_NEEDED = "reconnect_needed"
-
-
-async def refresh_tokens(
-    settings: Settings, credential: Credential, book: LogBook
-) -> RefreshOutcome:
-    """Refresh one connection's tokens in place (the caller holds its row lock and commits)."""
-    platform = Platform(credential.platform)
-    try:
-        ring = keyring(settings)
-        access, refresh = open_tokens(ring, credential)
-    except (KeyringError, Problem) as error:
-        message = f"the stored tokens cannot be opened: {error}"
-        book.add("refresh_token", LogStatus.FAILURE, message)
-        credential.refresh_failures += 1
-        credential.last_error = message[:500]
-        return RefreshOutcome.FAILED
-    try:
-        async with Connector(platform, settings, book) as connector:
-            tokens = await connector.refresh(access_token=access, refresh_token=refresh)
-    except PlatformNotConfigured as error:
-        book.add("refresh_token", LogStatus.FAILURE, str(error.detail))
-        credential.refresh_failures += 1
-        credential.last_error = str(error.detail)[:500]
-        return RefreshOutcome.FAILED
-    except ConnectorError as error:
-        # Shown to the creator (`last_error`): cut out any secret the platform echoed back.
-        credential.last_error = book.scrub(error.message)
-        if error.kind is ErrorKind.INVALID_GRANT:
-            credential.status = ConnectionStatus.RECONNECT_NEEDED.value
-            if not any(entry.action == "refresh_token" for entry in book.entries):
-                book.add("refresh_token", LogStatus.FAILURE, error.message)
-            return RefreshOutcome.RECONNECT_NEEDED
-        credential.refresh_failures += 1
-        return RefreshOutcome.RETRY if error.kind is ErrorKind.TRANSIENT else RefreshOutcome.FAILED
-    # Never replace a stored refresh token with nothing; a rotated one replaces it.
-    store_tokens(
-        credential,
-        seal_tokens(
-            ring,
-            credential.user_id,
-            credential.platform,
-            tokens.access_token,
-            tokens.refresh_token or refresh,
-        ),
-    )
-    credential.expires_at = tokens.expires_at
-    # The wall clock, not `now` (when the run decided what was due): with `expires_at`, which
-    # the answer's `expires_in` counts from this moment, it gives the token's life.
-    credential.refreshed_at = utcnow()
-    credential.refresh_failures = 0
-    credential.last_error = None
-    return RefreshOutcome.REFRESHED
+    # A refresh in flight read the tokens these replace: its outcome must not be written.
+    credential.refresh_leased_until = None
 
 
 # --- the creator's connections ------------------------------------------------------------
@@ -416,6 +244,7 @@ async def disconnect(session: AsyncSession, user_id: uuid.UUID, platform: Platfo
     credential.expires_at = None
     credential.refresh_failures = 0
     credential.last_error = None
+    credential.refresh_leased_until = None  # a refresh in flight writes nothing now
     book = LogBook(user_id=user_id, platform=platform.value)
     book.add("disconnect", LogStatus.SUCCESS, "tokens deleted")
     book.write(session)
@@ -433,9 +262,12 @@ async def refresh_profile(
     """Read the profile and follower count now (refreshing an expiring token first).
 
     A dead token makes the connection `reconnect_needed` (answered with the connection); a
-    platform that fails answers 502/503 and changes nothing.
+    platform that fails answers 502/503 and changes nothing. The request's transaction (its
+    authentication, the refresh's lease) is committed before the platform is called; the
+    refresh's outcome is written in a transaction of its own (a rotated refresh token must be
+    kept even if the profile read then fails), the profile in the request's new one.
     """
-    credential = await _own(session, user_id, platform, lock=True)
+    credential = await _own(session, user_id, platform)
     if credential is None:
         raise ConnectionNotFound(f"no {platform.value} connection")
     if credential.status != ConnectionStatus.ACTIVE:
@@ -444,17 +276,25 @@ async def refresh_profile(
         )
     now = utcnow()
     book = LogBook(user_id=user_id, platform=platform.value)
+    leased = None
     if credential.expires_at is not None and credential.expires_at <= now + _ALMOST_EXPIRED:
-        outcome = await refresh_tokens(settings, credential, book)
-        if outcome is RefreshOutcome.RECONNECT_NEEDED:
-            book.write(session)
-            await session.flush()
-            return credential
-        if outcome is not RefreshOutcome.REFRESHED:
-            await book.write_apart(database)
+        leased = await take_lease(
+            session,
+            select(Credential.id).where(
+                Credential.id == credential.id,
+                Credential.status == ConnectionStatus.ACTIVE.value,
+            ),
+            lease_length(settings),
+        )
+        if leased is None:
             raise PlatformUnavailable(
-                f"the {platform.value} token could not be refreshed: {credential.last_error}"
+                f"the {platform.value} token is being refreshed right now; try again in a moment"
             )
+    await session.commit()  # nothing is held while the platform answers
+    if leased is not None:
+        credential = await _refresh_first(database, settings, leased, book)
+        if credential.status == ConnectionStatus.RECONNECT_NEEDED:
+            return credential
     ring = keyring(settings)
     try:
         access, _ = open_tokens(ring, credential)
@@ -464,17 +304,65 @@ async def refresh_profile(
         async with Connector(platform, settings, book) as connector:
             profile = await connector.fetch_profile(access)
     except ConnectorError as error:
-        if error.kind is ErrorKind.INVALID_GRANT:
-            credential.status = ConnectionStatus.RECONNECT_NEEDED.value
-            credential.last_error = book.scrub(error.message)
-            book.write(session)
-            await session.flush()
-            return credential
-        await book.write_apart(database)
-        raise _platform_problem(error, platform, book) from None
-    credential.username = profile.username
-    credential.follower_count = profile.follower_count
-    credential.follower_count_at = now
+        if error.kind is not ErrorKind.INVALID_GRANT:
+            await book.write_apart(database)
+            raise platform_problem(error, platform, book) from None
+        # Only if the token that was refused is still the stored one: a refresh or a
+        # reconnect meanwhile brought another.
+        changes: dict[str, Any] = {
+            "status": ConnectionStatus.RECONNECT_NEEDED.value,
+            "last_error": book.scrub(error.message),
+        }
+        unchanged = [Credential.access_token == credential.access_token]
+    else:
+        changes = {
+            "username": profile.username,
+            "follower_count": profile.follower_count,
+            "follower_count_at": now,
+        }
+        unchanged = []
+    written: Credential | None = await session.scalar(
+        update(Credential)
+        .where(
+            Credential.id == credential.id,
+            Credential.status == ConnectionStatus.ACTIVE.value,
+            *unchanged,
+        )
+        .values(**changes)
+        .returning(Credential)
+        .execution_options(populate_existing=True)
+    )
     book.write(session)
     await session.flush()
-    return credential
+    if written is None:
+        # Disconnected, reconnected or refreshed while the platform answered: as it is now.
+        current = await _own(session, user_id, platform)
+        if current is None:
+            raise ConnectionNotFound(f"no {platform.value} connection")
+        return current
+    return written
+
+
+async def _refresh_first(
+    database: Database, settings: Settings, leased: Credential, book: LogBook
+) -> Credential:
+    """Refresh a leased connection's tokens for a profile read; the connection as written.
+
+    A dead refresh token makes it `reconnect_needed`; any other failure ends the lease without
+    counting it (the request changes nothing) and answers 503."""
+    platform = Platform(leased.platform)
+    refresh = await refresh_tokens(settings, leased, book)
+    failed = refresh.outcome not in (RefreshOutcome.REFRESHED, RefreshOutcome.RECONNECT_NEEDED)
+    async with database.session_scope() as session:
+        written = await record_refresh(session, leased, {} if failed else refresh.changes)
+        book.write(session)
+    if failed:
+        raise PlatformUnavailable(
+            f"the {platform.value} token could not be refreshed: "
+            f"{refresh.changes.get('last_error')}"
+        )
+    if written is None:
+        raise PlatformUnavailable(
+            f"the {platform.value} connection changed while its token was refreshed; try again"
+        )
+    return written

@@ -7,11 +7,12 @@ run, and a 60-day Instagram token a day before. Connections whose platform offer
 (Facebook user tokens, or a token stored without a refresh token) are taken only once expired,
 and become `reconnect_needed`.
 
-One connection per transaction, taken with `FOR UPDATE SKIP LOCKED` and held while the platform
-is called: two workers never refresh the same token at once, which matters where the platform
-rotates refresh tokens (TikTok): the loser would send a token the winner just replaced and get
-`invalid_grant`. A transient failure leaves the connection due, so the next run retries it;
-each connection is tried at most once per run.
+Each connection is leased (`social.refreshing`): the lease is committed, the platform called
+with no transaction open, and the outcome written in a second transaction under the same lease.
+Two runs at once never refresh the same connection, and neither waits for the other. A transient
+failure leaves the connection due, so the next run retries it, as it does a connection whose
+refresh died with its worker once the lease ran out; each connection is tried at most once per
+run.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.jobs import job_app, task_database, task_settings
 from creatorhub.kit.clock import utcnow
-from creatorhub.social.connections import refresh_tokens
 from creatorhub.social.logbook import LogBook
 from creatorhub.social.models import ConnectionStatus, Credential, OAuthState, Platform
 from creatorhub.social.platforms import spec_for
+from creatorhub.social.refreshing import lease_length, record_refresh, refresh_tokens, take_lease
 
 log = structlog.get_logger(__name__)
 
@@ -67,30 +68,31 @@ async def refresh_due_credentials(
     now = now or utcnow()
     counts: Counter[str] = Counter()
     tried: list[uuid.UUID] = []
+    length = lease_length(settings)
     while len(tried) < MAX_REFRESHES_PER_RUN:
+        candidates = (
+            select(Credential.id).where(_due(settings, now)).order_by(Credential.expires_at)
+        )
+        if tried:
+            candidates = candidates.where(Credential.id.not_in(tried))
         async with database.session_scope() as session:
-            query = (
-                select(Credential)
-                .where(_due(settings, now))
-                .order_by(Credential.expires_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if tried:
-                query = query.where(Credential.id.not_in(tried))
-            credential = await session.scalar(query)
-            if credential is None:
-                break
-            tried.append(credential.id)
-            book = LogBook(user_id=credential.user_id, platform=credential.platform, ip=None)
-            outcome = await refresh_tokens(settings, credential, book)
+            credential = await take_lease(session, candidates, length)
+        if credential is None:
+            break
+        tried.append(credential.id)
+        book = LogBook(user_id=credential.user_id, platform=credential.platform, ip=None)
+        refresh = await refresh_tokens(settings, credential, book)
+        async with database.session_scope() as session:
+            written = await record_refresh(session, credential, refresh.changes)
+            # The calls happened whether or not the outcome could be written.
             book.write(session)
-        counts[outcome.value] += 1
+        outcome = refresh.outcome.value if written is not None else "lease_lost"
+        counts[outcome] += 1
         log.info(
             "social_token_refresh",
             credential_id=str(credential.id),
             platform=credential.platform,
-            outcome=outcome.value,
+            outcome=outcome,
         )
     return dict(counts)
 
