@@ -49,7 +49,8 @@ from creatorhub.payments.api import routers as payments_routers
 from creatorhub.payments.billing_api import router as billing_router
 from creatorhub.payments.tasks import deliver_in_process
 from creatorhub.social.api import router as social_router
-from creatorhub.web.pages import PageError
+from creatorhub.web.account import router as account_router
+from creatorhub.web.errors import install_page_errors
 from creatorhub.web.pages import router as pages_router
 from creatorhub.workspace.api import routers as workspace_routers
 from creatorhub.workspace.pages import router as workspace_pages_router
@@ -139,12 +140,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.metrics = metrics
     install_error_handlers(app)
     install_idempotency_handlers(app)
-
-    async def page_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, PageError)
-        return exc.response
-
-    app.add_exception_handler(PageError, page_error)
+    # Pages answer errors with pages, the API with problem+json (after kit's handlers: wraps them).
+    install_page_errors(app)
     app.add_middleware(
         RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_request_body_bytes
     )
@@ -163,6 +160,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         reviews_router,
         portfolio_router,
         pages_router,
+        account_router,
         workspace_pages_router,
     ]
     for router in routers:

@@ -55,11 +55,12 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 # --- security headers ----------------------------------------------------------------------------
 
-# The policy of an HTML page that says nothing else: its own inline styles, its own images and
-# form posts, nothing else; no <base>, and no framing by any site (clickjacking).
+# The policy of an HTML page that says nothing else: the app's own stylesheet, scripts, images
+# and form posts, nothing inline and nothing from elsewhere (an injected <script> or style
+# attribute does nothing); no <base>, and no framing by any site (clickjacking).
 DEFAULT_PAGE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 # Pages are only ever linked from e-mails and from each other; token pages carry secrets in
 # their URL. No page tells another site where the visitor came from.

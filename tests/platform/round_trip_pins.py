@@ -9,8 +9,18 @@ from __future__ import annotations
 
 PINS: dict[str, dict[tuple[str, str], int]] = {
     "identity": {
+        ("GET", "/account"): 1,
+        ("POST", "/account/role"): 3,
+        ("POST", "/account/verify-email"): 6,
         ("GET", "/confirm-email-change"): 0,
         ("POST", "/confirm-email-change"): 9,
+        ("GET", "/forgot-password"): 0,
+        ("POST", "/forgot-password"): 9,
+        ("GET", "/login"): 0,
+        ("POST", "/login"): 13,
+        ("POST", "/logout"): 6,
+        ("GET", "/register"): 0,
+        ("POST", "/register"): 14,
         ("GET", "/reset-password"): 0,
         ("POST", "/reset-password"): 8,
         ("GET", "/v1/admin/audit-logs"): 2,
@@ -88,11 +98,11 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/v1/marketplace/jobs/{job_uid}/fund"): 6,
     },
     "social": {
-        ("GET", "/v1/social/callback/{platform}"): 13,
+        ("GET", "/v1/social/callback/{platform}"): 12,
         ("GET", "/v1/social/connections"): 2,
         ("DELETE", "/v1/social/connections/{platform}"): 6,
         ("POST", "/v1/social/connections/{platform}/authorize"): 5,
-        ("POST", "/v1/social/connections/{platform}/refresh-profile"): 8,
+        ("POST", "/v1/social/connections/{platform}/refresh-profile"): 6,
     },
     "workspace": {
         ("GET", "/calendar/{token}.ics"): 6,
@@ -129,7 +139,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/v1/workspace/uploads/{upload_id}/reopen"): 6,
     },
     "platform": {
-        ("GET", "/"): 0,
+        ("GET", "/"): 1,
         ("GET", "/docs"): 0,
         ("GET", "/healthz"): 0,
         ("GET", "/metrics"): 0,

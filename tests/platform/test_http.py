@@ -33,7 +33,8 @@ from creatorhub.kit.request_context import (
     reset_request_context,
     set_request_context,
 )
-from creatorhub.observability import configure_logging, security_headers
+from creatorhub.observability import DEFAULT_PAGE_CSP, configure_logging, security_headers
+from creatorhub.workspace.pages import PORTFOLIO_HEADERS
 from helpers import PASSWORD, assert_problem, scalar, unique_email
 from process_helpers import app_in_thread
 from review_helpers import creator, review_link, shoot
@@ -154,13 +155,27 @@ async def test_every_html_page_has_the_security_headers(
             None,
         ),
         ("POST", "/confirm-email-change", "/confirm-email-change", {"token": UNKNOWN_EMAIL_TOKEN}),
+        # The web app's account pages; their POSTs without a form token are 403 pages.
+        ("GET", "/login", "/login", None),
+        ("POST", "/login", "/login", {"email": "a@b.example", "password": "x"}),
+        ("GET", "/register", "/register", None),
+        ("POST", "/register", "/register", {"email": "a@b.example"}),
+        ("GET", "/forgot-password", "/forgot-password", None),
+        ("POST", "/forgot-password", "/forgot-password", {"email": "a@b.example"}),
+        ("GET", "/account", "/account", None),  # a redirect to /login: no HTML, see below
+        ("POST", "/account/role", "/account/role", {"role": "brand"}),
+        ("POST", "/account/verify-email", "/account/verify-email", {}),
+        ("POST", "/logout", "/logout", {}),
     ]
     statuses = set()
     for method, _, url, form in requests:
         response = await client.request(method, url, data=form)
+        if response.status_code == 303:  # signed out: to the login page, which is checked
+            assert response.headers["location"] == "/login", url
+            continue
         assert_page_security_headers(response)
         statuses.add(response.status_code)
-    assert {200, 400, 404, 422} <= statuses, statuses  # pages and error pages alike
+    assert {200, 400, 403, 404, 422} <= statuses, statuses  # pages and error pages alike
 
     # Every page route of the app is among them: a new page cannot miss the check.
     pages = {
@@ -196,14 +211,17 @@ async def test_page_csps_keep_their_own_sources_and_forbid_framing(
     assert f"script-src 'self' 'sha256-{digest}'" in policy
     redoc = (await client.get("/redoc")).headers["content-security-policy"]
     assert "worker-src blob:" in redoc and "script-src 'self'" in redoc
-    # A page's own policy is kept, the framing ban added to it (the e-mail pages set theirs).
-    page = await client.get("/verify-email", params={"token": UNKNOWN_EMAIL_TOKEN})
-    assert page.headers["content-security-policy"] == (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-    )
+    # A page's own policy is kept, the framing ban added to it (the portfolio sets its own).
+    _, slug = await creator(client)
+    page = await client.get(f"/portfolio/{slug}")
+    own = PORTFOLIO_HEADERS["Content-Security-Policy"]
+    assert page.headers["content-security-policy"] == f"{own}; frame-ancestors 'none'"
     assert page.headers.get_list("content-security-policy") == [
         page.headers["content-security-policy"]
     ]
+    # A page without its own gets the default: the app's own scripts and styles, nothing inline.
+    page = await client.get("/verify-email", params={"token": UNKNOWN_EMAIL_TOKEN})
+    assert page.headers.get_list("content-security-policy") == [DEFAULT_PAGE_CSP]
 
 
 async def test_every_response_is_nosniff(client: httpx.AsyncClient) -> None:

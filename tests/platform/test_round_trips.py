@@ -75,6 +75,7 @@ from review_helpers import creator as portfolio_creator
 from review_helpers import review_form, review_link, shoot
 from round_trips import RoundTripCounter, Trips
 from social.fake_platforms import FakePlatforms, fake_platforms
+from web_helpers import csrf_of
 
 __all__ = ["fake_platforms"]
 
@@ -398,6 +399,43 @@ async def identity_world(w: World) -> None:
     )
     await rec.call("GET", "/v1/admin/audit-logs", headers=admin.headers)
     await rec.call("GET", "/v1/admin/system-logs", headers=admin.headers)
+    await web_account_pages(w)
+
+
+async def web_account_pages(w: World) -> None:
+    """The web app's account pages, in a browser of their own (its cookie jar)."""
+    rec = w.rec
+    transport = httpx.ASGITransport(app=w.app, client=("203.0.113.8", 40000))
+    api_client = rec.client
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        rec.client = browser
+        try:
+            email = unique_email("rt-page")
+            token = csrf_of((await rec.call("GET", "/register")).text)
+            form = {"csrf_token": token, "email": email, "password": PASSWORD}
+            await rec.call(
+                "POST",
+                "/register",
+                data={**form, "display_name": "Page", "roles": ["creator", "brand"]},
+                status=303,
+            )
+            await rec.call("GET", "/login")
+            await rec.call("POST", "/login", data=form, status=303)
+            token = csrf_of((await rec.call("GET", "/account")).text)
+            await rec.call(
+                "POST", "/account/role", data={"role": "creator", "csrf_token": token}, status=303
+            )
+            await rec.call("POST", "/account/verify-email", data={"csrf_token": token}, status=303)
+            await rec.call("POST", "/logout", data={"csrf_token": token}, status=303)
+            token = csrf_of((await rec.call("GET", "/forgot-password")).text)
+            await rec.call(
+                "POST",
+                "/forgot-password",
+                data={"csrf_token": token, "email": email},
+                status=303,
+            )
+        finally:
+            rec.client = api_client
 
 
 async def payments_world(w: World) -> None:

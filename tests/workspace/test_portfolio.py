@@ -185,7 +185,7 @@ async def test_portfolio_shows_profile_platforms_and_published_reviews(
         "EUR 500 – 2,500",
         'href="/docs"',
         '<html lang="en">',
-        "<main>",
+        '<main id="main"',
     ):
         assert expected in html, expected
     for absent in ("Hidden", "rant", "Tiktok", "Client@example.com", "7946", me.email):

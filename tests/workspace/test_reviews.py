@@ -248,7 +248,7 @@ async def test_opening_the_link_changes_nothing(
         for field in ('name="phone"', 'name="email"', 'name="rating"', 'name="review_text"'):
             assert field in page.text
         assert '<html lang="en">' in page.text and 'name="viewport"' in page.text
-        assert "<main>" in page.text and '<label for="phone">' in page.text
+        assert '<main id="main"' in page.text and '<label for="phone">' in page.text
     assert await state(database) == before
     assert await review_count(database) == 0
 

@@ -259,11 +259,12 @@ class AuthSession(Base):
 
 
 class AuthToken(Base):
-    """An access or refresh token, stored as its SHA-256 only."""
+    """An access or refresh token, or the cookie of a signed-in browser (`page`), stored as its
+    SHA-256 only."""
 
     __tablename__ = "auth_tokens"
     __table_args__ = (
-        CheckConstraint("kind IN ('access', 'refresh')", name="kind_known"),
+        CheckConstraint("kind IN ('access', 'refresh', 'page')", name="kind_known"),
         CheckConstraint("kind = 'refresh' OR used_at IS NULL", name="only_refresh_is_used"),
         Index("ix_auth_tokens_session_id", "session_id"),
         Index("ix_auth_tokens_expires_at", "expires_at"),

@@ -237,6 +237,11 @@ async def unexpected_error_response(request: Request, exc: Exception) -> Respons
         # is `_handle_database_error`.
         return _database_unavailable_response(request, exc)
     log.exception("unhandled_error", path=request.url.path)
+    # A person's browser on a page gets a page (web.errors registers how it is made).
+    page_for = getattr(request.app.state, "error_page", None) if "app" in request.scope else None
+    page: Response | None = page_for(request) if page_for is not None else None
+    if page is not None:
+        return page
     return problem_response(500, "internal_error", detail="an unexpected error occurred")
 
 

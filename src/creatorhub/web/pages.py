@@ -1,22 +1,20 @@
-"""The pages people reach from the platform's e-mails, and the landing page.
+"""The landing page, and the pages people reach from the platform's e-mails.
 
 Links in e-mails are opened by mail scanners before people: a GET only shows a form, and only
-the form's POST uses the token. Token pages are never cached and send no referrer, since the
-token is in their URL. Errors render as pages with the problem's status; they are raised (not
-returned) so the request's transaction rolls back.
+the form's POST uses the token (the token is the form's protection against forgery, see
+`web.csrf`). Token pages are never cached and send no referrer, since the token is in their
+URL. Errors render as pages with the problem's status; they are raised (not returned) so the
+request's transaction rolls back.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from creatorhub import __version__
 from creatorhub.db import DbSession
 from creatorhub.identity import service
 from creatorhub.identity.passwords import (
@@ -25,18 +23,17 @@ from creatorhub.identity.passwords import (
     password_problem,
 )
 from creatorhub.kit.errors import Problem
+from creatorhub.web.csrf import LinkChecked
+from creatorhub.web.render import PageError, message_page, render, templates
+from creatorhub.workspace.directory import portfolio_directory
+
+__all__ = ["PageError", "message_page", "render", "router", "templates"]
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 # What the platform's one-time e-mail tokens look like (kit.tokens.new_token("che")).
 EMAIL_TOKEN = re.compile(r"^che_[A-Za-z0-9_\-]{20,100}$")
-TOKEN_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-}
+TOKEN_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 TOKEN_PROBLEMS = {
     "invalid_token": (
@@ -48,42 +45,29 @@ TOKEN_PROBLEMS = {
 }
 
 
-class PageError(Exception):
-    """An error shown as a page; raised so that the request's transaction rolls back."""
-
-    def __init__(self, response: HTMLResponse) -> None:
-        super().__init__(response.status_code)
-        self.response = response
+def _token_page(
+    request: Request, template: str, status_code: int = 200, **context: object
+) -> HTMLResponse:
+    return render(request, template, status_code, headers=TOKEN_PAGE_HEADERS, **context)
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
+def _message(
+    request: Request, *, heading: str, text: str, ok: bool, status_code: int = 200
+) -> HTMLResponse:
+    return message_page(
         request,
-        template,
-        {"version": __version__, **context},
+        heading=heading,
+        text=text,
+        ok=ok,
         status_code=status_code,
         headers=TOKEN_PAGE_HEADERS,
-    )
-
-
-def message_page(
-    request: Request,
-    *,
-    heading: str,
-    text: str,
-    ok: bool,
-    status_code: int = 200,
-    next_step: str | None = None,
-) -> HTMLResponse:
-    return render(
-        request, "message.html", status_code, heading=heading, text=text, ok=ok, next_step=next_step
     )
 
 
 def _checked_token(request: Request, token: str, heading: str) -> str:
     if not EMAIL_TOKEN.match(token):
         raise PageError(
-            message_page(
+            _message(
                 request,
                 heading=heading,
                 text=TOKEN_PROBLEMS["invalid_token"],
@@ -97,7 +81,7 @@ def _checked_token(request: Request, token: str, heading: str) -> str:
 def _problem_page(request: Request, heading: str, problem: Problem) -> PageError:
     text = TOKEN_PROBLEMS.get(problem.code, problem.detail or "The request could not be completed.")
     return PageError(
-        message_page(request, heading=heading, text=text, ok=False, status_code=problem.status)
+        _message(request, heading=heading, text=text, ok=False, status_code=problem.status)
     )
 
 
@@ -106,8 +90,9 @@ FormToken = Annotated[str, Form(max_length=500)]
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {"version": __version__})
+async def index(request: Request, session: DbSession) -> HTMLResponse:
+    creators = await portfolio_directory(session)
+    return render(request, "index.html", creators=creators)
 
 
 # --- e-mail verification --------------------------------------------------------------------
@@ -119,7 +104,7 @@ def _button_page(
     request: Request, token: str, *, heading: str, explanation: str, action: str, button: str
 ) -> HTMLResponse:
     """A page whose only effect is a button that POSTs the token back to `action`."""
-    return render(
+    return _token_page(
         request,
         "confirm.html",
         heading=heading,
@@ -143,12 +128,14 @@ async def verify_email_form(request: Request, token: Token = "") -> HTMLResponse
 
 
 @router.post("/verify-email", response_class=HTMLResponse)
-async def verify_email(request: Request, session: DbSession, token: FormToken) -> HTMLResponse:
+async def verify_email(
+    request: Request, _: LinkChecked, session: DbSession, token: FormToken
+) -> HTMLResponse:
     try:
         await service.verify_email(session, _checked_token(request, token, VERIFY))
     except Problem as problem:
         raise _problem_page(request, VERIFY, problem) from None
-    return message_page(request, heading=VERIFY, text="Your e-mail address is confirmed.", ok=True)
+    return _message(request, heading=VERIFY, text="Your e-mail address is confirmed.", ok=True)
 
 
 # --- password reset -------------------------------------------------------------------------
@@ -159,7 +146,7 @@ RESET = "Choose a new password"
 def _reset_form(
     request: Request, token: str, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    return render(
+    return _token_page(
         request,
         "reset_password.html",
         status_code,
@@ -178,6 +165,7 @@ async def reset_password_form(request: Request, token: Token = "") -> HTMLRespon
 @router.post("/reset-password", response_class=HTMLResponse)
 async def reset_password(
     request: Request,
+    _: LinkChecked,
     session: DbSession,
     token: FormToken,
     new_password: Annotated[str, Form(max_length=1000)],
@@ -197,7 +185,7 @@ async def reset_password(
         await service.confirm_password_reset(session, token, new_password)
     except Problem as failure:
         raise _problem_page(request, RESET, failure) from None
-    return message_page(
+    return _message(
         request,
         heading="Your password is changed",
         text="Sign in with your new password. Every other device was signed out.",
@@ -224,12 +212,10 @@ async def confirm_email_change_form(request: Request, token: Token = "") -> HTML
 
 @router.post("/confirm-email-change", response_class=HTMLResponse)
 async def confirm_email_change(
-    request: Request, session: DbSession, token: FormToken
+    request: Request, _: LinkChecked, session: DbSession, token: FormToken
 ) -> HTMLResponse:
     try:
         user = await service.confirm_email_change(session, _checked_token(request, token, CHANGE))
     except Problem as problem:
         raise _problem_page(request, CHANGE, problem) from None
-    return message_page(
-        request, heading=CHANGE, text=f"Your account now uses {user.email}.", ok=True
-    )
+    return _message(request, heading=CHANGE, text=f"Your account now uses {user.email}.", ok=True)

@@ -2,9 +2,10 @@
 
 The review link is opened by e-mail link scanners before the client: `GET /review/{token}`
 only reads (it writes nothing, not even a "seen" time) and shows the form; the form's POST
-records the review. There is no separate CSRF token, as on the other token pages: the token in
-the URL is the secret a forged request would need. Browsers also say where a form was posted
-from, and a cross-site POST is refused. Token pages are never cached and send no referrer.
+records the review. Its protection against forgery is `web.csrf.LinkChecked`, as on the other
+token pages: the token in the URL is the secret a forged request would need, and a POST the
+browser says came from another site is refused. Token pages are never cached and send no
+referrer.
 Errors are raised as `PageError` so the request's transaction rolls back.
 """
 
@@ -18,10 +19,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from creatorhub import __version__
 from creatorhub.db import DbSession
 from creatorhub.kit.errors import Conflict, NotFound, Problem
-from creatorhub.web.pages import PageError, message_page, render, templates
+from creatorhub.web.csrf import LinkChecked
+from creatorhub.web.render import PageError, message_page, render
 from creatorhub.workspace import reviews
 from creatorhub.workspace.portfolio import budget_text, get_portfolio
 from creatorhub.workspace.reviews import LinkView
@@ -32,14 +33,16 @@ router = APIRouter(include_in_schema=False)
 # Any profile address could be (identity checks the exact shape when one is saved).
 SLUG_SHAPE = re.compile(r"^[A-Za-z0-9-]{1,50}$")
 
-# A public page: may load the creator's photo from wherever it is hosted, nothing else.
+# A public page: may load the creator's photo from wherever it is hosted, besides what every
+# page may (observability.DEFAULT_PAGE_CSP; the middleware adds the framing ban).
 PORTFOLIO_HEADERS = {
-    "Cache-Control": "no-cache",
-    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
     "Content-Security-Policy": (
-        "default-src 'none'; img-src https: http:; style-src 'unsafe-inline'; form-action 'self'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src https: http:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'"
     ),
 }
+TOKEN_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 RATING_WORDS = ((1, "poor"), (2, "fair"), (3, "good"), (4, "very good"), (5, "excellent"))
 
 # (heading, text) of each way a review link can fail; the status is the problem's.
@@ -94,7 +97,14 @@ def _link_problem_page(request: Request, problem: Problem) -> PageError:
         problem.code, ("This review cannot be sent", problem.detail or "Please try again later.")
     )
     return PageError(
-        message_page(request, heading=heading, text=text, ok=False, status_code=problem.status)
+        message_page(
+            request,
+            heading=heading,
+            text=text,
+            ok=False,
+            status_code=problem.status,
+            headers=TOKEN_PAGE_HEADERS,
+        )
     )
 
 
@@ -111,6 +121,7 @@ def _form(
         request,
         "review_form.html",
         status_code,
+        headers=TOKEN_PAGE_HEADERS,
         token=token,
         view=view,
         values=values or {"phone": "", "email": "", "rating": "", "text": ""},
@@ -137,16 +148,13 @@ async def portfolio_page(request: Request, session: DbSession, slug: str) -> HTM
                 status_code=problem.status,
             )
         ) from None
-    return templates.TemplateResponse(
+    return render(
         request,
         "portfolio.html",
-        {
-            "version": __version__,
-            "p": portfolio,
-            "budget": budget_text(portfolio.budget),
-            **HELPERS,
-        },
         headers=PORTFOLIO_HEADERS,
+        p=portfolio,
+        budget=budget_text(portfolio.budget),
+        **HELPERS,
     )
 
 
@@ -165,6 +173,7 @@ FormText = Annotated[str, Form()]
 @router.post("/review/{token}", response_class=HTMLResponse)
 async def submit_review(
     request: Request,
+    _: LinkChecked,
     session: DbSession,
     token: str,
     phone: FormText = "",
@@ -172,16 +181,6 @@ async def submit_review(
     rating: FormText = "",
     review_text: FormText = "",
 ) -> HTMLResponse:
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        raise PageError(
-            message_page(
-                request,
-                heading="This review cannot be sent from another site",
-                text="Open the review link you received and send the form on its page.",
-                ok=False,
-                status_code=403,
-            )
-        )
     try:
         view = await reviews.describe_link(session, token)
     except Problem as problem:
@@ -198,4 +197,11 @@ async def submit_review(
         view = await reviews.submit_review(session, token, form)
     except Problem as problem:
         raise _link_problem_page(request, problem) from None
-    return render(request, "review_thanks.html", view=view, rating=form.rating, **HELPERS)
+    return render(
+        request,
+        "review_thanks.html",
+        headers=TOKEN_PAGE_HEADERS,
+        view=view,
+        rating=form.rating,
+        **HELPERS,
+    )

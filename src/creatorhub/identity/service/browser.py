@@ -1,0 +1,112 @@
+"""Sessions of browsers signed in on the web app's pages.
+
+A page login is an identity login session (`AuthSession`) like the API's, with the same checks,
+throttling and audit entry; instead of an access and a refresh token, its one token is a `page`
+token that the browser keeps in an HttpOnly cookie. It is a kind of its own: the cookie is never
+accepted as a Bearer token, nor an access token as the cookie. It lives as long as a refresh
+token would (`CREATORHUB_REFRESH_TOKEN_TTL_SECONDS`), and dies with its session: logout, a
+password change or reset, an administrator revoking the account's sessions.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.service import record_change
+from creatorhub.config import Settings
+from creatorhub.db import Database
+from creatorhub.identity import passwords
+from creatorhub.identity.models import AccountStatus, AuthSession, AuthToken, User
+from creatorhub.identity.service.lookup import Principal, email_key, user_by_email
+from creatorhub.identity.service.sessions import _reset_attempts, _throttle_login
+from creatorhub.kit.clock import utcnow
+from creatorhub.kit.errors import Unauthorized
+from creatorhub.kit.request_context import current_request
+from creatorhub.kit.tokens import new_token, token_hash
+
+PAGE_PREFIX = "chp"
+# What `new_token(PAGE_PREFIX)` makes: anything else in the cookie is not looked up.
+PAGE_TOKEN = re.compile(r"^chp_[A-Za-z0-9_\-]{43}$")
+
+
+@dataclass(frozen=True)
+class BrowserLogin:
+    """A new signed-in browser: the cookie's token (shown once) and whose it is."""
+
+    token: str
+    session_id: uuid.UUID
+    user: User
+
+
+async def browser_login(
+    session: AsyncSession, database: Database, settings: Settings, email: str, password: str
+) -> BrowserLogin:
+    """Check the password as `login` does (same throttling, same one answer for an unknown
+    address and a wrong password) and open a new login session with a page token."""
+    await _throttle_login(database, settings, email)
+    user = await user_by_email(session, email)
+    if not await passwords.verify_password(user.password_hash if user else None, password):
+        raise Unauthorized("wrong e-mail address or password", code="invalid_credentials")
+    assert user is not None and user.password_hash is not None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash_password(password)
+    await _reset_attempts(session, f"account:{email_key(email)}")
+    context = current_request()
+    # Always a new session: whatever session cookie the browser held before is never promoted
+    # to a signed-in one (session fixation).
+    auth_session = AuthSession(
+        user_id=user.id,
+        ip=context.ip if context else None,
+        user_agent=context.user_agent if context else None,
+    )
+    session.add(auth_session)
+    await session.flush()
+    token = new_token(PAGE_PREFIX)
+    session.add(
+        AuthToken(
+            token_hash=token_hash(token),
+            session_id=auth_session.id,
+            kind="page",
+            expires_at=utcnow() + settings.refresh_token_ttl,
+        )
+    )
+    await record_change(
+        session,
+        action="auth.login",
+        entity_type="auth_session",
+        entity_id=auth_session.id,
+        actor_id=user.id,
+        description="signed in on the web pages",
+    )
+    await session.flush()
+    return BrowserLogin(token, auth_session.id, user)
+
+
+async def browser_principal(session: AsyncSession, token: str) -> Principal:
+    """The signed-in account behind a page cookie (one statement), or 401 with the reason:
+    `invalid_token` (unknown, or the account is gone), `token_revoked`, `token_expired`."""
+    if not PAGE_TOKEN.match(token):
+        raise Unauthorized("the session cookie is not valid", code="invalid_token")
+    row = (
+        await session.execute(
+            select(AuthToken.expires_at, AuthSession.id, AuthSession.revoked_at, User)
+            .join(AuthSession, AuthSession.id == AuthToken.session_id)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthToken.token_hash == token_hash(token), AuthToken.kind == "page")
+        )
+    ).first()
+    if row is None:
+        raise Unauthorized("the session cookie is not valid", code="invalid_token")
+    expires_at, session_id, revoked_at, user = row
+    if revoked_at is not None:
+        raise Unauthorized("the session was revoked", code="token_revoked")
+    if expires_at <= utcnow():
+        raise Unauthorized("the session has expired", code="token_expired")
+    if user.status == AccountStatus.DELETED.value:
+        raise Unauthorized("the account no longer exists", code="invalid_token")
+    return Principal(user=user, session_id=session_id)
