@@ -322,5 +322,6 @@ async def test_the_same_callback_twice_at_once_connects_once(
     loser = first if first.status_code == 400 else second
     assert_problem(loser, 400, "invalid_oauth_state")
     assert await state_counts(database) == (1, 0, 1)
-    # The code was exchanged once: the state's row lock kept the second request out.
+    # The code was exchanged once: the first to use the state up (a committed UPDATE) kept the
+    # second request out.
     assert len(fake_platforms.requests_to("open.tiktokapis.com/v2/oauth/token/")) == 1
