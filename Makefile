@@ -92,7 +92,7 @@ load-tools:
 
 # The page tests drive Debian's chromium (Playwright's own browser download is not used); installed
 # here when missing and apt-get is usable as root, as on CI. Elsewhere those tests are skipped
-# with a message in pytest's summary.
+# with a message in pytest's summary. axe-core comes from the npm registry where npm is there.
 browser-tools:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -104,6 +104,12 @@ browser-tools:
 	    echo "/usr/bin/chromium is missing and apt-get is not usable here: the browser tests"; \
 	    echo "will be skipped (Debian: apt-get install chromium)."; \
 	  fi; \
+	fi
+	@# axe-core, run in the page by the shell's browser test (tests/web/test_shell_browser.py);
+	@# without it that test runs only its own smaller accessibility check.
+	@if [ ! -f tests/output/axe/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-audit --no-fund --prefix tests/output/axe axe-core@4.14.1 >/dev/null 2>&1 \
+	    || echo "could not install axe-core from npm: the accessibility check is the test's own"; \
 	fi
 
 clean:
