@@ -98,11 +98,11 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/v1/marketplace/jobs/{job_uid}/fund"): 6,
     },
     "social": {
-        ("GET", "/v1/social/callback/{platform}"): 12,
+        ("GET", "/v1/social/callback/{platform}"): 13,
         ("GET", "/v1/social/connections"): 2,
         ("DELETE", "/v1/social/connections/{platform}"): 6,
         ("POST", "/v1/social/connections/{platform}/authorize"): 5,
-        ("POST", "/v1/social/connections/{platform}/refresh-profile"): 6,
+        ("POST", "/v1/social/connections/{platform}/refresh-profile"): 8,
     },
     "workspace": {
         ("GET", "/calendar/{token}.ics"): 6,
