@@ -14,14 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
+from conftest import make_settings
+from creatorhub.app import create_app
 from creatorhub.db import Database
+from creatorhub.identity.models import Role
 from creatorhub.kit.errors import Conflict
 from creatorhub.web.csrf import CSRF_CHECKS
 from creatorhub.web.errors import is_page_request
+from creatorhub.web.session import SignedIn, page_role
 from helpers import PASSWORD, account, mailed_token, scalar, unique_email
 from review_helpers import creator
 from web_helpers import (
@@ -464,3 +468,49 @@ async def test_the_landing_page_is_the_front_door(client: httpx.AsyncClient) -> 
     assert "Directory &lt;Star&gt;" in home.text
     # No session cookie: nothing is set but what the page's forms need (none here).
     assert PRE_SESSION_COOKIE not in home.headers.get("set-cookie", "")
+
+
+async def test_cookies_are_secure_when_the_public_address_is_https(
+    database_url: str,
+) -> None:
+    # Behind a proxy that ends TLS, the app may see plain http; the configured address says.
+    app = create_app(
+        make_settings(database_url, public_base_url="https://hub.example"),
+        database_url=database_url,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.14", 40006))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as web:
+            page = await web.get("/login")
+            cookie = set_cookie_header(page, f"__Host-{PRE_SESSION_COOKIE}")
+            assert "secure" in cookie.lower()
+
+
+async def test_product_pages_ask_for_their_role(app: FastAPI) -> None:
+    async def brand_page(me: SignedIn = Depends(page_role(Role.BRAND))) -> dict[str, str]:
+        return {"acting_as": me.role}
+
+    path = f"/test-{uuid.uuid4().hex[:8]}/brand"
+    app.add_api_route(path, brand_page)
+    async with signed_in_client(app, roles=("creator",)) as (browser, _):
+        refused = await browser.get(path)
+        assert refused.status_code == 403 and "This page is for the role: Brand." in refused.text
+    async with signed_in_client(app, roles=("creator", "brand")) as (browser, _):
+        token = csrf_of((await browser.get("/account")).text)
+        await browser.post("/account/role", data={"role": "creator", "csrf_token": token})
+        assert (await browser.get(path)).json() == {"acting_as": "brand"}
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.15", 40007))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anonymous:
+        answer = await anonymous.get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"/login?next={path}"
+
+
+async def test_malformed_forms_get_a_page(client: httpx.AsyncClient) -> None:
+    token = await form_token(client, "/login")
+    page = await client.post(
+        "/login", data={"csrf_token": token, "email": "a" * 2000, "password": "x"}
+    )
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "Some of what you entered is not valid" in page.text
+    assert session_cookie(client) is None

@@ -61,6 +61,8 @@ def _message(
         ok=ok,
         status_code=status_code,
         headers=TOKEN_PAGE_HEADERS,
+        # Done, or a link that cannot be used: either way, signing in is where to go on.
+        link=("/login", "Sign in") if ok else ("/", "Home page"),
     )
 
 

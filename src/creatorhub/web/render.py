@@ -147,7 +147,9 @@ def message_page(
     status_code: int = 200,
     next_step: str | None = None,
     headers: dict[str, str] | None = None,
+    link: tuple[str, str] | None = None,
 ) -> HTMLResponse:
+    """A page saying one thing; `link` (href, label) is where to go next."""
     return render(
         request,
         "message.html",
@@ -157,4 +159,5 @@ def message_page(
         text=text,
         ok=ok,
         next_step=next_step,
+        link=link,
     )

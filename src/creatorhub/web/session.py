@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -31,7 +32,7 @@ from creatorhub.db import DbSession
 from creatorhub.identity.models import AccountStatus, Role
 from creatorhub.identity.service import Principal
 from creatorhub.identity.service.browser import browser_principal
-from creatorhub.kit.errors import Unauthorized
+from creatorhub.kit.errors import Forbidden, Unauthorized
 
 # Roles in the order a new page session shows them: the first the account has is the default.
 ROLE_ORDER = (Role.ADMIN, Role.MODERATOR, Role.BRAND, Role.CREATOR, Role.FAN)
@@ -240,3 +241,24 @@ async def signed_in(request: Request, session: DbSession) -> SignedIn:
 
 
 CurrentUser = Annotated[SignedIn, Depends(signed_in)]
+
+
+def page_role(*roles: Role) -> Callable[..., Awaitable[SignedIn]]:
+    """A product page's dependency: signed in (else the login redirect), with one of `roles`
+    among the account's (else 403 `role_required`, a page), the one it acts as switched to the
+    first of them it has when it was acting as another (a link from one role's page into
+    another's opens as the role it belongs to)."""
+    wanted = [role.value for role in roles]
+
+    async def check(request: Request, me: CurrentUser) -> SignedIn:
+        held = [role for role in wanted if role in me.roles]
+        if not held:
+            names = ", ".join(ROLE_LABELS[role] for role in wanted)
+            raise Forbidden(f"this page is for the role: {names}", code="role_required")
+        if me.role in held:
+            return me
+        acting = SignedIn(me.principal, held[0], me.roles)
+        request.state.signed_in = acting
+        return acting
+
+    return check
