@@ -31,12 +31,15 @@ from typing import Annotated, Any, TypeVar, cast
 import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import (
+    JSON,
     BindParameter,
     ClauseElement,
+    ColumnElement,
     DateTime,
     Executable,
     Insert,
     MetaData,
+    ScalarSelect,
     Select,
     Table,
     bindparam,
@@ -44,8 +47,11 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    literal_column,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -443,3 +449,15 @@ def _combine(parts: tuple[Bound, ...], result: Bound | None) -> Prepared:
     if main is not None and not isinstance(main, Select):
         raise TypeError("the result of together_prepared is a SELECT")
     return Prepared(together(*writes, result=main))
+
+
+# --- lists as JSON, for a read that gathers several in one statement ------------------------
+
+
+def first_as_json(ordered: ScalarSelect[Any], limit: int) -> ColumnElement[Any]:
+    """The first `limit` elements of a scalar subquery's ordered `array_agg(json_build_object
+    (…) ORDER BY …)` as a JSON array ([] for none): `(SELECT array_agg(…))[1:limit]`, so that a
+    page's lists (a creator's latest reviews, the coming blocked dates) come with the row they
+    belong to, the limit applied after the order."""
+    first = type_coerce(ordered, ARRAY(JSON))[1:limit]
+    return func.coalesce(func.array_to_json(first), literal_column("'[]'::json"))

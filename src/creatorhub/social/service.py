@@ -7,35 +7,36 @@ side the portfolio and the giveaway tool use.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, ScalarSelect, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from creatorhub.social.models import Credential
-
-
-@dataclass(frozen=True)
-class ConnectedPlatform:
-    platform: str
-    username: str | None
-    follower_count: int | None
-    follower_count_at: datetime | None
-    status: str
+from creatorhub.social.models import ConnectionStatus, Credential
 
 
-async def connected_platforms(session: AsyncSession, user_id: uuid.UUID) -> list[ConnectedPlatform]:
-    """The user's connections (any status), by platform name; never their tokens."""
-    rows = await session.execute(
-        select(
-            Credential.platform,
-            Credential.username,
-            Credential.follower_count,
-            Credential.follower_count_at,
-            Credential.status,
-        )
-        .where(Credential.user_id == user_id)
-        .order_by(Credential.platform)
+def active_platforms_of(user_id: ColumnElement[uuid.UUID]) -> ScalarSelect[Any]:
+    """The user's active connections (a disconnected account or one waiting to be reconnected
+    is no current proof) as a JSON array of {platform, username, follower_count,
+    follower_count_at}, by platform name, as SQL correlated to `user_id`: for a page that reads
+    them in its own statement. Never their tokens."""
+    connection = func.json_build_object(
+        "platform",
+        Credential.platform,
+        "username",
+        Credential.username,
+        "follower_count",
+        Credential.follower_count,
+        "follower_count_at",
+        Credential.follower_count_at,
     )
-    return [ConnectedPlatform(*row) for row in rows]
+    return (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(connection, Credential.platform)),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(Credential.user_id == user_id, Credential.status == ConnectionStatus.ACTIVE.value)
+        .scalar_subquery()
+    )

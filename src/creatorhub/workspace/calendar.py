@@ -30,11 +30,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from icalendar import Calendar, Event
-from sqlalchemy import Select, func, literal_column, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change, snapshot
+from creatorhub.db import first_as_json
 from creatorhub.kit.errors import NotFound, Unprocessable
 from creatorhub.kit.tokens import new_token, token_hash
 from creatorhub.workspace.models import BlockedDates, CalendarFeed, Shoot, Upload
@@ -154,6 +155,30 @@ async def list_blocks(
         )
     query = query.order_by(BlockedDates.start_date, BlockedDates.id).limit(limit)
     return list(await session.scalars(query))
+
+
+def blocks_of(
+    user_id: ColumnElement[uuid.UUID], *, from_date: date, to_date: date, limit: int
+) -> ColumnElement[Any]:
+    """`list_blocks`' first page as a JSON array of {start_date, end_date, reason,
+    reason_public}, as SQL correlated to `user_id`: for a page that reads them in its own
+    statement."""
+    block = func.json_build_object(
+        "start_date",
+        BlockedDates.start_date,
+        "end_date",
+        BlockedDates.end_date,
+        "reason",
+        BlockedDates.reason,
+        "reason_public",
+        BlockedDates.reason_public,
+    )
+    return first_as_json(
+        select(func.array_agg(aggregate_order_by(block, BlockedDates.start_date, BlockedDates.id)))
+        .where(BlockedDates.user_id == user_id, *_overlapping(from_date, to_date))  # type: ignore[arg-type]
+        .scalar_subquery(),
+        limit,
+    )
 
 
 # --- the combined view -----------------------------------------------------------------------

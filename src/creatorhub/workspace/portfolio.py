@@ -22,9 +22,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.identity import service as identity
+from creatorhub.identity.models import User
 from creatorhub.kit.clock import utcnow
-from creatorhub.social.models import ConnectionStatus
-from creatorhub.social.service import connected_platforms
+from creatorhub.social.service import active_platforms_of
 from creatorhub.workspace import calendar, reviews
 from creatorhub.workspace.reviews_schemas import (
     UPCOMING_DAYS,
@@ -98,29 +98,30 @@ def _contact(display_name: str, socials: dict[str, Any]) -> ContactOut:
 
 async def get_portfolio(session: AsyncSession, slug: str) -> PortfolioOut:
     """The public view of the creator at `slug`; 404 `creator_not_found` (also for accounts
-    that are not active)."""
-    user, profile, declared = await identity.get_creator_by_slug(session, slug)
-    platforms = [
-        ConnectedPlatformOut(
-            platform=p.platform,
-            username=p.username,
-            follower_count=p.follower_count,
-            follower_count_at=p.follower_count_at,
+    that are not active). One statement: the account and profile with what the other modules
+    show of them (connected platforms, published reviews and their rating, coming blocked
+    dates), each as SQL of the module that owns it."""
+    today, creator = utcnow().date(), User.id.expression
+    row = (
+        await session.execute(
+            identity.creator_by_slug(
+                slug,
+                active_platforms_of(creator).label("platforms"),
+                reviews.published_rating_of(creator).label("rating"),
+                reviews.published_reviews_of(creator, limit=PORTFOLIO_REVIEWS).label("latest"),
+                calendar.blocks_of(
+                    creator,
+                    from_date=today,
+                    to_date=today + timedelta(days=UPCOMING_DAYS),
+                    limit=UPCOMING_BLOCKS,
+                ).label("blocks"),
+            )
         )
-        for p in await connected_platforms(session, user.id)
-        # A disconnected account or one waiting to be reconnected is no current proof.
-        if p.status == ConnectionStatus.ACTIVE.value
-    ]
-    count, average = await reviews.rating_summary(session, user.id)
-    latest = await reviews.published_reviews(session, user.id, limit=PORTFOLIO_REVIEWS)
-    today = utcnow().date()
-    blocks = await calendar.list_blocks(
-        session,
-        user.id,
-        from_date=today,
-        to_date=today + timedelta(days=UPCOMING_DAYS),
-        limit=UPCOMING_BLOCKS,
-    )
+    ).one_or_none()
+    if row is None:
+        raise identity.no_creator_here()
+    user, profile = row.User, row.CreatorProfile
+    count, average = reviews.mean_rating(row.rating["count"], row.rating["total"])
     budget = (
         BudgetOut(
             min_minor=profile.min_budget_minor,
@@ -138,24 +139,17 @@ async def get_portfolio(session: AsyncSession, slug: str) -> PortfolioOut:
         photo_url=profile.photo_url,
         categories=list(profile.categories),
         budget=budget,
-        platforms=platforms,
-        declared_audience=declared,
+        platforms=[ConnectedPlatformOut.model_validate(p) for p in row.platforms],
+        declared_audience=dict(row.estimates),
         rating=RatingSummary(count=count, average_rating=average),
-        reviews=[
-            PublicReviewOut(
-                rating=review.rating,
-                review_text=review.review_text,
-                submitted_at=review.submitted_at,
-            )
-            for review in latest
-        ],
+        reviews=[PublicReviewOut.model_validate(review) for review in row.latest],
         unavailable=[
             UnavailableOut(
-                start_date=block.start_date,
-                end_date=block.end_date,
-                reason=block.reason if block.reason_public else None,
+                start_date=block["start_date"],
+                end_date=block["end_date"],
+                reason=block["reason"] if block["reason_public"] else None,
             )
-            for block in blocks
+            for block in row.blocks
         ],
         contact=_contact(user.display_name, user.socials or {}),
     )

@@ -20,12 +20,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change
+from creatorhub.db import first_as_json
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal, get_user
 from creatorhub.kit.clock import utcnow
@@ -304,30 +307,45 @@ async def submit_review(session: AsyncSession, token: str, form: ReviewForm) -> 
 # --- what the portfolio shows ---------------------------------------------------------------
 
 
-async def published_reviews(
-    session: AsyncSession, user_id: uuid.UUID, *, limit: int
-) -> list[Review]:
-    rows = await session.scalars(
-        select(Review)
-        .where(Review.user_id == user_id, Review.is_published.is_(True))
-        .order_by(Review.submitted_at.desc(), Review.id.desc())
-        .limit(limit)
-    )
-    return list(rows)
-
-
-async def rating_summary(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, Decimal | None]:
-    """Number of published reviews and their mean rating to one decimal (half up), exact: the
-    sum and count are integers and the division is decimal."""
-    row = (
-        await session.execute(
-            select(func.count(Review.id), func.coalesce(func.sum(Review.rating), 0)).where(
-                Review.user_id == user_id, Review.is_published.is_(True)
-            )
-        )
-    ).one()
-    count, total = int(row[0]), int(row[1])
+def mean_rating(count: int, total: int) -> tuple[int, Decimal | None]:
+    """`count` ratings adding up to `total`: the count and their mean to one decimal (half up),
+    exact: the sum and count are integers and the division is decimal."""
     if not count:
         return 0, None
     mean = (Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return count, mean
+
+
+def published_rating_of(user_id: ColumnElement[uuid.UUID]) -> ScalarSelect[Any]:
+    """The number of the user's published reviews and the sum of their ratings, as one JSON
+    object {count, total}, as SQL correlated to `user_id` (`mean_rating` makes the summary)."""
+    return (
+        select(
+            func.json_build_object(
+                "count", func.count(Review.id), "total", func.coalesce(func.sum(Review.rating), 0)
+            )
+        )
+        .where(Review.user_id == user_id, Review.is_published.is_(True))
+        .scalar_subquery()
+    )
+
+
+def published_reviews_of(user_id: ColumnElement[uuid.UUID], *, limit: int) -> ColumnElement[Any]:
+    """The user's published reviews, newest first, at most `limit`, as a JSON array of
+    {rating, review_text, submitted_at}, as SQL correlated to `user_id`."""
+    review = func.json_build_object(
+        "rating",
+        Review.rating,
+        "review_text",
+        Review.review_text,
+        "submitted_at",
+        Review.submitted_at,
+    )
+    return first_as_json(
+        select(
+            func.array_agg(aggregate_order_by(review, Review.submitted_at.desc(), Review.id.desc()))
+        )
+        .where(Review.user_id == user_id, Review.is_published.is_(True))
+        .scalar_subquery(),
+        limit,
+    )

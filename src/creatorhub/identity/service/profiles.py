@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ScalarSelect, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, delete, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,18 +103,47 @@ async def get_creator_profile(
     return profile, {row.platform: row.followers for row in rows}
 
 
+def follower_estimates_of(user_id: ColumnElement[uuid.UUID]) -> ScalarSelect[Any]:
+    """The declared follower estimates as one JSON object, platform → followers, by platform
+    name, as SQL correlated to `user_id` (json, not jsonb, to keep that order)."""
+    # json_object_agg(platform, followers ORDER BY platform)
+    estimates = func.json_object_agg(
+        FollowerEstimate.platform,
+        aggregate_order_by(FollowerEstimate.followers, FollowerEstimate.platform),
+    )
+    return (
+        select(func.coalesce(estimates, literal_column("'{}'::json")))
+        .where(FollowerEstimate.user_id == user_id)
+        .scalar_subquery()
+    )
+
+
+def creator_by_slug(slug: str, *also: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
+    """The active creator at `slug` (case-insensitive): the account, the profile and the
+    follower estimates, with `also` (SQL the caller reads in the same statement, correlated to
+    `User.id`): one round trip for a public page."""
+    estimates = follower_estimates_of(User.id.expression).label("estimates")
+    return (
+        select(User, CreatorProfile, estimates, *also)
+        .join(User, User.id == CreatorProfile.user_id)
+        .where(
+            func.lower(CreatorProfile.slug) == slug.lower(),
+            User.status == AccountStatus.ACTIVE.value,
+        )
+    )
+
+
+def no_creator_here() -> NotFound:
+    return NotFound("no creator has this profile address", code="creator_not_found")
+
+
 async def get_creator_by_slug(
     session: AsyncSession, slug: str
 ) -> tuple[User, CreatorProfile, dict[str, int]]:
-    profile = await session.scalar(
-        select(CreatorProfile).where(func.lower(CreatorProfile.slug) == slug.lower())
-    )
-    user = await session.get(User, profile.user_id) if profile else None
-    if profile is None or user is None or user.status != AccountStatus.ACTIVE.value:
-        raise NotFound("no creator has this profile address", code="creator_not_found")
-    found = await get_creator_profile(session, user.id)
-    assert found is not None
-    return user, found[0], found[1]
+    row = (await session.execute(creator_by_slug(slug))).one_or_none()
+    if row is None:
+        raise no_creator_here()
+    return row.User, row.CreatorProfile, dict(row.estimates)
 
 
 async def put_creator_profile(
