@@ -17,16 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creatorhub.audit.service import record_change
 from creatorhub.config import Settings
 from creatorhub.db import Database
-from creatorhub.identity import passwords
 from creatorhub.identity.models import AccountStatus, AuthSession, AuthToken, User
-from creatorhub.identity.service.lookup import Principal, email_key, user_by_email
-from creatorhub.identity.service.sessions import _reset_attempts, _throttle_login
+from creatorhub.identity.service.lookup import Principal
+from creatorhub.identity.service.sessions import open_login_session
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unauthorized
-from creatorhub.kit.request_context import current_request
 from creatorhub.kit.tokens import new_token, token_hash
 
 PAGE_PREFIX = "chp"
@@ -46,26 +43,12 @@ class BrowserLogin:
 async def browser_login(
     session: AsyncSession, database: Database, settings: Settings, email: str, password: str
 ) -> BrowserLogin:
-    """Check the password as `login` does (same throttling, same one answer for an unknown
-    address and a wrong password) and open a new login session with a page token."""
-    await _throttle_login(database, settings, email)
-    user = await user_by_email(session, email)
-    if not await passwords.verify_password(user.password_hash if user else None, password):
-        raise Unauthorized("wrong e-mail address or password", code="invalid_credentials")
-    assert user is not None and user.password_hash is not None
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = await passwords.hash_password(password)
-    await _reset_attempts(session, f"account:{email_key(email)}")
-    context = current_request()
-    # Always a new session: whatever session cookie the browser held before is never promoted
-    # to a signed-in one (session fixation).
-    auth_session = AuthSession(
-        user_id=user.id,
-        ip=context.ip if context else None,
-        user_agent=context.user_agent if context else None,
+    """Check the password as `login` does (`open_login_session`: the same throttling, the same
+    one answer for an unknown address and a wrong password, a new session every time) and give
+    the session a page token."""
+    user, auth_session = await open_login_session(
+        session, database, settings, email, password, description="signed in on the web pages"
     )
-    session.add(auth_session)
-    await session.flush()
     token = new_token(PAGE_PREFIX)
     session.add(
         AuthToken(
@@ -74,14 +57,6 @@ async def browser_login(
             kind="page",
             expires_at=utcnow() + settings.refresh_token_ttl,
         )
-    )
-    await record_change(
-        session,
-        action="auth.login",
-        entity_type="auth_session",
-        entity_id=auth_session.id,
-        actor_id=user.id,
-        description="signed in on the web pages",
     )
     await session.flush()
     return BrowserLogin(token, auth_session.id, user)

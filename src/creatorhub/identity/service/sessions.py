@@ -165,9 +165,19 @@ async def _issue_tokens(
     )
 
 
-async def login(
-    session: AsyncSession, database: Database, settings: Settings, email: str, password: str
-) -> TokenPair:
+async def open_login_session(
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    email: str,
+    password: str,
+    *,
+    description: str | None = None,
+) -> tuple[User, AuthSession]:
+    """Check the password (throttled; one answer for an unknown address and a wrong password)
+    and open a new login session, audited. The API's `login` gives it tokens; the web pages'
+    `browser_login` a cookie. Always a new session: a session a browser or a client held
+    before is never promoted to a signed-in one (session fixation)."""
     await _throttle_login(database, settings, email)
     user = await user_by_email(session, email)
     # verify_password spends the same time for an unknown account, and both failures share
@@ -192,7 +202,15 @@ async def login(
         entity_type="auth_session",
         entity_id=auth_session.id,
         actor_id=user.id,
+        description=description,
     )
+    return user, auth_session
+
+
+async def login(
+    session: AsyncSession, database: Database, settings: Settings, email: str, password: str
+) -> TokenPair:
+    _, auth_session = await open_login_session(session, database, settings, email, password)
     return await _issue_tokens(session, settings, auth_session.id)
 
 
