@@ -334,20 +334,26 @@ async def hanging_harness(
         yield harness
 
 
+# A transaction held across the call began before the call started to wait; the database's
+# own short transactions meanwhile (a worker's heartbeat, a periodic job) last milliseconds.
+# Looking once the call has waited this long tells one from the other.
+HELD_SECONDS = 0.3
+
+
 async def open_transactions(database: Database, table: str) -> list[str]:
-    """What holds a transaction open in this database: the last statement of every session
-    idle inside one (waiting on something else than the database), and the locks any other
-    session holds on `table`. procrastinate's own pool is left out: the worker's periodic
-    deferrer can be caught between its statement and the pool's COMMIT."""
+    """Transactions of this database open for longer than HELD_SECONDS, other than the
+    caller's: sessions idle inside one (waiting on something else than the database) and
+    sessions holding a lock on `table`. Call it once the call has waited HELD_SECONDS."""
     async with database.session_scope() as session:
         rows = await session.execute(
             text(
-                "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
-                " AND state LIKE 'idle in transaction%' AND query NOT LIKE '%procrastinate%'"
-                " UNION ALL SELECT mode FROM pg_locks WHERE relation = CAST(:table AS regclass)"
-                " AND pid <> pg_backend_pid()"
+                "SELECT a.state || ': ' || a.query FROM pg_stat_activity a"
+                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+                " AND a.xact_start < now() - make_interval(secs => :held)"
+                " AND (a.state LIKE 'idle in transaction%' OR EXISTS (SELECT FROM pg_locks l"
+                " WHERE l.pid = a.pid AND l.relation = CAST(:table AS regclass)))"
             ),
-            {"table": table},
+            {"table": table, "held": HELD_SECONDS},
         )
         return [str(what) for (what,) in rows]
 
@@ -362,6 +368,7 @@ async def test_a_hanging_smtp_server_holds_no_lock_and_the_mail_goes_once(
     try:
         # The worker is in the middle of the SMTP conversation, waiting on the server.
         assert await asyncio.to_thread(inbox.entered.wait, 15), "the message never reached DATA"
+        await asyncio.sleep(HELD_SECONDS)
         assert not worker.done()
         assert await open_transactions(harness.database, "mail.outbox") == []
 

@@ -30,19 +30,26 @@ TIKTOK_TOKEN = "open.tiktokapis.com/v2/oauth/token/"
 AT_ONCE_SECONDS = 2.0
 
 
+# A transaction held across the call began before the call started to wait; the database's
+# own short transactions meanwhile (a worker's heartbeat, a periodic job) last milliseconds.
+# Looking once the call has waited this long tells one from the other.
+HELD_SECONDS = 0.3
+
+
 async def open_transactions(database: Database, table: str) -> list[str]:
-    """What holds a transaction open in this database: the last statement of every session
-    idle inside one (waiting on something else than the database), and the locks any other
-    session holds on `table`. procrastinate's own pool is left out (no worker runs here)."""
+    """Transactions of this database open for longer than HELD_SECONDS, other than the
+    caller's: sessions idle inside one (waiting on something else than the database) and
+    sessions holding a lock on `table`. Call it once the call has waited HELD_SECONDS."""
     async with database.session_scope() as session:
         rows = await session.execute(
             text(
-                "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
-                " AND state LIKE 'idle in transaction%' AND query NOT LIKE '%procrastinate%'"
-                " UNION ALL SELECT mode FROM pg_locks WHERE relation = CAST(:table AS regclass)"
-                " AND pid <> pg_backend_pid()"
+                "SELECT a.state || ': ' || a.query FROM pg_stat_activity a"
+                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+                " AND a.xact_start < now() - make_interval(secs => :held)"
+                " AND (a.state LIKE 'idle in transaction%' OR EXISTS (SELECT FROM pg_locks l"
+                " WHERE l.pid = a.pid AND l.relation = CAST(:table AS regclass)))"
             ),
-            {"table": table},
+            {"table": table, "held": HELD_SECONDS},
         )
         return [str(what) for (what,) in rows]
 
@@ -92,8 +99,9 @@ async def test_the_callback_holds_nothing_while_the_platform_answers(
     async with holding(fake) as held:
         first = asyncio.create_task(client.get(location))
         await asyncio.wait_for(held.entered.wait(), 10)
-        began = time.monotonic()
+        await asyncio.sleep(HELD_SECONDS)
         assert await open_transactions(database, "social.oauth_states") == []
+        began = time.monotonic()
         # The state was used up and committed before the call; nothing locks it.
         async with database.session_scope() as session:
             used = await session.scalar(
@@ -144,8 +152,9 @@ async def test_a_refresh_waiting_on_the_platform_holds_nothing_and_runs_once(
     async with holding(fake) as held:
         first = asyncio.create_task(refresh_due_credentials(database, settings))
         await asyncio.wait_for(held.entered.wait(), 10)
-        began = time.monotonic()
+        await asyncio.sleep(HELD_SECONDS)
         assert await open_transactions(database, "social.credentials") == []
+        began = time.monotonic()
         async with database.session_scope() as session:
             leased = await session.scalar(
                 text(
