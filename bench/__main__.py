@@ -367,12 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     figures["targets"] = [t.as_json() for t in report.targets(figures)]
     figures["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     figures["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    report.write(args.output, figures)
     tables = report.markdown(figures)
-    args.output.with_suffix(".md").write_text(tables)
     print(report.table(figures))
-    print(f"\nwritten: {args.output} and {args.output.with_suffix('.md')}")
-    if args.docs:
+    if args.sections == ["profile"]:
+        # A profile alone measures nothing else: the last full run's results stay.
+        print(f"\nnot written: {args.output} (a profile-only run keeps the last full run's)")
+    else:
+        report.write(args.output, figures)
+        args.output.with_suffix(".md").write_text(tables)
+        print(f"\nwritten: {args.output} and {args.output.with_suffix('.md')}")
+    if args.docs and args.sections != ["profile"]:
         if report.update_docs(DOCS, tables):
             print(f"written: the tables in {DOCS}")
         else:

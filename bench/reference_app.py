@@ -30,8 +30,8 @@ from bench.ledger import CURRENCY, WALLETS, wallet_id
 from creatorhub.db import libpq_url
 
 DATABASE_ENV = "BENCH_REFERENCE_DATABASE_URL"
-# The product's pool per process: `db_pool_size` (10) plus as many on overflow.
-POOL_MIN, POOL_MAX = 10, 20
+# The product's pool per process: `db_pool_size` (20) connections, kept open.
+POOL_MIN, POOL_MAX = 20, 20
 TRANSFER = (
     "SELECT transfer_id FROM ledger.transfer(%s::uuid, %s::uuid, %s, 'bench_http_transfer', %s, %s)"
 )

@@ -144,7 +144,7 @@ def create_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        max_overflow=0,
         connect_args={"options": connection_options(settings)},
         **kwargs,
     )

@@ -38,15 +38,15 @@ PROMPTLY = 2.0  # seconds: an answer that waited for nothing
 
 @pytest.fixture
 def settings(database_url: str, fake_connect: FakeConnect) -> Settings:
-    # One pooled connection (and one overflow): a request holding one while the provider
-    # hangs would show in `checkedout()`, and starve the others.
+    # Two pooled connections: a request holding one while the provider hangs would show in
+    # `checkedout()`, and starve the others.
     return make_settings(
         database_url,
         payments_provider="stripe",
         stripe_api_key="sk_test_provider_calls",
         stripe_webhook_secret="whsec_provider_calls",
         stripe_api_base=fake_connect.url,
-        db_pool_size=1,
+        db_pool_size=2,
     )
 
 

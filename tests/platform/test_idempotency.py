@@ -41,9 +41,9 @@ from creatorhub.kit.idempotency import (
 )
 from helpers import Account, account, assert_problem, scalar
 
-PATH = "/test/idempotency/transfers"
-OTHER_PATH = "/test/idempotency/refunds"
-ANON_PATH = "/test/idempotency/anonymous"
+PATH = "/v1/test/idempotency/transfers"
+OTHER_PATH = "/v1/test/idempotency/refunds"
+ANON_PATH = "/v1/test/idempotency/anonymous"
 ENTITY = "idempotency_test"
 
 
