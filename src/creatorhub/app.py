@@ -50,6 +50,7 @@ from creatorhub.payments.billing_api import router as billing_router
 from creatorhub.payments.tasks import deliver_in_process
 from creatorhub.social.api import router as social_router
 from creatorhub.web.account import router as account_router
+from creatorhub.web.brand import router as brand_pages_router
 from creatorhub.web.errors import install_page_errors
 from creatorhub.web.pages import router as pages_router
 from creatorhub.workspace.api import routers as workspace_routers
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         portfolio_router,
         pages_router,
         account_router,
+        brand_pages_router,
         workspace_pages_router,
     ]
     for router in routers:

@@ -622,6 +622,8 @@ async def marketplace_world(w: World) -> None:
         headers={**owner.headers, **idem()},
     )
 
+    await web_brand_pages(w, owner)
+
     # Analytics over two past days (never today: a request after midnight would be refused).
     admin = await w.admin()
     span = {"from": day(-2), "to": day(-1)}
@@ -634,6 +636,63 @@ async def marketplace_world(w: World) -> None:
     await rec.call(
         "GET", "/v1/admin/marketplace/analytics/financial", params=span, headers=admin.headers
     )
+
+
+async def web_brand_pages(w: World, owner: Account) -> None:
+    """The brand's job pages, in a browser of their own signed in as `owner` (funded)."""
+    rec, client = w.rec, w.client
+    transport = httpx.ASGITransport(app=w.app, client=("203.0.113.8", 40001))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        token = csrf_of((await browser.get("/login")).text)
+        form = {"csrf_token": token, "email": owner.email, "password": PASSWORD}
+        assert (await browser.post("/login", data=form)).status_code == 303
+        api_client = rec.client
+        rec.client = browser
+        try:
+            await rec.call("GET", "/brand")
+            token = csrf_of((await rec.call("GET", "/brand/jobs/new")).text)
+            created = await rec.call(
+                "POST",
+                "/brand/jobs/new",
+                data={
+                    "csrf_token": token,
+                    "title": "Page reel",
+                    "description": "",
+                    "budget": "200",
+                    "currency": "USD",
+                    "influencer_slots": "2",
+                    "influence_min": "0",
+                    "influence_max": "",
+                    "location": "",
+                    "genre": "",
+                    "end_date": day(30),
+                },
+                status=303,
+            )
+            at_job = {"job_uid": created.headers["location"].rsplit("/", 1)[-1]}
+            await rec.call("GET", "/brand/jobs/{job_uid}", at=at_job)
+            token = {"csrf_token": token}
+            await rec.call("POST", "/brand/jobs/{job_uid}/fund", at=at_job, data=token, status=303)
+            slots = []
+            for _ in range(2):
+                who = await market_creator(client)
+                slot = await claim(client, at_job["job_uid"], who)
+                assert slot.status_code == 201, slot.text
+                assert (await submit(client, slot.json()["uid"], who)).status_code == 201
+                slots.append({"claim_uid": slot.json()["uid"]})
+            await rec.call(
+                "POST", "/brand/claims/{claim_uid}/approve", at=slots[0], data=token, status=303
+            )
+            await rec.call(
+                "POST",
+                "/brand/claims/{claim_uid}/reject",
+                at=slots[1],
+                data={**token, "reason": "The link does not open"},
+                status=303,
+            )
+            await rec.call("POST", "/brand/jobs/{job_uid}/close", at=at_job, data=token, status=303)
+        finally:
+            rec.client = api_client
 
 
 async def social_world(w: World) -> None:

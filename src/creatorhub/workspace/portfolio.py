@@ -49,9 +49,14 @@ _EXPONENTS = {
 }
 
 
+def minor_exponent(currency: str) -> int:
+    """How many decimals the currency's minor unit has (2 unless listed above)."""
+    return _EXPONENTS.get(currency, 2)
+
+
 def format_minor(amount: int, currency: str) -> str:
     """`1250000, "USD"` → `12,500`; whole amounts without decimals (no float involved)."""
-    exponent = _EXPONENTS.get(currency, 2)
+    exponent = minor_exponent(currency)
     value = Decimal(amount).scaleb(-exponent)
     if value == value.to_integral_value():
         return f"{int(value):,}"
