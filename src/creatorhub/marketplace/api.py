@@ -28,7 +28,6 @@ from creatorhub.identity.deps import (
 )
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
-from creatorhub.jobs import defer
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound, problem_responses
 from creatorhub.kit.idempotency import OPTIONAL_IDEMPOTENCY_RESPONSES
@@ -56,7 +55,6 @@ from creatorhub.marketplace.schemas import (
     public_job,
     slot_out,
 )
-from creatorhub.marketplace.tasks import issue_refund
 from creatorhub.payments.tasks import provider_in
 
 responses = problem_responses(400, 401, 403, 404, 409, 422)
@@ -240,17 +238,10 @@ async def close_job(
     job_uid: uuid.UUID, principal: BrandPrincipal, session: DbSession, idem: Idempotency
 ) -> JSONResponse:
     """Unapproved slots are released and their shares refunded to where the budget came from."""
-    closing = await service.close_by_brand(
-        session, job_uid=job_uid, brand_id=principal.id, now=utcnow()
-    )
-    await _defer_refund(session, closing)
+    # A refund to a provider is queued with the close, by the service.
+    await service.close_by_brand(session, job_uid=job_uid, brand_id=principal.id, now=utcnow())
     view = await service.brand_job_view(session, job_uid, principal.id)
     return await idem.respond(session, 200, brand_job(view))
-
-
-async def _defer_refund(session: AsyncSession, closing: service.Closing) -> None:
-    if closing.refund is not None and closing.refund_to_provider:
-        await defer(session, issue_refund, refund_uid=str(closing.refund.uid))
 
 
 # --- creators -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import timedelta
 import procrastinate
 import structlog
 
-from creatorhub.jobs import defer, job_app, task_database
+from creatorhub.jobs import job_app, task_database
 from creatorhub.kit.clock import utcnow
 from creatorhub.marketplace import analytics, service
 from creatorhub.marketplace.errors import GuardedRecord, record_refusal
@@ -50,8 +50,6 @@ async def close_ended_jobs(limit: int = 200) -> int:
                 closing = await service.close_ended_job(session, job_uid, now)
                 if closing is None:
                     continue
-                if closing.refund is not None and closing.refund_to_provider:
-                    await defer(session, issue_refund, refund_uid=str(closing.refund.uid))
                 closed += 1
         except GuardedRecord as refusal:
             await record_refusal(database, refusal, None)

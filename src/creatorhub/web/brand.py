@@ -32,7 +32,6 @@ from pydantic import ValidationError
 
 from creatorhub.db import DbSession
 from creatorhub.identity.models import Role
-from creatorhub.jobs import defer
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Forbidden, Problem, Unprocessable
 from creatorhub.kit.state import AppSettings
@@ -40,7 +39,6 @@ from creatorhub.marketplace import queries, service
 from creatorhub.marketplace.errors import GuardedRecord, record_refusal
 from creatorhub.marketplace.models import JobStatus
 from creatorhub.marketplace.schemas import BrandJobOut, JobCreate, SlotOut, brand_job
-from creatorhub.marketplace.tasks import issue_refund
 from creatorhub.payments import wallet
 from creatorhub.payments.schemas import MAX_AMOUNT, check_currency
 from creatorhub.web.account import field_errors, problem_field
@@ -404,10 +402,8 @@ async def close_job(
 ) -> Response:
     _acting(me, moves_money=False)
     async with refusals_as_pages(request):
-        closing = await service.close_by_brand(
+        # A refund to a provider is queued with the close, by the service.
+        await service.close_by_brand(
             session, job_uid=job_uid, brand_id=me.principal.id, now=utcnow()
         )
-    # As the API's close: a refund to a provider is issued by a job, outside the row locks.
-    if closing.refund is not None and closing.refund_to_provider:
-        await defer(session, issue_refund, refund_uid=str(closing.refund.uid))
     return redirect(f"/brand/jobs/{job_uid}", flash="job_closed", request=request)

@@ -19,6 +19,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from creatorhub.audit.service import change_insert
 from creatorhub.db import together
+from creatorhub.jobs import defer, job_app
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import PLATFORM_OWNER_ID, AccountKind, Hold, OwnerType
 from creatorhub.marketplace.models import (
@@ -35,6 +36,9 @@ from creatorhub.marketplace.service.jobs import (
     written_job,
 )
 from creatorhub.payments.providers.base import PaymentProvider
+
+# Deferred by name: the tasks module imports this package.
+REFUND_TASK = "creatorhub.marketplace.tasks.issue_refund"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,10 @@ async def close_job(
         refund = await session.scalar(
             select(UnfilledRefund).where(UnfilledRefund.job_uid == job.uid)
         )
+        if refund is not None:
+            # The provider is asked by a job, outside the job's lock, queued with the close:
+            # whoever closes (the brand over the API or a page, the end date) gets it.
+            await defer(session, job_app.configure_task(REFUND_TASK), refund_uid=str(refund.uid))
         return Closing(job=job, refund=refund, refund_to_provider=refund is not None)
     return Closing(
         job=job, refund=await _refund_to_wallet(session, job, now, actor), refund_to_provider=False
