@@ -14,14 +14,13 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.config import Settings
 from creatorhub.db import Database
-from creatorhub.identity.models import AccountStatus, AuthSession, AuthToken, User
+from creatorhub.identity.models import AuthToken, User
 from creatorhub.identity.service.lookup import Principal
-from creatorhub.identity.service.sessions import open_login_session
+from creatorhub.identity.service.sessions import authenticate, open_login_session
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unauthorized
 from creatorhub.kit.tokens import new_token, token_hash
@@ -67,21 +66,4 @@ async def browser_principal(session: AsyncSession, token: str) -> Principal:
     `invalid_token` (unknown, or the account is gone), `token_revoked`, `token_expired`."""
     if not PAGE_TOKEN.match(token):
         raise Unauthorized("the session cookie is not valid", code="invalid_token")
-    row = (
-        await session.execute(
-            select(AuthToken.expires_at, AuthSession.id, AuthSession.revoked_at, User)
-            .join(AuthSession, AuthSession.id == AuthToken.session_id)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthToken.token_hash == token_hash(token), AuthToken.kind == "page")
-        )
-    ).first()
-    if row is None:
-        raise Unauthorized("the session cookie is not valid", code="invalid_token")
-    expires_at, session_id, revoked_at, user = row
-    if revoked_at is not None:
-        raise Unauthorized("the session was revoked", code="token_revoked")
-    if expires_at <= utcnow():
-        raise Unauthorized("the session has expired", code="token_expired")
-    if user.status == AccountStatus.DELETED.value:
-        raise Unauthorized("the account no longer exists", code="invalid_token")
-    return Principal(user=user, session_id=session_id)
+    return await authenticate(session, token, kind="page", what="session cookie")

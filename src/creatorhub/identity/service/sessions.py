@@ -297,20 +297,26 @@ AUTHENTICATION = Prepared(
     .select_from(_TOKENS)
     .join(_SESSIONS, _SESSIONS.c.id == _TOKENS.c.session_id)
     .join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
-    .where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.kind == "access")
+    .where(
+        _TOKENS.c.token_hash == bindparam("token_hash"),
+        _TOKENS.c.kind == bindparam("kind", type_=_TOKENS.c.kind.type),
+    )
 )
 
 
-async def authenticate(session: AsyncSession, access_token: str) -> Principal:
-    """The principal behind an access token, or 401 with the reason."""
-    result = await send(session, AUTHENTICATION.bind({"token_hash": token_hash(access_token)}))
-    row = result.mappings().first()
+async def authenticate(
+    session: AsyncSession, token: str, *, kind: str = "access", what: str = "access token"
+) -> Principal:
+    """The principal behind a token of `kind` (an API access token; a page's cookie is
+    `page`, `browser.browser_principal`), or 401 with the reason, naming the token `what`."""
+    bound = AUTHENTICATION.bind({"token_hash": token_hash(token), "kind": kind})
+    row = (await send(session, bound)).mappings().first()
     if row is None:
-        raise Unauthorized("the access token is not valid", code="invalid_token")
+        raise Unauthorized(f"the {what} is not valid", code="invalid_token")
     if row["session_revoked_at"] is not None:
         raise Unauthorized("the session was revoked", code="token_revoked")
     if row["token_expires_at"] <= utcnow():
-        raise Unauthorized("the access token has expired", code="token_expired")
+        raise Unauthorized(f"the {what} has expired", code="token_expired")
     if row["status"] == AccountStatus.DELETED.value:
         raise Unauthorized("the account no longer exists", code="invalid_token")
     return Principal.of_row(row, row["auth_session_id"], session)
