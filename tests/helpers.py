@@ -167,3 +167,27 @@ def assert_problem(
 async def scalar(database: Database, sql: str, **params: Any) -> Any:
     async with database.session_scope() as session:
         return (await session.execute(text(sql), params)).scalar()
+
+
+# A transaction held across the call began before the call started to wait; the database's
+# own short transactions meanwhile (a worker's heartbeat, a periodic job) last milliseconds.
+# Looking once the call has waited this long tells one from the other.
+HELD_SECONDS = 0.3
+
+
+async def open_transactions(database: Database, table: str) -> list[str]:
+    """Transactions of this database open for longer than HELD_SECONDS, other than the
+    caller's: sessions idle inside one (waiting on something else than the database) and
+    sessions holding a lock on `table`. Call it once the call has waited HELD_SECONDS."""
+    async with database.session_scope() as session:
+        rows = await session.execute(
+            text(
+                "SELECT a.state || ': ' || a.query FROM pg_stat_activity a"
+                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+                " AND a.xact_start < now() - make_interval(secs => :held)"
+                " AND (a.state LIKE 'idle in transaction%' OR EXISTS (SELECT FROM pg_locks l"
+                " WHERE l.pid = a.pid AND l.relation = CAST(:table AS regclass)))"
+            ),
+            {"table": table, "held": HELD_SECONDS},
+        )
+        return [str(what) for (what,) in rows]

@@ -36,7 +36,7 @@ from creatorhub.mail.tasks import (
     finish_attempt,
     requeue_stalled,
 )
-from helpers import login, register, scalar, unique_email
+from helpers import HELD_SECONDS, login, open_transactions, register, scalar, unique_email
 from process_helpers import free_port
 
 TOKEN_IN_MAIL = re.compile(r"\b(che_[A-Za-z0-9_\-]+)")
@@ -332,30 +332,6 @@ async def hanging_harness(
     )
     async with started(settings, database_url) as harness:
         yield harness
-
-
-# A transaction held across the call began before the call started to wait; the database's
-# own short transactions meanwhile (a worker's heartbeat, a periodic job) last milliseconds.
-# Looking once the call has waited this long tells one from the other.
-HELD_SECONDS = 0.3
-
-
-async def open_transactions(database: Database, table: str) -> list[str]:
-    """Transactions of this database open for longer than HELD_SECONDS, other than the
-    caller's: sessions idle inside one (waiting on something else than the database) and
-    sessions holding a lock on `table`. Call it once the call has waited HELD_SECONDS."""
-    async with database.session_scope() as session:
-        rows = await session.execute(
-            text(
-                "SELECT a.state || ': ' || a.query FROM pg_stat_activity a"
-                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
-                " AND a.xact_start < now() - make_interval(secs => :held)"
-                " AND (a.state LIKE 'idle in transaction%' OR EXISTS (SELECT FROM pg_locks l"
-                " WHERE l.pid = a.pid AND l.relation = CAST(:table AS regclass)))"
-            ),
-            {"table": table, "held": HELD_SECONDS},
-        )
-        return [str(what) for (what,) in rows]
 
 
 async def test_a_hanging_smtp_server_holds_no_lock_and_the_mail_goes_once(

@@ -18,7 +18,7 @@ from creatorhub.db import Database
 from creatorhub.social.models import Credential
 from creatorhub.social.refreshing import record_refresh, take_lease
 from creatorhub.social.tasks import refresh_due_credentials
-from helpers import Account, account, assert_problem, scalar
+from helpers import HELD_SECONDS, Account, account, assert_problem, open_transactions, scalar
 
 from .conftest import connect, consent, start
 from .fake_platforms import FakePlatforms, Gate
@@ -28,30 +28,6 @@ from .test_refresh import stored
 TIKTOK_TOKEN = "open.tiktokapis.com/v2/oauth/token/"
 # Long enough for a loaded machine, far shorter than the platform is held.
 AT_ONCE_SECONDS = 2.0
-
-
-# A transaction held across the call began before the call started to wait; the database's
-# own short transactions meanwhile (a worker's heartbeat, a periodic job) last milliseconds.
-# Looking once the call has waited this long tells one from the other.
-HELD_SECONDS = 0.3
-
-
-async def open_transactions(database: Database, table: str) -> list[str]:
-    """Transactions of this database open for longer than HELD_SECONDS, other than the
-    caller's: sessions idle inside one (waiting on something else than the database) and
-    sessions holding a lock on `table`. Call it once the call has waited HELD_SECONDS."""
-    async with database.session_scope() as session:
-        rows = await session.execute(
-            text(
-                "SELECT a.state || ': ' || a.query FROM pg_stat_activity a"
-                " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
-                " AND a.xact_start < now() - make_interval(secs => :held)"
-                " AND (a.state LIKE 'idle in transaction%' OR EXISTS (SELECT FROM pg_locks l"
-                " WHERE l.pid = a.pid AND l.relation = CAST(:table AS regclass)))"
-            ),
-            {"table": table, "held": HELD_SECONDS},
-        )
-        return [str(what) for (what,) in rows]
 
 
 @asynccontextmanager
