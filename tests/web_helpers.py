@@ -3,10 +3,13 @@ its CSRF token and the cookies the client keeps."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from helpers import PASSWORD
 
@@ -70,3 +73,28 @@ def set_cookie_header(response: httpx.Response, name: str) -> str:
         if header.startswith(f"{name}="):
             return header
     raise AssertionError(f"no Set-Cookie for {name}: {response.headers.get_list('set-cookie')}")
+
+
+@contextlib.asynccontextmanager
+async def signed_in_browser(
+    app: FastAPI, email: str, *, address: tuple[str, int] = ("203.0.113.30", 40030)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of its own (its own cookies), signed in on the pages as `email` (an account
+    made through the API or the pages, with the test password)."""
+    transport = httpx.ASGITransport(app=app, client=address)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        signed_in = await page_login(browser, email)
+        assert signed_in.status_code == 303, signed_in.text[:600]
+        yield browser
+
+
+@contextlib.contextmanager
+def recording_in(recorder: Any, browser: httpx.AsyncClient) -> Iterator[None]:
+    """The round-trip recorder of tests/platform/test_round_trips.py calling through `browser`
+    (a signed-in page session) for a while, then through its own client again."""
+    before = recorder.client
+    recorder.client = browser
+    try:
+        yield
+    finally:
+        recorder.client = before

@@ -50,9 +50,14 @@ from creatorhub.payments.billing_api import router as billing_router
 from creatorhub.payments.tasks import deliver_in_process
 from creatorhub.social.api import router as social_router
 from creatorhub.web.account import router as account_router
+from creatorhub.web.admin import router as admin_pages_router
 from creatorhub.web.brand import router as brand_pages_router
+from creatorhub.web.creator import router as creator_pages_router
 from creatorhub.web.errors import install_page_errors
+from creatorhub.web.funds import router as funds_pages_router
 from creatorhub.web.pages import router as pages_router
+from creatorhub.web.settings import router as settings_pages_router
+from creatorhub.web.studio import router as studio_pages_router
 from creatorhub.workspace.api import routers as workspace_routers
 from creatorhub.workspace.pages import router as workspace_pages_router
 from creatorhub.workspace.portfolio_api import router as portfolio_router
@@ -162,7 +167,12 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         portfolio_router,
         pages_router,
         account_router,
+        settings_pages_router,
         brand_pages_router,
+        funds_pages_router,
+        creator_pages_router,
+        studio_pages_router,
+        admin_pages_router,
         workspace_pages_router,
     ]
     for router in routers:

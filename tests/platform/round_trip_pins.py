@@ -159,4 +159,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/static/api-docs/{path}"): 0,
         ("GET", "/static/{path}"): 0,
     },
+    "web_creator": {},
+    "web_studio": {},
+    "web_admin": {},
 }
