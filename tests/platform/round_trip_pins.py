@@ -162,4 +162,5 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
     "web_creator": {},
     "web_studio": {},
     "web_admin": {},
+    "web_settings": {},
 }

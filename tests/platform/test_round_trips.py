@@ -61,6 +61,7 @@ from psycopg import sql
 from round_trip_pins import PINS
 from round_trips_admin_pages import world as admin_pages_world
 from round_trips_creator_pages import world as creator_pages_world
+from round_trips_settings_pages import world as settings_pages_world
 from round_trips_studio_pages import world as studio_pages_world
 from sqlalchemy.engine import make_url
 from starlette.routing import Mount, Route
@@ -829,6 +830,7 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "web_creator": creator_pages_world,
     "web_studio": studio_pages_world,
     "web_admin": admin_pages_world,
+    "web_settings": settings_pages_world,
 }
 
 
