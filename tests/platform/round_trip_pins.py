@@ -76,6 +76,10 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/v1/subscriptions/{subscription_id}/cancel"): 7,
         ("GET", "/v1/wallet"): 2,
         ("GET", "/v1/wallet/transactions"): 2,
+        ("GET", "/wallet/add-funds"): 2,
+        ("POST", "/wallet/add-funds"): 4,
+        ("GET", "/wallet/add-funds/{intent_id}"): 2,
+        ("POST", "/wallet/add-funds/{intent_id}/pay"): 6,
         ("POST", "/v1/webhooks/{provider}"): 5,
     },
     "marketplace": {

@@ -79,7 +79,7 @@ from review_helpers import creator as portfolio_creator
 from review_helpers import review_form, review_link, shoot
 from round_trips import RoundTripCounter, Trips
 from social.fake_platforms import FakePlatforms, fake_platforms
-from web_helpers import csrf_of
+from web_helpers import csrf_of, recording_in, signed_in_browser
 
 __all__ = ["fake_platforms"]
 
@@ -442,8 +442,25 @@ async def web_account_pages(w: World) -> None:
             rec.client = api_client
 
 
+async def web_funds_pages(w: World) -> None:
+    """A brand's wallet top-up on the pages: the form, the sandbox checkout, paying."""
+    rec = w.rec
+    payer = await account(w.client, roles=["brand"])
+    await fund_wallet(w.client, payer.headers, 20_00)  # an earlier payment on the form's list
+    async with signed_in_browser(w.app, payer.email) as browser:
+        with recording_in(rec, browser):
+            token = csrf_of((await rec.call("GET", "/wallet/add-funds")).text)
+            form = {"csrf_token": token, "amount": "80", "currency": "USD"}
+            started = await rec.call("POST", "/wallet/add-funds", data=form, status=303)
+            at = {"intent_id": started.headers["location"].rsplit("/", 1)[-1]}
+            await rec.call("GET", "/wallet/add-funds/{intent_id}", at=at)
+            pay = {"csrf_token": token}
+            await rec.call("POST", "/wallet/add-funds/{intent_id}/pay", at=at, data=pay, status=303)
+
+
 async def payments_world(w: World) -> None:
     rec, client = w.rec, w.client
+    await web_funds_pages(w)
 
     # Funding: intent, confirmation, the provider's webhook crediting the wallet.
     payer = await account(client)

@@ -168,21 +168,21 @@ def _new_job_form(
     )
 
 
-def _minor_units(text: str, currency: str) -> int:
-    """A budget typed in major units (`1250.50`), exactly in minor units; ValueError with the
-    reason when it is not an amount of that currency."""
+def minor_units(text: str, currency: str, *, noun: str = "amount") -> int:
+    """An amount typed in major units (`1250.50`), exactly in minor units; ValueError with the
+    reason (naming the field's `noun`) when it is not an amount of that currency."""
     try:
         amount = Decimal(text.strip().replace(",", ""))
     except InvalidOperation:
-        raise ValueError("Enter the budget as a number, e.g. 1250.50.") from None
+        raise ValueError(f"Enter the {noun} as a number, e.g. 1250.50.") from None
     exponent = minor_exponent(currency)
     if not amount.is_finite() or amount <= 0:
-        raise ValueError("Enter a budget above zero.")
+        raise ValueError(f"Enter {'a' if noun[0] not in 'aeiou' else 'an'} {noun} above zero.")
     minor = amount.scaleb(exponent)
     if minor != minor.to_integral_value():
         raise ValueError(f"{currency} amounts have at most {exponent} decimals.")
     if minor > MAX_AMOUNT:
-        raise ValueError("This budget is larger than the platform takes in one job.")
+        raise ValueError(f"This {noun} is larger than the platform takes at once.")
     return int(minor)
 
 
@@ -222,7 +222,7 @@ def _job_create(values: dict[str, str]) -> tuple[JobCreate | None, dict[str, str
             errors[name] = str(error)
     if "currency" not in errors:
         try:
-            body["budget"] = _minor_units(values["budget"], body["currency"])
+            body["budget"] = minor_units(values["budget"], body["currency"], noun="budget")
         except ValueError as error:
             errors["budget"] = str(error)
     try:
