@@ -268,3 +268,33 @@ def _window(
             )
         )
     return query.order_by(model.date, sort, model.id).limit(limit)
+
+
+async def recent_shoots(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    now: datetime,
+    limit: int,
+    completed: bool | None = None,
+) -> list[tuple[Shoot, ReviewStatus]]:
+    """The user's latest shoots first (date, then time, then id, descending), each with its
+    review state, in one statement: what the creator's pages list."""
+    query = select(Shoot).where(Shoot.user_id == user_id)
+    if completed is not None:
+        query = query.where(Shoot.completed.is_(completed))
+    sort = _sort_key(Shoot)
+    query = query.order_by(Shoot.date.desc(), sort.desc(), Shoot.id.desc()).limit(limit)
+    return await shoots_with_status(session, query, now)
+
+
+async def recent_uploads(session: AsyncSession, user_id: uuid.UUID, *, limit: int) -> list[Upload]:
+    """The user's latest uploads first (date, then time, then id, descending)."""
+    sort = _sort_key(Upload)
+    query = (
+        select(Upload)
+        .where(Upload.user_id == user_id)
+        .order_by(Upload.date.desc(), sort.desc(), Upload.id.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
