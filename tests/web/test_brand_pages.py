@@ -19,6 +19,10 @@ from market_helpers import brand, claim, creator, submit
 from payment_helpers import wallet
 from web_helpers import csrf_of, form_token, page_login
 
+def money(minor: int) -> str:
+    return f"USD {minor // 100}" + (f".{minor % 100:02}" if minor % 100 else "")
+
+
 JOB_PATH = re.compile(r"^/brand/jobs/([0-9a-f-]{36})$")
 
 
@@ -125,6 +129,13 @@ async def test_a_job_from_creation_to_close_on_the_pages(
 
         page = await browser.get(f"/brand/jobs/{job_uid}")
         assert "creator is paid" in page.text and "approved" in page.text
+        # Each slot names its creator (a link to the portfolio), and the figures add up.
+        me = (await client.get("/v1/me", headers=first.headers)).json()
+        slug = me["creator_profile"]["slug"]
+        assert f'<a href="/portfolio/{slug}">{me["display_name"]}</a>' in page.text
+        assert 'id="figure-claimed">2 of 2<' in page.text
+        assert 'id="figure-approved">1<' in page.text
+        assert f'id="figure-paid">{money(net)}<' in page.text
         closed = await browser.post(
             f"/brand/jobs/{job_uid}/close", data={"csrf_token": csrf_of(page.text)}
         )
@@ -132,6 +143,7 @@ async def test_a_job_from_creation_to_close_on_the_pages(
         page = await browser.get(f"/brand/jobs/{job_uid}")
         assert "The job is closed" in page.text and ">Closed<" in page.text
         assert 'id="refunded">USD 100<' in page.text
+        assert 'id="figure-refunded">USD 100<' in page.text
         assert (await wallet(client, owner.headers))["available"] == 400_00
         dashboard = await browser.get("/brand")
         assert "USD 400" in dashboard.text and f'href="/brand/jobs/{job_uid}"' in dashboard.text

@@ -48,8 +48,9 @@ _refunds = UnfilledRefund.__table__.alias("refund")
 _EMPTY = literal([], JSONB)
 
 
-def _slot_record(slot: Any) -> ColumnElement[Record]:
-    """One slot as {"slot": row, "payout": row or null, "submissions": [rows, oldest first]}."""
+def _slot_record(slot: Any, *, with_creator: bool = False) -> ColumnElement[Record]:
+    """One slot as {"slot": row, "payout": row or null, "submissions": [rows, oldest first]},
+    and `with_creator` (the brand's view) "creator": the claiming creator's public name."""
     payout = (
         select(func.to_jsonb(_payouts.table_valued()))
         .where(_payouts.c.influencer_job_uid == slot.c.uid)
@@ -71,9 +72,17 @@ def _slot_record(slot: Any) -> ColumnElement[Record]:
         .where(_submissions.c.influencer_job_uid == slot.c.uid)
         .scalar_subquery()
     )
-    return func.jsonb_build_object(
-        "slot", func.to_jsonb(slot.table_valued()), "payout", payout, "submissions", submissions
-    )
+    fields: list[Any] = [
+        "slot",
+        func.to_jsonb(slot.table_valued()),
+        "payout",
+        payout,
+        "submissions",
+        submissions,
+    ]
+    if with_creator:
+        fields += ["creator", identity.public_name_of(slot.c.user_uid)]
+    return func.jsonb_build_object(*fields)
 
 
 # --- public listings --------------------------------------------------------------------------
@@ -157,7 +166,11 @@ def _brand_jobs() -> Select[Job, int, Any, Any]:
     slots = (
         select(
             func.coalesce(
-                func.jsonb_agg(aggregate_order_by(_slot_record(_slots), _slots.c.slot_number)),
+                func.jsonb_agg(
+                    aggregate_order_by(
+                        _slot_record(_slots, with_creator=True), _slots.c.slot_number
+                    )
+                ),
                 _EMPTY,
             )
         )

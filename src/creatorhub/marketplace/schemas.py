@@ -115,6 +115,13 @@ class PayoutRecordOut(BaseModel):
     payed_at: datetime | None = Field(description="when a payout took it out of the platform")
 
 
+class CreatorNameOut(BaseModel):
+    """Who claimed a slot, as others see them."""
+
+    display_name: str
+    slug: str | None = Field(description="the creator's public portfolio address, if any")
+
+
 class SlotOut(BaseModel):
     """One claimed slot (seed 000 `influencer_jobs`)."""
 
@@ -134,6 +141,9 @@ class SlotOut(BaseModel):
     closed_at: datetime | None
     submissions: list[SubmissionOut] = []
     payout: PayoutRecordOut | None = None
+    creator: CreatorNameOut | None = Field(
+        default=None, description="who claimed the slot: in the brand's view of its job"
+    )
 
 
 class RefundOut(BaseModel):
@@ -230,6 +240,8 @@ def slot_out(record: Record) -> SlotOut:
     out.submissions = [SubmissionOut.model_validate(s) for s in record["submissions"]]
     payout = record["payout"]
     out.payout = PayoutRecordOut.model_validate(payout) if payout is not None else None
+    creator = record.get("creator")
+    out.creator = CreatorNameOut.model_validate(creator) if creator is not None else None
     return out
 
 

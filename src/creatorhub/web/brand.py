@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -322,6 +323,43 @@ def awaits_review(job: BrandJobOut, slot: SlotOut) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class JobFigures:
+    """What a job did with its money and its slots, from the brand's view of it (no query)."""
+
+    claimed: int
+    awaiting_review: int
+    approved: int
+    paid_to_creators: int  # net of the platform's fee
+    platform_fees: int
+    refunded: int
+    in_escrow: int
+    approval_rate: int | None  # percent of the submitted slots that were approved
+    hours_to_approval: float | None  # the mean, from a claim to its approval
+
+    @classmethod
+    def of(cls, job: BrandJobOut) -> JobFigures:
+        payouts = [slot.payout for slot in job.slots if slot.payout is not None]
+        submitted = [slot for slot in job.slots if slot.submissions]
+        approved = [slot for slot in job.slots if slot.content_approved_at is not None]
+        waits = [
+            (slot.content_approved_at - slot.assigned_at).total_seconds() / 3600
+            for slot in approved
+            if slot.content_approved_at is not None
+        ]
+        return cls(
+            claimed=len(job.slots),
+            awaiting_review=sum(awaits_review(job, slot) for slot in job.slots),
+            approved=len(approved),
+            paid_to_creators=sum(p.net_amount for p in payouts),
+            platform_fees=sum(p.platform_fee for p in payouts),
+            refunded=job.refund.refunded if job.refund is not None else 0,
+            in_escrow=job.escrow_balance,
+            approval_rate=round(100 * len(approved) / len(submitted)) if submitted else None,
+            hours_to_approval=round(sum(waits) / len(waits), 1) if waits else None,
+        )
+
+
 @router.get("/brand/jobs/{job_uid}", response_class=HTMLResponse)
 async def job_page(request: Request, job_uid: uuid.UUID, me: Brand, session: DbSession) -> Response:
     job = brand_job(await service.brand_job_view(session, job_uid, me.principal.id))
@@ -333,6 +371,7 @@ async def job_page(request: Request, job_uid: uuid.UUID, me: Brand, session: DbS
         slot_state=slot_state,
         awaits_review=awaits_review,
         unclaimed=max(job.max_slots - len(job.slots), 0),
+        figures=JobFigures.of(job),
     )
 
 

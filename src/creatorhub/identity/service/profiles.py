@@ -118,6 +118,20 @@ def follower_estimates_of(user_id: ColumnElement[uuid.UUID]) -> ScalarSelect[Any
     )
 
 
+def public_name_of(user_id: ColumnElement[uuid.UUID]) -> ScalarSelect[Any]:
+    """Who a user is to others, as SQL correlated to `user_id`: a JSON object with the display
+    name and, for a creator with a public profile, its slug (null for no such user)."""
+    return (
+        select(
+            func.jsonb_build_object("display_name", User.display_name, "slug", CreatorProfile.slug)
+        )
+        .select_from(User)
+        .outerjoin(CreatorProfile, CreatorProfile.user_id == User.id)
+        .where(User.id == user_id)
+        .scalar_subquery()
+    )
+
+
 def creator_by_slug(slug: str, *also: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
     """The active creator at `slug` (case-insensitive): the account, the profile and the
     follower estimates, with `also` (SQL the caller reads in the same statement, correlated to
