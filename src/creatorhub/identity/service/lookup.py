@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, func, select, type_coerce
+from sqlalchemy import JSON, func, select, tuple_, type_coerce
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -187,3 +187,36 @@ async def account_profiles(session: AsyncSession, user_id: uuid.UUID) -> Account
         # By platform, as the profile shows them.
         followers={str(k): int(v) for k, v in sorted((counts or {}).items())},
     )
+
+
+def _like_pattern(text_: str) -> str:
+    """`text_` as a literal inside a LIKE pattern (its wildcards and the escape escaped)."""
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search_users(
+    session: AsyncSession,
+    query: str,
+    *,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[User]:
+    """Accounts (deleted ones left out) whose e-mail address starts with `query` or whose
+    display name contains it, case-insensitively; every account for an empty `query`. Newest
+    first; `before` is the (created_at, id) of the last one already seen (the admin pages)."""
+    statement = (
+        select(User)
+        .where(User.status != AccountStatus.DELETED.value)
+        .order_by(User.created_at.desc(), User.id.desc())
+        .limit(limit)
+    )
+    wanted = query.strip()
+    if wanted:
+        literal = _like_pattern(wanted.lower())
+        statement = statement.where(
+            func.lower(User.email).like(f"{literal}%", escape="\\")
+            | func.lower(User.display_name).like(f"%{literal}%", escape="\\")
+        )
+    if before is not None:
+        statement = statement.where(tuple_(User.created_at, User.id) < before)
+    return list((await session.scalars(statement)).all())
