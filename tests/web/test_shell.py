@@ -22,7 +22,7 @@ from conftest import make_settings
 from creatorhub.app import create_app
 from creatorhub.db import Database
 from creatorhub.identity.models import Role
-from creatorhub.kit.errors import Conflict
+from creatorhub.kit.errors import Conflict, TooManyRequests
 from creatorhub.web.csrf import CSRF_CHECKS
 from creatorhub.web.errors import is_page_request
 from creatorhub.web.session import SignedIn, page_role
@@ -514,3 +514,42 @@ async def test_malformed_forms_get_a_page(client: httpx.AsyncClient) -> None:
     assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
     assert "Some of what you entered is not valid" in page.text
     assert session_cookie(client) is None
+
+
+async def test_too_many_sign_ins_say_when_to_try_again(app: FastAPI) -> None:
+    email = unique_email("throttled")
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.16", 40008))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        assert (await page_register(browser, email)).status_code == 303
+        answers = [await page_login(browser, email, password="wrong-" + PASSWORD) for _ in range(6)]
+    assert [a.status_code for a in answers] == [401] * 5 + [429]
+    throttled = answers[-1]
+    assert int(throttled.headers["retry-after"]) > 0
+    assert "Too many sign-in attempts" in throttled.text
+    assert f'value="{email}"' in throttled.text  # what was typed stays
+
+
+async def test_an_error_page_keeps_the_problems_retry_after(app: FastAPI) -> None:
+    async def busy() -> None:
+        raise TooManyRequests("slow down", retry_after=90)
+
+    path = f"/test-{uuid.uuid4().hex[:8]}/busy"
+    app.add_api_route(path, busy)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.17", 40009))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        page = await browser.get(path)
+    assert page.status_code == 429 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["retry-after"] == "90"
+    assert page.headers["cache-control"] == "no-store"
+    assert "Slow down" in page.text or "slow down" in page.text
+    assert "Wait 90 seconds, then try again." in page.text
+
+
+async def test_the_sign_in_page_says_when_the_browser_is_signed_in(app: FastAPI) -> None:
+    async with signed_in_client(app) as (browser, _):
+        page = await browser.get("/login")
+        assert page.status_code == 200 and 'id="signed-in-note"' in page.text
+        assert 'href="/account"' in page.text
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.18", 40010))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anonymous:
+        assert 'id="signed-in-note"' not in (await anonymous.get("/login")).text

@@ -115,15 +115,15 @@ async def login(
             if isinstance(problem, TooManyRequests)
             else "Wrong e-mail address or password."
         )
-        raise PageError(
-            _login_form(
-                request,
-                email=email,
-                next_path=target,
-                errors={"form": text},
-                status_code=problem.status,
-            )
-        ) from None
+        form = _login_form(
+            request,
+            email=email,
+            next_path=target,
+            errors={"form": text},
+            status_code=problem.status,
+        )
+        form.headers.update(problem.headers)  # a 429's Retry-After
+        raise PageError(form) from None
     response = redirect(target, flash="signed_in", request=request)
     # A new token for a new session: the cookie the browser had before (if any) is replaced,
     # never promoted; the role choice of whoever used the browser before goes with it.

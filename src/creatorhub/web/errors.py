@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creatorhub.kit.errors import Problem
 from creatorhub.kit.request_context import current_request_id
-from creatorhub.web.render import PageError, render
+from creatorhub.web.render import PRIVATE, PageError, render
 from creatorhub.web.session import LoginRequired
 
 # Paths that are never pages: the API, static files, and what machines read.
@@ -60,14 +60,28 @@ def is_page_request(request: Request) -> bool:
     return not (path in NOT_PAGES or path.startswith(NOT_PAGE_PREFIXES))
 
 
-def error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+def error_page(
+    request: Request,
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The error page; `headers` are the problem's own (a `Retry-After`, which the page also
+    puts in words)."""
     heading, advice = EXPLANATIONS.get(
         status, ("This request could not be completed", "Go back and try again.")
     )
+    retry_after = (headers or {}).get("Retry-After", "")
+    if retry_after.isdigit():
+        seconds = int(retry_after)
+        wait = f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
+        advice = f"Wait {wait}, then try again."
     return render(
         request,
         "error.html",
         status,
+        headers={**PRIVATE, **(headers or {})},
         heading=heading,
         detail=detail,
         advice=advice,
@@ -94,7 +108,7 @@ def _pages_first(
 
 def _problem_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return error_page(request, exc.status, exc.detail)
+    return error_page(request, exc.status, exc.detail, headers=exc.headers)
 
 
 def _validation_page(request: Request, exc: Exception) -> Response:
