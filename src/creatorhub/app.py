@@ -58,6 +58,7 @@ from creatorhub.web.funds import router as funds_pages_router
 from creatorhub.web.pages import router as pages_router
 from creatorhub.web.settings import router as settings_pages_router
 from creatorhub.web.studio import router as studio_pages_router
+from creatorhub.web.wallet_pages import router as wallet_pages_router
 from creatorhub.workspace.api import routers as workspace_routers
 from creatorhub.workspace.pages import router as workspace_pages_router
 from creatorhub.workspace.portfolio_api import router as portfolio_router
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         brand_pages_router,
         funds_pages_router,
         creator_pages_router,
+        wallet_pages_router,
         studio_pages_router,
         admin_pages_router,
         workspace_pages_router,

@@ -273,15 +273,18 @@ async def onboarding_link(
     account_id: uuid.UUID,
     user_id: uuid.UUID,
     base_url: str,
+    return_path: str | None = None,
 ) -> str:
-    """Where the payee finishes onboarding at the provider."""
+    """Where the payee finishes onboarding at the provider. They come back to `return_path`
+    (a page of this site: the payouts page) or, by default, to the account's API address."""
     account = await get_own_payout_account(session, account_id, user_id)
     provider = provider_for(account.provider)
     await _leave_transaction(session, provider)
+    api = f"{base_url}/v1/payout-accounts/{account.id}"
     return await provider.payee_onboarding_link(
         account_reference=account.provider_reference,
-        return_url=f"{base_url}/v1/payout-accounts/{account.id}",
-        refresh_url=f"{base_url}/v1/payout-accounts/{account.id}/onboarding-link",
+        return_url=f"{base_url}{return_path}" if return_path else api,
+        refresh_url=f"{base_url}{return_path}" if return_path else f"{api}/onboarding-link",
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.kit.errors import Unprocessable
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import AccountKind, OwnerType
+from creatorhub.ledger.models import Account, AccountKind, OwnerType
 from creatorhub.payments.models import PendingEarning
 from creatorhub.payments.payouts import open_payouts_total_of
 
@@ -91,6 +91,22 @@ async def summary(session: AsyncSession, user_id: uuid.UUID, currency: str) -> W
         pending_items=pending_items,
         in_payout=int(row.in_payout),
     )
+
+
+async def currencies(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """The currencies the user has a wallet in, the first one opened first (the wallet page's
+    default and its currency links)."""
+    rows = await session.scalars(
+        select(Account.currency)
+        .where(
+            Account.owner_type == OwnerType.USER,
+            Account.owner_id == user_id,
+            Account.kind.in_([AccountKind.WALLET_AVAILABLE, AccountKind.WALLET_PENDING]),
+        )
+        .group_by(Account.currency)
+        .order_by(func.min(Account.created_at), Account.currency)
+    )
+    return list(rows.all())
 
 
 @dataclass(frozen=True)
