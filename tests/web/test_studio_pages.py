@@ -13,10 +13,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from helpers import Account, account
+from helpers import PASSWORD, Account, account
 from review_helpers import creator, review_form, reviews_of, shoot
+from web import test_browser as shared
+from web.test_browser import DESKTOP, LiveServer
+from web.test_shell_browser import AXE, AXE_PRESENT, CSP_LISTENER, Walk
 from web_helpers import csrf_of, form_token, signed_in_browser
 
 SHOOT_PATH = re.compile(r"^/studio/shoots/([0-9a-f-]{36})$")
@@ -419,3 +423,82 @@ async def test_refusals_change_nothing(app: FastAPI, client: httpx.AsyncClient) 
     assert (await api_get(client, me, "/v1/workspace/calendar/blocks"))["items"] == []
     assert (await client.get("/portfolio/stolen-slug")).status_code == 404
     assert (await client.get(link_path)).status_code == 410  # used by the review, as it was
+
+
+# --- in a real Chromium, at a phone's width and a desktop's -----------------------------------
+
+# The live server and the browser of the existing browser test, as fixtures of this module.
+live_server, browser, chromium_path = shared.live_server, shared.browser, shared.chromium_path
+PHONE_375 = (375, 812)
+
+
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("phone", PHONE_375)])
+async def test_the_studio_in_chromium(
+    browser: Any, live_server: LiveServer, label: str, viewport: Any
+) -> None:
+    """Every studio page fits the screen, runs under the CSP without a violation and passes
+    the accessibility checks; the preview follows the typing; Copy copies the review link."""
+    from playwright.async_api import expect
+
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as api:
+        me, _ = await creator(api)
+        long_name = "Supercalifragilisticexpialidocious Productions International"
+        planned = await shoot(api, me, completed=False, brand_name=long_name, day=str(today))
+        done = await shoot(api, me, brand_name="Reviewed Brand", day=str(today))
+        response = await api.post(
+            "/v1/workspace/calendar/blocks",
+            json={"start_date": str(today), "reason": "A very long reason for being away"},
+            headers=me.headers,
+        )
+        assert response.status_code == 201, response.text
+
+    width, height = viewport
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    await context.add_init_script(CSP_LISTENER)
+    if AXE_PRESENT:
+        await context.add_init_script(path=str(AXE))
+    page = await context.new_page()
+    walk = Walk(page, f"studio_{label}", live_server)
+    await walk.goto("/login")
+    await page.get_by_label("E-mail address").fill(me.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Sign in").click()
+
+    await walk.goto("/studio/portfolio")
+    await walk.check("portfolio")
+    await page.get_by_label("Name shown", exact=True).fill("Typed <b>Live</b>")
+    await page.get_by_label("Categories", exact=True).fill("Travel, Food")
+    await page.get_by_label("From", exact=True).fill("100")
+    preview = page.locator(".studio-preview")
+    await expect(preview.locator("[data-preview=display_name]")).to_have_text("Typed <b>Live</b>")
+    await expect(preview.locator("[data-preview-list] li")).to_have_text(["Travel", "Food"])
+    await expect(preview.locator("[data-preview-budget]")).to_have_text("EUR 100 – 2500")
+    assert await preview.locator("b").count() == 0  # typed markup stays text
+
+    await walk.goto("/studio/shoots")
+    await walk.check("shoots")
+    await walk.goto(f"/studio/shoots/{planned}")
+    await walk.check("shoot")
+    await walk.goto("/studio/uploads")
+    await walk.check("uploads")
+    await walk.goto("/studio/calendar")
+    await expect(page.locator(f'td[data-day="{today}"]')).to_contain_text("Supercali")
+    await walk.check("calendar")
+
+    await walk.goto("/studio/reviews")
+    await walk.check("reviews")
+    async with page.expect_navigation():
+        await page.locator(f"#shoot-{done} button").first.click()
+    await walk.check("review_link")
+    url = await page.get_by_label("Review link").input_value()
+    assert f"{live_server.url}/review/review_" in url
+    await page.get_by_role("button", name="Copy the link").click()
+    await expect(page.locator("#review-url-status")).to_have_text("Copied.")
+    assert await page.evaluate("navigator.clipboard.readText()") == url
+    await context.close()
+    if AXE_PRESENT:
+        for finding in walk.axe_findings:
+            print(f"axe ({label}, {finding['page']}): {finding['impact']} {finding['id']}")
