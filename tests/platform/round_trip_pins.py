@@ -213,6 +213,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/admin/payouts/release"): 6,
         ("GET", "/admin/users"): 2,
         ("GET", "/admin/users/{user_id}"): 2,
+        ("POST", "/admin/users/{user_id}/age-verification"): 6,
         ("POST", "/admin/users/{user_id}/roles"): 6,
         ("POST", "/admin/users/{user_id}/status"): 6,
     },

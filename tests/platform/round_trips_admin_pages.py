@@ -22,8 +22,8 @@ def day(offset: int) -> str:
 
 async def world(w: Any) -> None:
     """An administrator's browser over every admin page: an account found, its roles set, it
-    suspended; the ledger checked; a payee below the minimum paid out; a fee set; two past
-    days rolled up; the logs read."""
+    suspended, its age check recorded; the ledger checked; a payee below the minimum paid out;
+    a fee set; two past days rolled up; the logs read."""
     rec, client = w.rec, w.client
     target = await account(client, roles=["creator"])
     payee = await account(client, roles=["creator"])
@@ -49,6 +49,13 @@ async def world(w: Any) -> None:
                 "/admin/users/{user_id}/status",
                 at=at,
                 data={**token, "status": "suspended", "reason": "spam reports"},
+                status=303,
+            )
+            await rec.call(
+                "POST",
+                "/admin/users/{user_id}/age-verification",
+                at=at,
+                data={**token, "method": "document_check", "result": "passed"},
                 status=303,
             )
 

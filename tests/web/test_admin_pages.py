@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from creatorhub.db import Database
+from creatorhub.web import admin as admin_pages
 from helpers import Account, account, assert_problem, grant_roles, scalar
 from market_helpers import brand, claim, creator, open_job, submit
 from money_fixtures import ledger_verified  # noqa: F401 - the ledger is checked after each test
@@ -294,3 +296,59 @@ async def test_analytics_after_a_job_is_approved(
             data={"csrf_token": csrf_of(page.text), "from": "2001-01-01", "to": "2003-01-01"},
         )
         assert refused.status_code == 422 and "366 days" in refused.text
+
+
+async def test_accounts_are_paged_and_an_age_check_is_recorded(
+    app: FastAPI, client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_pages, "USERS_PER_PAGE", 2)
+    made = [await account(client, email=f"paged{n}.admin@example.com") for n in range(3)]
+    async with admin_browser(app, client, database) as (browser, _):
+        first = await browser.get("/admin/users", params={"q": "paged"})
+        assert [f"/admin/users/{who.id}" in first.text for who in made] == [False, True, True]
+        more = re.search(r'href="(/admin/users\?[^"]+)" rel="next"', first.text)
+        assert more, first.text
+        second = await browser.get(more.group(1).replace("&amp;", "&"))
+        assert f"/admin/users/{made[0].id}" in second.text and 'rel="next"' not in second.text
+        assert f"/admin/users/{made[1].id}" not in second.text
+
+        page = await browser.get(f"/admin/users/{made[0].id}")
+        token = csrf_of(page.text)
+        wrong = await browser.post(
+            f"/admin/users/{made[0].id}/age-verification",
+            data={"csrf_token": token, "method": "a passport photo", "result": "passed"},
+        )
+        assert wrong.status_code == 422 and "Choose how the age was checked" in wrong.text
+        recorded = await browser.post(
+            f"/admin/users/{made[0].id}/age-verification",
+            data={"csrf_token": token, "method": "document_check", "result": "passed"},
+        )
+        assert recorded.status_code == 303, recorded.text
+    row = await scalar(
+        database,
+        "SELECT age_verification_method || ':' || age_verification_result FROM identity.users"
+        " WHERE id = CAST(:id AS uuid)",
+        id=made[0].id,
+    )
+    assert row == "document_check:passed"
+
+
+async def test_a_suspended_administrator_is_refused(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    target = await account(client, roles=["creator"])
+    async with admin_browser(app, client, database) as (browser, admin):
+        token = csrf_of((await browser.get("/admin/users")).text)
+        other = await an_admin(client, database)
+        suspended = await client.post(
+            f"/v1/admin/users/{admin.id}/status",
+            json={"status": "suspended", "reason": "compromised"},
+            headers=other.headers,
+        )
+        assert suspended.status_code == 200, suspended.text
+        assert (await browser.get("/admin/users")).status_code == 403
+        refused = await browser.post(
+            f"/admin/users/{target.id}/roles", data={"csrf_token": token, "roles": ["admin"]}
+        )
+        assert refused.status_code == 403
+    assert await roles_of(database, target.id) == ["creator"]

@@ -28,7 +28,7 @@ from creatorhub.audit import service as audit
 from creatorhub.db import DbSession
 from creatorhub.identity import service as identity
 from creatorhub.identity.models import AccountStatus, Role, User
-from creatorhub.identity.schemas import SetRolesRequest, SetStatusRequest
+from creatorhub.identity.schemas import AgeVerificationIn, SetRolesRequest, SetStatusRequest
 from creatorhub.identity.service.lookup import search_users
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Forbidden, Problem, Unprocessable
@@ -62,6 +62,7 @@ FLASHES.update(
     {
         "admin_roles_set": ("ok", "The roles are saved."),
         "admin_status_set": ("ok", "The account's status is changed."),
+        "admin_age_recorded": ("ok", "The outcome of the age check is recorded."),
         "admin_payout_released": ("ok", "The payout is released; it is on its way to the payee."),
         "admin_fee_set": ("ok", "The fee is saved; it applies to transactions from now on."),
         "admin_rollup_done": ("ok", "The analytics of these days are recomputed."),
@@ -119,6 +120,16 @@ async def users_page(
     )
 
 
+# The methods of an age check, as `AgeVerificationIn` takes them, with their labels.
+AGE_METHODS = {
+    "document_check": "Identity document checked",
+    "id_provider": "Identity provider",
+    "credit_card": "Credit card",
+    "facial_estimation": "Facial age estimation",
+    "manual_review": "Manual review",
+}
+
+
 def _user_page(
     request: Request,
     user: User,
@@ -138,6 +149,7 @@ def _user_page(
         statuses=[s.value for s in AccountStatus if s is not AccountStatus.DELETED],
         checked=list(user.roles) if roles is None else roles,
         status=status or {"status": "", "reason": ""},
+        age_methods=AGE_METHODS,
         errors=errors or {},
     )
 
@@ -209,6 +221,27 @@ async def set_status(
     user = await identity.get_user(session, user_id)
     errors = {k: v for k, v in errors.items() if v}
     raise PageError(_user_page(request, user, errors=errors, status=typed, status_code=status_code))
+
+
+@router.post("/admin/users/{user_id}/age-verification")
+async def record_age_verification(
+    request: Request,
+    _: FormChecked,
+    user_id: uuid.UUID,
+    me: Admin,
+    session: DbSession,
+    method: Small = "",
+    result: Small = "",
+) -> Response:
+    """What POST /v1/admin/users/{id}/age-verification does: the method and the outcome only."""
+    try:
+        body = AgeVerificationIn.model_validate({"method": method, "result": result})
+    except ValidationError:
+        user = await identity.get_user(session, user_id)
+        errors = {"age": "Choose how the age was checked and its outcome."}
+        raise PageError(_user_page(request, user, errors=errors, status_code=422)) from None
+    await identity.record_age_verification(session, me.principal, user_id, body.method, body.result)
+    return redirect(f"/admin/users/{user_id}", flash="admin_age_recorded", request=request)
 
 
 # --- the ledger ------------------------------------------------------------------------------
