@@ -4,7 +4,7 @@ Every page extends `base.html` and is rendered by `render`, which gives the temp
 (`PageView`: the signed-in person and role when the route asked for one, the form token, the
 flash to show, the navigation of the role) and sets what the page needs of its cookies (a new
 pre-session secret, the flash cleared once shown). Products add their pages to the navigation
-with `navigation(role, href, label)`.
+with `navigation(role, href, label)`; the shell's own entries frame theirs.
 """
 
 from __future__ import annotations
@@ -44,21 +44,27 @@ PRIVATE = {"Cache-Control": "no-store"}
 class NavItem:
     href: str
     label: str
+    position: int
 
 
-# The navigation of each role, in order; products append their pages.
+# The navigation of each role, by position (then in the order added); products add their pages.
 NAVIGATION: dict[str, list[NavItem]] = {role.value: [] for role in Role}
+# Where the shell's own entries go: the dashboard first, the account's and the platform's last;
+# a product's pages sit in between, at the default position, in the order they are added.
+FIRST, PRODUCT, ACCOUNT, LAST = 0, 50, 80, 90
 
 
-def navigation(role: Role, href: str, label: str) -> None:
-    NAVIGATION[role.value].append(NavItem(href, label))
+def navigation(role: Role, href: str, label: str, *, position: int = PRODUCT) -> None:
+    items = NAVIGATION[role.value]
+    items.append(NavItem(href, label, position))
+    items.sort(key=lambda item: item.position)  # stable: equal positions keep their order
 
 
 for _role in Role:
-    navigation(_role, "/account", "Dashboard")
-    navigation(_role, "/#creators", "Creators")
+    navigation(_role, "/account", "Dashboard", position=FIRST)
+    navigation(_role, "/#creators", "Creators", position=ACCOUNT)
 for _role in (Role.ADMIN, Role.MODERATOR, Role.BRAND, Role.CREATOR):
-    navigation(_role, "/docs", "API")
+    navigation(_role, "/docs", "API", position=LAST)
 
 
 class PageView:

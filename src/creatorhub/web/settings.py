@@ -42,7 +42,7 @@ from creatorhub.kit.state import AppSettings
 from creatorhub.web.account import problem_field
 from creatorhub.web.brand import minor_units
 from creatorhub.web.csrf import FormChecked
-from creatorhub.web.render import PageError, navigation, render
+from creatorhub.web.render import ACCOUNT, PageError, navigation, render
 from creatorhub.web.session import (
     FLASHES,
     ROLE,
@@ -61,7 +61,7 @@ Long = Annotated[str, Form(max_length=10_000)]
 Secret = Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH + 100)]
 
 for _role in Role:
-    navigation(_role, "/settings", "Settings")
+    navigation(_role, "/settings", "Settings", position=ACCOUNT)
 
 # The outcomes a settings page's redirect can announce (codes only: `web.session` says why).
 FLASHES.update(
