@@ -8,8 +8,9 @@ after every test (`money_fixtures`).
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -24,7 +25,11 @@ from money_fixtures import ledger_verified
 from payment_helpers import fund_wallet, wallet
 from web_helpers import csrf_of, signed_in_browser
 
+if TYPE_CHECKING:
+    from payments.stripe_servers import FakeConnect
+
 __all__ = ["ledger_verified"]  # the ledger's invariants are checked after each test
+pytest_plugins = ["payments.stripe_servers"]
 
 CLAIM_PATH = re.compile(r"^/creator/claims/([0-9a-f-]{36})$")
 REQUEST_KEY = re.compile(r'name="request_key" value="([^"]+)"')
@@ -37,7 +42,24 @@ def hold_days() -> int:
 
 
 @pytest.fixture
-def settings(database_url: str, hold_days: int) -> Settings:
+def provider() -> str:
+    """The payments provider (one test sets Stripe, at the fake Connect server)."""
+    return "sandbox"
+
+
+@pytest.fixture
+def settings(
+    request: pytest.FixtureRequest, database_url: str, hold_days: int, provider: str
+) -> Settings:
+    if provider == "stripe":
+        fake: FakeConnect = request.getfixturevalue("fake_connect")
+        return make_settings(
+            database_url,
+            payments_provider="stripe",
+            stripe_api_key="sk_test_creator_pages",
+            stripe_webhook_secret="whsec_creator_pages",
+            stripe_api_base=fake.url,
+        )
     return make_settings(database_url, earnings_hold_days=hold_days)
 
 
@@ -280,6 +302,8 @@ async def test_refusals_change_nothing(app: FastAPI, client: httpx.AsyncClient) 
         assert (await api_claim(client, first, claim_uid))["submissions"] == []
         assert (await browser.get("/creator/jobs/not-a-uuid")).status_code == 422
         assert (await browser.get("/wallet?currency=XYZ")).status_code == 422
+        assert (await browser.get("/wallet?before=not-a-cursor")).status_code == 422
+        assert (await browser.get("/creator?cursor=not-a-cursor")).status_code == 400
 
     other_job = await open_job(client, owner)
     async with signed_in_browser(app, small.email) as browser:
@@ -318,3 +342,42 @@ async def test_refusals_change_nothing(app: FastAPI, client: httpx.AsyncClient) 
     fan = await account(client, roles=["fan"])
     async with signed_in_browser(app, fan.email) as browser:
         assert (await browser.get("/wallet")).status_code == 403
+
+
+# The Stripe library's own requests (as in tests/payments/test_stripe_flow.py).
+@pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning:httpx")
+@pytest.mark.parametrize("provider", ["stripe"])
+async def test_a_provider_that_calls_out_is_called_outside_the_pages_transaction(
+    app: FastAPI, client: httpx.AsyncClient, provider: str, request: pytest.FixtureRequest
+) -> None:
+    fake: FakeConnect = request.getfixturevalue("fake_connect")
+    me = await account(client, roles=["creator"])
+    async with signed_in_browser(app, me.email) as browser:
+        token = csrf_of((await browser.get("/payouts")).text)
+        fake.hang()
+        try:
+            creating = asyncio.create_task(
+                browser.post("/payouts/account", data={"csrf_token": token, "country": "US"})
+            )
+            await fake.wait_until_held()
+            # The page's transaction ended before the call: no connection is held meanwhile.
+            assert app.state.db.engine.pool.checkedout() == 0
+        finally:
+            fake.release()
+        created = await creating
+        assert created.status_code == 303, created.text
+        [made] = (await client.get("/v1/payout-accounts", headers=me.headers)).json()
+        assert made["provider_reference"].startswith("acct_") and not made["payouts_enabled"]
+        page = await browser.get("/payouts")
+        assert "Not finished" in page.text and "Finish your details" in page.text
+
+        # The provider's onboarding is on another site: a page links to it (a form's redirect
+        # there would be stopped by the CSP's form-action), and it comes back to /payouts.
+        linked = await browser.post("/payouts/account/onboarding", data={"csrf_token": token})
+        assert linked.status_code == 200, linked.text
+        found = re.search(rf'href="({re.escape(fake.url)}/setup/[^"]+)"', linked.text)
+        assert found, linked.text[-800:]
+        async with httpx.AsyncClient() as outside:
+            visited = await outside.get(found[1])
+        assert visited.status_code in (302, 303), visited.text
+        assert visited.headers["location"] == "http://testserver/payouts"
