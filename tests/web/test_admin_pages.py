@@ -211,6 +211,12 @@ async def test_a_payout_released_below_the_minimum(
         assert released.status_code == 303, released.text
         page = await browser.get("/admin/payouts")
         assert "The payout is released" in page.text and f"payee-{payee.id}" not in page.text
+        # A second click finds the money gone: nothing more is released.
+        again = await browser.post(
+            "/admin/payouts/release",
+            data={**form, "amount": "15.00", "reason": "closing the account"},
+        )
+        assert again.status_code == 409 and "The payout was not released" in again.text
     payouts = (await client.get("/v1/payouts", headers=payee.headers)).json()["items"]
     assert [(p["amount"], p["trigger"], p["released_below_minimum_by"]) for p in payouts] == [
         (15_00, "admin", admin.id)

@@ -6,6 +6,11 @@ API gives (an administrator removing their own admin role, changing their own st
 shown on the page with the service's message, and the request's transaction rolls back. A form
 that fails comes back with what was typed and the message at its field (422), nothing saved.
 
+Double submission: releasing a payout takes the amount out of the wallet in the same statement
+as the payout (refused whole when the wallet holds less), so a second click finds the money
+gone and is answered 409 on the page; setting roles, a status or a fee sets a value, so
+sending it twice leaves what one sending leaves (and one more audit row).
+
 The ledger check is the one `creatorhub ledger verify` runs: a sync psycopg connection of its
 own, reading one snapshot. It runs in a worker thread (the event loop goes on serving), on a
 button rather than on every visit, as it reads the whole ledger.
@@ -290,6 +295,7 @@ async def _payouts_page(
         waiting=waiting,
         attention=attention,
         minimum=settings.payout_minimum_amount,
+        minimum_currency=settings.payout_currency,
         failed=failed or {},
         money=money,
         major=format_minor,
