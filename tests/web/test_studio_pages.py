@@ -101,6 +101,22 @@ async def test_the_portfolio_is_edited_on_the_page_and_shows_publicly(
     assert user["socials"] == {"instagram": "@sarah", "website": "https://sarah.example"}
 
 
+async def test_a_new_creator_publishes_a_first_portfolio(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    me = await account(client, roles=["creator"])
+    async with signed_in_browser(app, me.email) as browser:
+        page = await browser.get("/studio/portfolio")
+        assert page.status_code == 200 and "Choose its address below" in page.text
+        assert 'href="/portfolio/' not in page.text
+        form = portfolio_form(csrf_of(page.text), "first-page-slug", budget_min="", budget_max="")
+        saved = await browser.post("/studio/portfolio", data=form)
+        assert saved.status_code == 303, saved.text
+        assert 'href="/portfolio/first-page-slug"' in (await browser.get("/studio/portfolio")).text
+    body = await api_get(client, me, "/v1/portfolio/first-page-slug")
+    assert body["display_name"] == "Sarah Lens" and body["budget"] is None
+
+
 async def test_a_bad_portfolio_form_comes_back_with_its_messages_and_saves_nothing(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
