@@ -197,6 +197,8 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/studio/shoots/{shoot_id}/reopen"): 8,
         ("GET", "/studio/uploads"): 2,
         ("POST", "/studio/uploads"): 6,
+        ("GET", "/studio/uploads/{upload_id}"): 2,
+        ("POST", "/studio/uploads/{upload_id}"): 6,
         ("POST", "/studio/uploads/{upload_id}/complete"): 6,
         ("POST", "/studio/uploads/{upload_id}/delete"): 6,
         ("POST", "/studio/uploads/{upload_id}/reopen"): 6,

@@ -103,6 +103,23 @@ async def world(w: Any) -> None:
             upload_id = re.search(r'id="upload-([0-9a-f-]{36})"', listing.text)
             assert upload_id, listing.text[:600]
             at_upload = {"upload_id": upload_id.group(1)}
+            await rec.call("GET", "/studio/uploads/{upload_id}", at=at_upload)
+            await rec.call(
+                "POST",
+                "/studio/uploads/{upload_id}",
+                at=at_upload,
+                data={
+                    **form,
+                    "date": "2027-02-12",
+                    "time": "19:00",
+                    "platform": "tiktok",
+                    "content_type": "Story",
+                    "brand_name": "",
+                    "campaign_name": "",
+                    "notes": "",
+                },
+                status=303,
+            )
             for action in ("complete", "reopen", "delete"):
                 await rec.call(
                     "POST",

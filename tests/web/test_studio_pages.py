@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from helpers import PASSWORD, Account, account
+from helpers import PASSWORD, Account, account, app_database, scalar
 from review_helpers import creator, review_form, reviews_of, shoot
 from web import test_browser as shared
 from web.test_browser import DESKTOP, LiveServer
@@ -221,6 +221,22 @@ async def test_shoots_and_uploads_on_the_pages(app: FastAPI, client: httpx.Async
         (item,) = (await api_get(client, me, "/v1/workspace/uploads"))["items"]
         assert item["platform"] == "instagram" and item["content_type"] == "Reel"
         assert item["time"] == "18:00:00" and item["campaign_name"] is None
+        edit = await browser.get(f"/studio/uploads/{item['id']}")
+        assert edit.status_code == 200 and 'value="Reel"' in edit.text
+        refused = await browser.post(
+            f"/studio/uploads/{item['id']}", data={**upload, "date": "", "content_type": "Story"}
+        )
+        assert refused.status_code == 422 and "Choose the day." in refused.text
+        assert 'value="Story"' in refused.text
+        assert (await api_get(client, me, f"/v1/workspace/uploads/{item['id']}"))[
+            "content_type"
+        ] == "Reel"
+        changed = await browser.post(
+            f"/studio/uploads/{item['id']}", data={**upload, "content_type": "Story", "time": ""}
+        )
+        assert changed.status_code == 303
+        item = await api_get(client, me, f"/v1/workspace/uploads/{item['id']}")
+        assert item["content_type"] == "Story" and item["time"] is None
         posted = await browser.post(
             f"/studio/uploads/{item['id']}/complete", data={"csrf_token": token}
         )
@@ -377,6 +393,13 @@ async def test_refusals_change_nothing(app: FastAPI, client: httpx.AsyncClient) 
         "/v1/workspace/calendar/blocks", json={"start_date": "2027-05-01"}, headers=other.headers
     )
     their_block = block.json()["id"]
+    their_upload = await client.post(
+        "/v1/workspace/uploads",
+        json={"date": "2027-05-03", "platform": "youtube"},
+        headers=other.headers,
+    )
+    assert their_upload.status_code == 201, their_upload.text
+    upload_id = their_upload.json()["id"]
     brand = await account(client, roles=["brand"])
 
     async with signed_in_browser(app, brand.email) as browser:
@@ -412,6 +435,13 @@ async def test_refusals_change_nothing(app: FastAPI, client: httpx.AsyncClient) 
                 f"/studio/reviews/{their_review['id']}/{action}", data={"csrf_token": token}
             )
             assert answer.status_code == 404, action
+        assert (await browser.get(f"/studio/uploads/{upload_id}")).status_code == 404
+        for action in ("", "/complete", "/reopen", "/delete"):
+            answer = await browser.post(
+                f"/studio/uploads/{upload_id}{action}",
+                data={"csrf_token": token, "date": "2027-05-04", "platform": "tiktok"},
+            )
+            assert answer.status_code == 404, action
         unblocked = await browser.post(
             f"/studio/calendar/blocks/{their_block}/delete", data={"csrf_token": token}
         )
@@ -435,10 +465,44 @@ async def test_refusals_change_nothing(app: FastAPI, client: httpx.AsyncClient) 
     assert (await reviews_of(client, other))[0]["is_published"] is False
     blocks = await api_get(client, other, "/v1/workspace/calendar/blocks")
     assert [b["id"] for b in blocks["items"]] == [their_block]
+    upload = await api_get(client, other, f"/v1/workspace/uploads/{upload_id}")
+    assert (upload["date"], upload["platform"], upload["completed"]) == (
+        "2027-05-03",
+        "youtube",
+        False,
+    )
     assert (await api_get(client, me, "/v1/workspace/shoots"))["items"] == []
     assert (await api_get(client, me, "/v1/workspace/calendar/blocks"))["items"] == []
     assert (await client.get("/portfolio/stolen-slug")).status_code == 404
     assert (await client.get(link_path)).status_code == 410  # used by the review, as it was
+
+
+async def test_a_suspended_creator_reads_but_changes_nothing(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    me, _ = await creator(client)
+    async with signed_in_browser(app, me.email) as browser:
+        token = await form_token(browser, "/studio/shoots")
+        await scalar(
+            app_database(client),
+            "UPDATE identity.users SET status = 'suspended' WHERE id = CAST(:id AS uuid)"
+            " RETURNING id",
+            id=me.id,
+        )
+        assert (await browser.get("/studio/shoots")).status_code == 200
+        refused = await browser.post("/studio/shoots", data=shoot_form(token))
+        assert refused.status_code == 403 and "not active" in refused.text
+        refused = await browser.post(
+            "/studio/calendar/blocks", data={"csrf_token": token, "start_date": "2027-05-02"}
+        )
+        assert refused.status_code == 403
+    rows = await scalar(
+        app_database(client),
+        "SELECT (SELECT count(*) FROM workspace.shoots WHERE user_id = CAST(:id AS uuid))"
+        " + (SELECT count(*) FROM workspace.calendar WHERE user_id = CAST(:id AS uuid))",
+        id=me.id,
+    )
+    assert rows == 0
 
 
 # --- in a real Chromium, at a phone's width and a desktop's -----------------------------------

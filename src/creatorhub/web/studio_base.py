@@ -50,6 +50,7 @@ FLASHES.update(
         ),
         "shoot_deleted": ("ok", "The shoot is deleted."),
         "upload_added": ("ok", "The upload is planned."),
+        "upload_saved": ("ok", "The upload is saved."),
         "upload_completed": ("ok", "The upload is marked done."),
         "upload_reopened": ("ok", "The upload is marked not done."),
         "upload_deleted": ("ok", "The upload is deleted."),

@@ -39,9 +39,9 @@ from creatorhub.web.studio_base import (
     studio_page,
 )
 from creatorhub.workspace import service
-from creatorhub.workspace.models import UPLOAD_PLATFORMS, Shoot
+from creatorhub.workspace.models import UPLOAD_PLATFORMS, Shoot, Upload
 from creatorhub.workspace.review_status import ReviewStatus, review_status
-from creatorhub.workspace.schemas import ShootCreate, ShootUpdate, UploadCreate
+from creatorhub.workspace.schemas import ShootCreate, ShootUpdate, UploadCreate, UploadUpdate
 
 router = APIRouter(include_in_schema=False)
 
@@ -380,6 +380,90 @@ async def add_upload(
         )
         raise PageError(page) from None
     return redirect("/studio/uploads", flash="upload_added", request=request)
+
+
+def _upload_values(upload: Upload) -> dict[str, str]:
+    return {
+        "date": upload.date.isoformat(),
+        "time": upload.time.strftime("%H:%M") if upload.time else "",
+        "platform": upload.platform,
+        "content_type": upload.content_type or "",
+        "brand_name": upload.brand_name or "",
+        "campaign_name": upload.campaign_name or "",
+        "notes": upload.notes or "",
+    }
+
+
+def _upload_page(
+    request: Request,
+    upload: Upload,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return studio_page(
+        request,
+        "studio_upload.html",
+        "uploads",
+        status_code,
+        upload=upload,
+        values=values or _upload_values(upload),
+        errors=errors or {},
+        platforms=PLATFORM_CHOICES,
+    )
+
+
+@router.get("/studio/uploads/{upload_id}", response_class=HTMLResponse)
+async def upload_page(
+    request: Request, upload_id: uuid.UUID, me: Creator, session: DbSession
+) -> HTMLResponse:
+    return _upload_page(request, await service.get_own_upload(session, upload_id, me.principal.id))
+
+
+@router.post("/studio/uploads/{upload_id}")
+async def change_upload(
+    request: Request,
+    _: FormChecked,
+    upload_id: uuid.UUID,
+    me: Creator,
+    session: DbSession,
+    date: Short = "",
+    time: Short = "",
+    platform: Short = "",
+    content_type: Short = "",
+    brand_name: Short = "",
+    campaign_name: Short = "",
+    notes: Long = "",
+) -> Response:
+    acting(me)
+    upload = await service.get_own_upload(session, upload_id, me.principal.id, lock=True)
+    values = {
+        "date": date,
+        "time": time,
+        "platform": platform,
+        "content_type": content_type,
+        "brand_name": brand_name,
+        "campaign_name": campaign_name,
+        "notes": notes,
+    }
+    body: dict[str, Any] = {name: optional(value) for name, value in values.items()}
+    errors: dict[str, str] = {}
+    if body["date"] is None:
+        errors["date"] = "Choose the day."
+    changes: dict[str, Any] = {}
+    try:
+        changes = UploadUpdate.model_validate(body).model_dump(include=set(body))
+    except ValidationError as error:
+        errors = {**message_of(error), **errors}
+    if body["platform"] not in UPLOAD_PLATFORMS:
+        errors["platform"] = "Choose the platform of the post."
+    if errors:
+        raise PageError(
+            _upload_page(request, upload, values=values, errors=errors, status_code=422)
+        )
+    await service.update_row(session, upload, changes)
+    return redirect("/studio/uploads", flash="upload_saved", request=request)
 
 
 @router.post("/studio/uploads/{upload_id}/complete")
