@@ -277,6 +277,12 @@ async def test_blocked_dates_in_the_month_grid(app: FastAPI, client: httpx.Async
         assert refused.status_code == 422
         assert "The end date is before the start date." in refused.text
         assert 'value="2027-02-12"' in refused.text
+        for typed in ("0001-01-01", "2027-02-30", "soon"):
+            refused = await browser.post(
+                "/studio/calendar/blocks", data={"csrf_token": token, "start_date": typed}
+            )
+            assert refused.status_code == 422, typed
+            assert 'id="f-start_date-error"' in refused.text, typed
         blocked = await browser.post(
             "/studio/calendar/blocks",
             data={

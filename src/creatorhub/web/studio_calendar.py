@@ -29,7 +29,7 @@ from creatorhub.web.render import PageError
 from creatorhub.web.session import redirect
 from creatorhub.web.studio_base import Creator, acting, message_of, optional, studio_page
 from creatorhub.workspace import calendar
-from creatorhub.workspace.schemas import BlockCreate
+from creatorhub.workspace.schemas import MAX_DATE, MIN_DATE, BlockCreate
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,6 +60,15 @@ def month_of(text: str | None, today: date) -> date:
     if match is None or not 1900 <= int(match.group(1)) <= 2999:
         raise Unprocessable("choose a month as YYYY-MM", code="invalid_month", field="month")
     return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def _month_shown(typed: str, today: date) -> date:
+    """The month of a typed day when it is one the calendar takes, else this month."""
+    try:
+        day = date.fromisoformat(typed.strip())
+    except ValueError:
+        return today.replace(day=1)
+    return day.replace(day=1) if MIN_DATE <= day <= MAX_DATE else today.replace(day=1)
 
 
 def _shifted(first: date, months_on: int) -> date:
@@ -182,25 +191,18 @@ async def block_dates(
             problem_field(problem, "form"): problem.detail or "These dates cannot be blocked."
         }
     if errors:
-        today = utcnow().date()
-        try:
-            first = date.fromisoformat(start_date.strip()).replace(day=1)
-        except ValueError:
-            first = today.replace(day=1)
-        message = next(iter(errors.values()))
-        errors = {
-            k: v[:1].upper() + v[1:].rstrip(".") + "." if k in BLOCK_FORM else v
-            for k, v in errors.items()
-        }
-        if not any(k in BLOCK_FORM for k in errors):
-            errors["form"] = message
+        # A problem names its field as the API's body does (`body.end_date`); a sentence each.
+        shown: dict[str, str] = {}
+        for name, text in errors.items():
+            sentence = text[:1].upper() + text[1:].rstrip(".") + "."
+            shown.setdefault(name if name in BLOCK_FORM else "form", sentence)
         page = await _calendar_page(
             request,
             session,
             me.principal.id,
-            first,
+            _month_shown(start_date, utcnow().date()),
             values=values,
-            errors=errors,
+            errors=shown,
             status_code=422,
         )
         raise PageError(page)
