@@ -21,11 +21,12 @@ The wallet and payout pages are in `web.wallet_pages`.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import DbSession
 from creatorhub.identity.models import Role
@@ -231,7 +232,9 @@ async def my_claims(request: Request, me: Creator, session: DbSession) -> HTMLRe
 SUBMISSION_FIELDS = ("platform", "url", "note")
 
 
-async def _claim_and_job(session: Any, claim_uid: uuid.UUID, me: SignedIn) -> tuple[SlotOut, Job]:
+async def _claim_and_job(
+    session: AsyncSession, claim_uid: uuid.UUID, me: SignedIn
+) -> tuple[SlotOut, Job]:
     """The creator's own claim (`GET /v1/marketplace/claims/{uid}`) with its job; another's
     claim, the job's brand's view included, is 404 on the creator's page."""
     record = await service.claim_view(session, claim_uid, me.principal.id)

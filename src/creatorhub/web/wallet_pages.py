@@ -26,15 +26,17 @@ the request's idempotency key: the same machinery and stored answer as `POST /v1
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Message
 
+from creatorhub.config import Settings
 from creatorhub.db import DbSession, is_unique_violation
 from creatorhub.identity.models import Role
 from creatorhub.kit.errors import Problem, Unprocessable
@@ -152,8 +154,8 @@ async def wallet_page(
 async def _payouts_page(
     request: Request,
     me: SignedIn,
-    session: Any,
-    settings: Any,
+    session: AsyncSession,
+    settings: Settings,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -196,8 +198,8 @@ async def payouts_page(
 async def _refused(
     request: Request,
     me: SignedIn,
-    session: Any,
-    settings: Any,
+    session: AsyncSession,
+    settings: Settings,
     values: dict[str, str],
     errors: dict[str, str],
     status_code: int,
