@@ -20,7 +20,7 @@ from conftest import make_settings
 from creatorhub.config import Settings
 from creatorhub.web.brand import money
 from helpers import Account, account
-from market_helpers import approve, brand, claim, close, creator, open_job
+from market_helpers import approve, brand, claim, close, creator, open_job, submit
 from money_fixtures import ledger_verified
 from payment_helpers import fund_wallet, wallet
 from web_helpers import csrf_of, signed_in_browser
@@ -381,3 +381,57 @@ async def test_a_provider_that_calls_out_is_called_outside_the_pages_transaction
             visited = await outside.get(found[1])
         assert visited.status_code in (302, 303), visited.text
         assert visited.headers["location"] == "http://testserver/payouts"
+
+
+async def test_a_claim_sent_back_then_released(app: FastAPI, client: httpx.AsyncClient) -> None:
+    owner = await brand(client, funds=300_00)
+    job = await open_job(client, owner)
+    me = await creator(client)
+    claimed = await claim(client, job["uid"], me)
+    assert claimed.status_code == 201, claimed.text
+    claim_uid = claimed.json()["uid"]
+    assert (await submit(client, claim_uid, me)).status_code == 201
+    rejected = await client.post(
+        f"/v1/marketplace/claims/{claim_uid}/reject",
+        json={"reason": "The <b>link</b> does not open"},
+        headers=owner.headers,
+    )
+    assert rejected.status_code == 200, rejected.text
+    async with signed_in_browser(app, me.email) as browser:
+        listed = await browser.get("/creator/claims")
+        assert "sent back by the brand" in listed.text
+        assert "The &lt;b&gt;link&lt;/b&gt; does not open" in listed.text  # escaped
+        page = await browser.get(f"/creator/claims/{claim_uid}")
+        assert (
+            "sent back" in page.text and f'action="/creator/claims/{claim_uid}/submit"' in page.text
+        )
+        assert (await close(client, job["uid"], owner)).status_code == 200
+        listed = await browser.get("/creator/claims")
+        assert "released (the job closed before approval)" in listed.text
+        assert "Nothing approved yet." in listed.text
+        page = await browser.get(f"/creator/claims/{claim_uid}")
+        assert "/submit" not in page.text
+        token = csrf_of(page.text)
+        form = {"csrf_token": token, "platform": "x", "url": "https://x.com/a/2", "note": ""}
+        late = await browser.post(f"/creator/claims/{claim_uid}/submit", data=form)
+        assert late.status_code == 409 and "closed" in late.text
+    assert len((await api_claim(client, me, claim_uid))["submissions"]) == 1
+    assert (await wallet(client, me.headers))["available"] == 0
+
+
+async def test_an_unverified_creator_cannot_claim_or_pay_out(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    owner = await brand(client, funds=300_00)
+    job = await open_job(client, owner, influence_min=0)
+    unverified = await account(client, roles=["creator"], verified=False)
+    async with signed_in_browser(app, unverified.email) as browser:
+        token = csrf_of((await browser.get("/creator")).text)
+        refused = await browser.post(
+            f"/creator/jobs/{job['uid']}/claim", data={"csrf_token": token}
+        )
+        assert refused.status_code == 403 and "verified e-mail address" in refused.text
+        made = await browser.post("/payouts/account", data={"csrf_token": token, "country": "US"})
+        assert made.status_code == 403
+    assert await slots_left(client, job["uid"]) == 3
+    assert (await client.get("/v1/payout-accounts", headers=unverified.headers)).json() == []
