@@ -51,7 +51,10 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
     """The real app under uvicorn, in a thread, with its job worker (test_browser's has none)."""
     sock = loopback_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = make_settings(database_url, public_base_url=url, run_worker_in_process=True)
+    # Earnings stay pending a week, so the creator's wallet shows one with its release date.
+    settings = make_settings(
+        database_url, public_base_url=url, run_worker_in_process=True, earnings_hold_days=7
+    )
     app = create_app(settings, database_url=database_url)
     with app_in_thread(app, sock):
         yield LiveServer(url, database_url)
@@ -191,9 +194,143 @@ async def brand_funds_and_posts_a_job(chromium: Any, server: LiveServer, who: Ac
     return job_path
 
 
+async def creator_claims(
+    chromium: Any, server: LiveServer, label: str, who: Account, title: str
+) -> Person:
+    """A creator finds the job among those that match them and claims a slot; left on the
+    claim's page."""
+    from playwright.async_api import expect
+
+    person = await Person.signed_in(chromium, server, label, who)
+    page = person.page
+    await person.goto("/creator")
+    await expect(page.get_by_role("heading", name="Open jobs for you")).to_be_visible()
+    await person.check("open_jobs")
+    await person.click_link(title)
+    await expect(page.get_by_role("heading", name=title)).to_be_visible()
+    await person.check("job")
+    await person.click_button("Claim a slot")
+    await expect(page.get_by_role("status").first).to_contain_text("The slot is yours")
+    assert re.fullmatch(r"/creator/claims/[0-9a-f-]{36}", person.path), person.path
+    await person.check("claimed")
+    return person
+
+
+async def creator_submits(person: Person) -> None:
+    from playwright.async_api import expect
+
+    page = person.page
+    await page.get_by_label("Platform").select_option("instagram")
+    await page.get_by_label("Address of the content").fill("https://instagram.com/p/autumn1")
+    await page.get_by_label("Note for the brand").fill("Live since this morning.")
+    await person.click_button("Submit for review")
+    await expect(page.get_by_role("status").first).to_contain_text("sent to the brand")
+    await person.check("submitted")
+
+
+async def brand_approves_and_closes(
+    chromium: Any, server: LiveServer, who: Account, job_path: str
+) -> None:
+    """The brand approves the one submission, then closes the job: the unused slot's share
+    comes back."""
+    from playwright.async_api import expect
+
+    brand = await Person.signed_in(chromium, server, "brand_later", who)
+    page = brand.page
+    await brand.goto(job_path)
+    await expect(page.locator("#figure-claimed")).to_have_text("2 of 2")
+    await expect(page.get_by_text("https://instagram.com/p/autumn1")).to_be_visible()
+    await brand.check("review")
+    await brand.click_button("Approve and pay USD 100")
+    await expect(page.get_by_role("status").first).to_contain_text("The content is approved")
+    await expect(page.locator("#figure-approved")).to_have_text("1")
+    await brand.check("approved")
+    await brand.click_button("Close the job")
+    await expect(page.locator("#job-status")).to_have_text("Closed")
+    await expect(page.locator("#figure-refunded")).to_have_text("USD 100")
+    await brand.check("closed")
+    await brand.goto("/wallet")
+    # 500 in, 200 to the job, 100 back: 400 available.
+    await expect(page.locator("#wallet-available")).to_have_text("USD 400")
+    await brand.check("wallet")
+    await brand.close()
+
+
+async def creator_sees_the_earning(person: Person) -> None:
+    from playwright.async_api import expect
+
+    page = person.page
+    await person.click_link("My claims")
+    await expect(page.locator(".claim-state").first).to_contain_text("approved")
+    await expect(page.locator("#earned-USD")).to_contain_text("earned after")
+    await person.check("claims")
+    await person.click_link("Wallet")
+    await expect(page.locator("#wallet-pending")).not_to_have_text("USD 0")
+    await expect(page.locator(".pending-list li").first).to_contain_text("released")
+    await person.check("wallet")
+    await person.goto("/payouts")
+    await person.check("payouts")
+
+
+async def admin_looks(chromium: Any, server: LiveServer, who: Account, brand_email: str) -> None:
+    """The admin recomputes today's analytics and sees the job's fee; finds the brand among the
+    users; checks the ledger."""
+    from playwright.async_api import expect
+
+    admin = await Person.signed_in(chromium, server, "admin", who)
+    page = admin.page
+    await admin.goto("/admin/analytics")
+    await expect(page.get_by_role("heading", name="Marketplace analytics")).to_be_visible()
+    await admin.click_button("Recompute the rollup")
+    await expect(page.locator("#money-USD .platform-fees")).not_to_have_text("USD 0")
+    await admin.check("analytics")
+    await admin.goto("/admin/users")
+    await page.get_by_label("E-mail address (its start) or name (any part)").fill(brand_email)
+    await admin.click_button("Search")
+    await expect(page.get_by_role("link", name=brand_email)).to_be_visible()
+    await admin.check("users")
+    await admin.click_link(brand_email)
+    await admin.check("user")
+    await admin.goto("/admin/ledger")
+    await admin.click_button("Check the ledger now")
+    await expect(page.locator("#ledger-result")).to_contain_text("The ledger is sound")
+    await admin.check("ledger")
+    for path, name in (
+        ("/admin/payouts", "payouts"),
+        ("/admin/fees", "fees"),
+        ("/admin/logs", "logs"),
+        ("/settings", "settings"),
+    ):
+        await admin.goto(path)
+        await admin.check(name)
+    await admin.close()
+
+
+async def creator_studio(person: Person) -> None:
+    """The creator's workspace pages and settings, each checked as it opens."""
+    for path, name in (
+        ("/studio/portfolio", "studio_portfolio"),
+        ("/studio/shoots", "studio_shoots"),
+        ("/studio/calendar", "studio_calendar"),
+        ("/studio/reviews", "studio_reviews"),
+        ("/settings", "settings"),
+    ):
+        await person.goto(path)
+        await person.check(name)
+
+
 async def test_each_role_walks_its_main_path_in_chromium(
     browser: Any, live_server: LiveServer, client: httpx.AsyncClient, database: Database
 ) -> None:
     people = await accounts(client, database)
+    title = "Autumn lookbook reel"
     job_path = await brand_funds_and_posts_a_job(browser, live_server, people["brand"])
-    assert job_path
+    first = await creator_claims(browser, live_server, "creator_first", people["first"], title)
+    second = await creator_claims(browser, live_server, "creator_second", people["second"], title)
+    await second.close()
+    await creator_submits(first)
+    await brand_approves_and_closes(browser, live_server, people["brand"], job_path)
+    await creator_sees_the_earning(first)
+    await creator_studio(first)
+    await first.close()
+    await admin_looks(browser, live_server, people["admin"], people["brand"].email)
