@@ -19,6 +19,7 @@ from market_helpers import brand, claim, creator, submit
 from payment_helpers import wallet
 from web_helpers import csrf_of, form_token, page_login
 
+
 def money(minor: int) -> str:
     return f"USD {minor // 100}" + (f".{minor % 100:02}" if minor % 100 else "")
 
