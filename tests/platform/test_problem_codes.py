@@ -45,6 +45,9 @@ UNTESTED: dict[str, str] = {
     "review_link_expired": "answered as an HTML page; its page is tested",
     "review_link_revoked": "answered as an HTML page; its page is tested",
     "review_link_used": "answered as an HTML page; its page is tested",
+    # The month of the creator's calendar page (web/studio_calendar.py), answered as a 422
+    # page: web/test_studio_pages.py::test_blocked_dates_in_the_month_grid.
+    "invalid_month": "answered as an HTML page; its page is tested",
 }
 
 

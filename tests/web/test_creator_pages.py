@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from conftest import make_settings
 from creatorhub.config import Settings
-from creatorhub.web.brand import money
+from creatorhub.web.acting import money
 from helpers import Account, account
 from market_helpers import approve, brand, claim, close, creator, open_job, submit
 from money_fixtures import ledger_verified

@@ -262,6 +262,9 @@ async def test_blocked_dates_in_the_month_grid(app: FastAPI, client: httpx.Async
     me, _ = await creator(client)
     await shoot(client, me, completed=False, day="2027-02-10", brand_name="Grid Brand")
     async with signed_in_browser(app, me.email) as browser:
+        for typed in ("2027-13", "1850-01", "next"):  # invalid_month, a page
+            wrong = await browser.get(f"/studio/calendar?month={typed}")
+            assert wrong.status_code == 422 and "Choose a month as YYYY-MM" in wrong.text, typed
         month = await browser.get("/studio/calendar?month=2027-02")
         assert month.status_code == 200
         assert '<th scope="col"><abbr title="Monday">Mon</abbr></th>' in month.text

@@ -52,8 +52,30 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unprocessable
 from creatorhub.marketplace.models import FinancialAnalytics, PlatformAnalytics
+
+# The longest range of days read or recomputed at once.
+MAX_DAYS = 366
+
+
+def check_range(first: date, last: date) -> None:
+    """422 unless first..last is a range of at most MAX_DAYS days, none of them in the future."""
+    if last < first:
+        raise Unprocessable(
+            "`to` must be on or after `from`", code="invalid_date_range", field="to"
+        )
+    if (last - first).days + 1 > MAX_DAYS:
+        raise Unprocessable(
+            f"a range covers at most {MAX_DAYS} days", code="date_range_too_long", field="to"
+        )
+    # last >= first here, so a future `from` implies a future `to`.
+    if last > utcnow().date():
+        raise Unprocessable(
+            "the range must not reach past today (UTC)", code="date_in_future", field="to"
+        )
+
 
 # Rollups of overlapping days in concurrent transactions would each delete and upsert from
 # their own snapshot; one at a time, the last to commit is the freshest.

@@ -1,8 +1,8 @@
 """Admin endpoints of seed 000's daily analytics: read the rows, recompute days.
 
-Ranges are inclusive UTC days, `to` on or after `from`, at most `MAX_DAYS` long and not in the
-future (today is allowed: its rows are partial until the day ends). The definitions of every
-metric are in `creatorhub.marketplace.analytics`.
+Ranges are inclusive UTC days, `to` on or after `from`, at most `analytics.MAX_DAYS` long and
+not in the future (today is allowed: its rows are partial until the day ends). The definitions
+of every metric are in `creatorhub.marketplace.analytics`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from creatorhub.audit.service import record_change
 from creatorhub.db import DbSession
 from creatorhub.identity.deps import AdminPrincipal
-from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import Unprocessable, problem_responses
+from creatorhub.kit.errors import problem_responses
 from creatorhub.marketplace import analytics
-
-MAX_DAYS = 366
 
 router = APIRouter(
     prefix="/v1/admin/marketplace/analytics",
@@ -76,23 +73,6 @@ class RollupOut(BaseModel):
     financial: list[FinancialAnalyticsOut]
 
 
-def _check_range(first: date, last: date) -> None:
-    """422 unless first..last is a range of at most MAX_DAYS days, none of them in the future."""
-    if last < first:
-        raise Unprocessable(
-            "`to` must be on or after `from`", code="invalid_date_range", field="to"
-        )
-    if (last - first).days + 1 > MAX_DAYS:
-        raise Unprocessable(
-            f"a range covers at most {MAX_DAYS} days", code="date_range_too_long", field="to"
-        )
-    # last >= first here, so a future `from` implies a future `to`.
-    if last > utcnow().date():
-        raise Unprocessable(
-            "the range must not reach past today (UTC)", code="date_in_future", field="to"
-        )
-
-
 FromDay = Annotated[date, Query(alias="from", description="First UTC day, YYYY-MM-DD")]
 ToDay = Annotated[date, Query(description="Last UTC day (inclusive), YYYY-MM-DD")]
 
@@ -102,7 +82,7 @@ async def get_platform(
     admin: AdminPrincipal, session: DbSession, from_: FromDay, to: ToDay
 ) -> list[PlatformAnalyticsOut]:
     """The stored daily platform rows of the range; days never rolled up are absent."""
-    _check_range(from_, to)
+    analytics.check_range(from_, to)
     rows = await analytics.platform_rows(session, from_, to)
     return [PlatformAnalyticsOut.model_validate(row) for row in rows]
 
@@ -116,7 +96,7 @@ async def get_financial(
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
 ) -> list[FinancialAnalyticsOut]:
     """The stored daily money rows of the range, one per day and currency with activity."""
-    _check_range(from_, to)
+    analytics.check_range(from_, to)
     rows = await analytics.financial_rows(session, from_, to, currency)
     return [FinancialAnalyticsOut.model_validate(row) for row in rows]
 
@@ -124,7 +104,7 @@ async def get_financial(
 @router.post("/rollup", response_model=RollupOut)
 async def post_rollup(body: RollupIn, admin: AdminPrincipal, session: DbSession) -> RollupOut:
     """Recompute the range's rows from the source tables now, and return them."""
-    _check_range(body.from_, body.to)
+    analytics.check_range(body.from_, body.to)
     platform, financial = await analytics.rollup(session, body.from_, body.to)
     await record_change(
         session,

@@ -20,6 +20,7 @@ from creatorhub.identity.schemas import PasswordResetRequest, RegisterRequest
 from creatorhub.identity.service.browser import browser_login
 from creatorhub.kit.errors import Conflict, Forbidden, Problem, TooManyRequests
 from creatorhub.kit.state import AppDatabase, AppSettings
+from creatorhub.web.acting import field_errors
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, render
 from creatorhub.web.session import (
@@ -43,16 +44,6 @@ SELF_SERVICE_ROLES = (
     ("brand", "Brand: I hire creators for jobs"),
     ("fan", "Fan: I follow creators"),
 )
-
-
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """A message per form field from a request model's validation (the first one each)."""
-    errors: dict[str, str] = {}
-    for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "password"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        errors.setdefault(field, message[:1].upper() + message[1:] + ".")
-    return errors
 
 
 def problem_field(problem: Problem, default: str) -> str:
@@ -193,7 +184,9 @@ async def register(
             }
         )
     except ValidationError as error:
-        raise PageError(_register_form(request, values, field_errors(error), 422)) from None
+        raise PageError(
+            _register_form(request, values, field_errors(error, default="password"), 422)
+        ) from None
     try:
         await service.register(session, database, settings, body)
     except Problem as problem:
@@ -232,7 +225,7 @@ async def forgot_password(
                 "forgot_password.html",
                 422,
                 values={"email": email},
-                errors=field_errors(error),
+                errors=field_errors(error, default="password"),
             )
         ) from None
     await service.request_password_reset(session, database, settings, body.email)

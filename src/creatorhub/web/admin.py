@@ -41,11 +41,9 @@ from creatorhub.kit.pagination import decode_cursor, encode_cursor
 from creatorhub.kit.state import AppSettings
 from creatorhub.ledger.verify import CHECKS, verify
 from creatorhub.marketplace import analytics
-from creatorhub.marketplace.analytics_api import _check_range
 from creatorhub.payments import admin_reads, fees, payouts
 from creatorhub.payments.schemas import FeeRuleIn, check_currency
-from creatorhub.web.account import field_errors
-from creatorhub.web.brand import minor_units, money
+from creatorhub.web.acting import field_errors, minor_units, money
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, navigation, render
 from creatorhub.web.session import FLASHES, ROLE_LABELS, ROLE_ORDER, SignedIn, page_role, redirect
@@ -451,7 +449,7 @@ def _range(first: str, last: str) -> tuple[date | None, date | None, dict[str, s
     start, end = days
     if start is not None and end is not None:
         try:
-            _check_range(start, end)
+            analytics.check_range(start, end)
         except Problem as problem:
             messages = {"invalid_date_range": "The last day must be on or after the first."}
             detail = (problem.detail or "").replace("`", "")

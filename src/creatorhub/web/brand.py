@@ -19,12 +19,9 @@ is funded already. A one-time token would only turn that second answer into anot
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -34,20 +31,18 @@ from pydantic import ValidationError
 from creatorhub.db import DbSession
 from creatorhub.identity.models import Role
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import Forbidden, Problem, Unprocessable
+from creatorhub.kit.errors import Problem, Unprocessable
 from creatorhub.kit.state import AppSettings
 from creatorhub.marketplace import queries, service
-from creatorhub.marketplace.errors import GuardedRecord, record_refusal
 from creatorhub.marketplace.models import JobStatus
 from creatorhub.marketplace.schemas import BrandJobOut, JobCreate, SlotOut, brand_job
 from creatorhub.payments import wallet
-from creatorhub.payments.schemas import MAX_AMOUNT, check_currency
-from creatorhub.web.account import field_errors, problem_field
+from creatorhub.payments.schemas import check_currency
+from creatorhub.web.account import problem_field
+from creatorhub.web.acting import field_errors, may_act, minor_units, money, refusals_as_pages
 from creatorhub.web.csrf import FormChecked
-from creatorhub.web.errors import error_page
 from creatorhub.web.render import PageError, navigation, render
 from creatorhub.web.session import FLASHES, SignedIn, page_role, redirect
-from creatorhub.workspace.portfolio import format_minor, minor_exponent
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,35 +64,6 @@ FLASHES.update(
         "job_closed": ("ok", "The job is closed; what no approved slot used is refunded."),
     }
 )
-
-
-def money(amount: int, currency: str) -> str:
-    return f"{currency} {format_minor(amount, currency)}"
-
-
-def _acting(me: SignedIn, *, moves_money: bool) -> None:
-    """What the API's dependencies check before a brand acts: an active account, and for a
-    money move a verified address (the same codes as the API's 403s)."""
-    if me.suspended:
-        raise Forbidden("your account is not active: it cannot act", code="account_suspended")
-    if moves_money and not me.principal.email_verified:
-        raise Forbidden(
-            "moving money needs a verified e-mail address: confirm it from your dashboard first",
-            code="email_not_verified",
-        )
-
-
-@contextlib.asynccontextmanager
-async def refusals_as_pages(request: Request) -> AsyncIterator[None]:
-    """A guarded record's refusal (a closed job, a resolved escrow) as an error page.
-
-    The marketplace's handler for these answers problem+json on every path, after logging the
-    refusal; a page logs it the same way here and shows the problem's message instead."""
-    try:
-        yield
-    except GuardedRecord as refusal:
-        await record_refusal(request.app.state.db, refusal, refusal.actor)
-        raise PageError(error_page(request, refusal.status, refusal.detail)) from None
 
 
 # --- the dashboard ---------------------------------------------------------------------------
@@ -167,24 +133,6 @@ def _new_job_form(
         values={**dict.fromkeys(FIELDS, ""), **defaults, **(values or {})},
         errors=errors or {},
     )
-
-
-def minor_units(text: str, currency: str, *, noun: str = "amount") -> int:
-    """An amount typed in major units (`1250.50`), exactly in minor units; ValueError with the
-    reason (naming the field's `noun`) when it is not an amount of that currency."""
-    try:
-        amount = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError(f"Enter the {noun} as a number, e.g. 1250.50.") from None
-    exponent = minor_exponent(currency)
-    if not amount.is_finite() or amount <= 0:
-        raise ValueError(f"Enter {'a' if noun[0] not in 'aeiou' else 'an'} {noun} above zero.")
-    minor = amount.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{currency} amounts have at most {exponent} decimals.")
-    if minor > MAX_AMOUNT:
-        raise ValueError(f"This {noun} is larger than the platform takes at once.")
-    return int(minor)
 
 
 def _whole(text: str, label: str) -> int:
@@ -266,7 +214,7 @@ async def create_job(
     genre: Annotated[str, Form(max_length=1000)] = "",
     end_date: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    _acting(me, moves_money=False)
+    may_act(me, moves_money=False)
     values = {
         "title": title,
         "description": description,
@@ -379,7 +327,7 @@ async def job_page(request: Request, job_uid: uuid.UUID, me: Brand, session: DbS
 async def fund_job(
     request: Request, _: FormChecked, job_uid: uuid.UUID, me: Brand, session: DbSession
 ) -> Response:
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     try:
         async with refusals_as_pages(request):
             await service.fund_from_wallet(
@@ -402,7 +350,7 @@ async def approve_claim(
     session: DbSession,
     settings: AppSettings,
 ) -> Response:
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     async with refusals_as_pages(request):
         record = await service.approve(
             session, settings, influencer_job_uid=claim_uid, brand_id=me.principal.id, now=utcnow()
@@ -420,7 +368,7 @@ async def reject_claim(
     session: DbSession,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _acting(me, moves_money=False)
+    may_act(me, moves_money=False)
     if not reason.strip():
         raise Unprocessable("write the creator why the content goes back", field="reason")
     async with refusals_as_pages(request):
@@ -439,7 +387,7 @@ async def reject_claim(
 async def close_job(
     request: Request, _: FormChecked, job_uid: uuid.UUID, me: Brand, session: DbSession
 ) -> Response:
-    _acting(me, moves_money=False)
+    may_act(me, moves_money=False)
     async with refusals_as_pages(request):
         # A refund to a provider is queued with the close, by the service.
         await service.close_by_brand(

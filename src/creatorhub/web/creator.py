@@ -44,8 +44,7 @@ from creatorhub.marketplace.schemas import (
     public_job,
     slot_out,
 )
-from creatorhub.web.account import field_errors
-from creatorhub.web.brand import _acting, money, refusals_as_pages
+from creatorhub.web.acting import field_errors, may_act, money, refusals_as_pages
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, navigation, render
 from creatorhub.web.session import FLASHES, SignedIn, page_role, redirect
@@ -169,7 +168,7 @@ async def claim_slot(
 ) -> Response:
     """The claim service as `POST /v1/marketplace/jobs/{uid}/claims` calls it (without a stored
     answer: the page has no key; a second claim is refused by the service, see above)."""
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     try:
         async with refusals_as_pages(request):
             slot = await service.claim_slot(
@@ -314,7 +313,7 @@ async def submit_content(
     note: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """The submit service as `POST /v1/marketplace/claims/{uid}/submissions` calls it."""
-    _acting(me, moves_money=False)
+    may_act(me, moves_money=False)
     values = {"platform": platform, "url": url, "note": note}
     draft, errors = _submission(values)
     if draft is None:

@@ -34,8 +34,7 @@ from creatorhub.payments import funding
 from creatorhub.payments.models import FundingIntent, FundingStatus
 from creatorhub.payments.schemas import FundingCreate, check_currency
 from creatorhub.payments.tasks import provider_in
-from creatorhub.web.account import field_errors
-from creatorhub.web.brand import _acting, minor_units, money
+from creatorhub.web.acting import field_errors, may_act, minor_units, money
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, render
 from creatorhub.web.session import FLASHES, SignedIn, page_role, redirect
@@ -129,7 +128,7 @@ async def start_checkout(
     amount: Annotated[str, Form(max_length=40)] = "",
     currency: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     values = {"amount": amount, "currency": currency}
     body, errors = _funding_create(amount, currency)
     if body is None:
@@ -172,7 +171,7 @@ def _can_pay(intent: FundingIntent) -> bool:
 async def pay(
     request: Request, _: FormChecked, intent_id: uuid.UUID, me: Payer, session: DbSession
 ) -> Response:
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     try:
         await funding.confirm(
             session,

@@ -40,7 +40,7 @@ from creatorhub.identity.schemas import (
 from creatorhub.kit.errors import Forbidden, Problem
 from creatorhub.kit.state import AppSettings
 from creatorhub.web.account import problem_field
-from creatorhub.web.brand import minor_units
+from creatorhub.web.acting import may_act, minor_units
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import ACCOUNT, PageError, navigation, render
 from creatorhub.web.session import (
@@ -133,18 +133,6 @@ REQUIRED_MESSAGES = {
     "new_email": "Enter the new e-mail address.",
 }
 WRONG_PASSWORD = "This is not your current password."  # noqa: S105 - a message
-
-
-def _active(me: SignedIn) -> None:
-    """What the API's `CurrentPrincipal` checks before an account changes anything (the same
-    codes as its 403s)."""
-    status = me.principal.status
-    if status == AccountStatus.BANNED.value:
-        raise Forbidden("your account is banned: it cannot change anything", code="account_banned")
-    if status != AccountStatus.ACTIVE.value:
-        raise Forbidden(
-            "your account is not active: it cannot change anything", code="account_suspended"
-        )
 
 
 def _form_errors(error: ValidationError, form: str, names: dict[str, str]) -> dict[str, str]:
@@ -305,7 +293,7 @@ async def save_profile(
     bio: Long = "",
     socials: Long = "",
 ) -> Response:
-    _active(me)
+    may_act(me, moves_money=False)
     values = {
         "display_name": display_name,
         "username": username,
@@ -359,7 +347,7 @@ async def save_brand_profile(
     website: Annotated[str, Form(max_length=3000)] = "",
     business_categories: Long = "",
 ) -> Response:
-    _active(me)
+    may_act(me, moves_money=False)
     if Role.BRAND.value not in me.roles:
         raise Forbidden("a brand profile needs the brand role", code="role_required")
     values = {
@@ -463,7 +451,7 @@ async def save_creator_profile(
     skills: Long = "",
     follower_estimates: Long = "",
 ) -> Response:
-    _active(me)
+    may_act(me, moves_money=False)
     if Role.CREATOR.value not in me.roles:
         raise Forbidden("a creator profile needs the creator role", code="role_required")
     values = {
@@ -511,7 +499,7 @@ async def change_email(
     new_email: Short = "",
     email_password: Secret = "",
 ) -> Response:
-    _active(me)
+    may_act(me, moves_money=False)
     values = {"new_email": new_email}
 
     def failed(errors: dict[str, str], status_code: int = 422) -> PageError:
@@ -549,7 +537,7 @@ async def change_password(
     current_password: Secret = "",
     new_password: Secret = "",
 ) -> Response:
-    _active(me)
+    may_act(me, moves_money=False)
 
     def failed(errors: dict[str, str], status_code: int = 422) -> PageError:
         return PageError(
@@ -604,7 +592,7 @@ async def delete_account(
     session: DbSession,
     current_password: Secret = "",
 ) -> Response:
-    _active(me)
+    may_act(me, moves_money=False)
     try:
         body = DeleteAccountRequest.model_validate({"current_password": current_password})
     except ValidationError as error:

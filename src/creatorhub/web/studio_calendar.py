@@ -24,10 +24,11 @@ from creatorhub.db import DbSession
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Problem, Unprocessable
 from creatorhub.web.account import problem_field
+from creatorhub.web.acting import field_errors, may_act
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError
 from creatorhub.web.session import redirect
-from creatorhub.web.studio_base import Creator, acting, message_of, optional, studio_page
+from creatorhub.web.studio_base import Creator, optional, studio_page
 from creatorhub.workspace import calendar
 from creatorhub.workspace.schemas import MAX_DATE, MIN_DATE, BlockCreate
 
@@ -165,7 +166,7 @@ async def block_dates(
     reason: Short = "",
     reason_public: Short = "",
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     values = {
         "start_date": start_date,
         "end_date": end_date,
@@ -183,7 +184,7 @@ async def block_dates(
         draft = BlockCreate.model_validate(body)
         await calendar.create_block(session, me.principal.id, **draft.model_dump())
     except ValidationError as error:
-        errors = message_of(error)
+        errors = field_errors(error)
     except Problem as problem:
         if problem.status >= 500:
             raise
@@ -214,7 +215,7 @@ async def block_dates(
 async def unblock_dates(
     request: Request, _: FormChecked, block_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     block = await calendar.get_own_block(session, block_id, me.principal.id)
     month = block.start_date.strftime("%Y-%m")
     await calendar.delete_block(session, block)

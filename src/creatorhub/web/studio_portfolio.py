@@ -25,17 +25,11 @@ from creatorhub.identity.schemas import CreatorProfileIn, UserUpdate
 from creatorhub.kit.errors import Problem
 from creatorhub.payments.schemas import check_currency
 from creatorhub.web.account import problem_field
+from creatorhub.web.acting import field_errors, major_units, may_act, minor_units
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError
 from creatorhub.web.session import redirect
-from creatorhub.web.studio_base import (
-    Creator,
-    acting,
-    major_units,
-    message_of,
-    minor_units,
-    studio_page,
-)
+from creatorhub.web.studio_base import Creator, studio_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -174,8 +168,8 @@ def _checked(
         except ValueError as error:
             errors["budget_currency"] = str(error)[:1].upper() + str(error)[1:] + "."
     for name, key, what in (
-        ("budget_min", "min_budget_minor", "the lowest budget"),
-        ("budget_max", "max_budget_minor", "the highest budget"),
+        ("budget_min", "min_budget_minor", "lowest budget"),
+        ("budget_max", "max_budget_minor", "highest budget"),
     ):
         if not values[name].strip():
             continue
@@ -185,7 +179,7 @@ def _checked(
         if "budget_currency" in errors:
             continue
         try:
-            profile[key] = minor_units(values[name], currency, what=what)
+            profile[key] = minor_units(values[name], currency, noun=what, zero_allowed=True)
         except ValueError as error:
             errors[name] = str(error)
     lo, hi = profile.get("min_budget_minor"), profile.get("max_budget_minor")
@@ -199,12 +193,12 @@ def _checked(
     try:
         user_update = UserUpdate.model_validate(account)
     except ValidationError as error:
-        for field, message in message_of(error, FORM_NAMES).items():
+        for field, message in field_errors(error, names=FORM_NAMES).items():
             errors.setdefault(field, message)
     try:
         profile_in = CreatorProfileIn.model_validate(profile)
     except ValidationError as error:
-        for field, message in message_of(error, FORM_NAMES).items():
+        for field, message in field_errors(error, names=FORM_NAMES).items():
             errors.setdefault(field if field in FIELDS else "form", message)
     if errors:
         return None, None, errors
@@ -234,7 +228,7 @@ async def save_portfolio(
     contact_email: Line = "",
     website: Line = "",
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     values = {
         "display_name": display_name,
         "bio": bio,

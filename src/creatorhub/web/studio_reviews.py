@@ -21,9 +21,10 @@ from creatorhub.db import DbSession
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound
 from creatorhub.kit.state import AppSettings
+from creatorhub.web.acting import may_act
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.session import redirect
-from creatorhub.web.studio_base import Creator, acting, studio_page
+from creatorhub.web.studio_base import Creator, studio_page
 from creatorhub.web.studio_shoots import review_label
 from creatorhub.workspace import reviews, service
 
@@ -58,7 +59,7 @@ async def make_review_link(
     settings: AppSettings,
     shoot_id: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     try:
         shoot_uuid = uuid.UUID(shoot_id.strip())
     except ValueError:
@@ -84,7 +85,7 @@ async def make_review_link(
 async def revoke_review_link(
     request: Request, _: FormChecked, shoot_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     await reviews.revoke_review_link(session, shoot_id=shoot_id, user_id=me.principal.id)
     return redirect("/studio/reviews", flash="link_revoked", request=request)
 
@@ -93,7 +94,7 @@ async def revoke_review_link(
 async def publish_review(
     request: Request, _: FormChecked, review_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     await reviews.set_published(session, me.principal, review_id, True)
     return redirect("/studio/reviews", flash="review_published", request=request)
 
@@ -102,6 +103,6 @@ async def publish_review(
 async def hide_review(
     request: Request, _: FormChecked, review_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     await reviews.set_published(session, me.principal, review_id, False)
     return redirect("/studio/reviews", flash="review_hidden", request=request)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import DbSession
@@ -25,19 +25,11 @@ from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Problem
 from creatorhub.payments.schemas import check_currency
 from creatorhub.web.account import problem_field
+from creatorhub.web.acting import field_errors, major_units, may_act, minor_units, money
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError
 from creatorhub.web.session import redirect
-from creatorhub.web.studio_base import (
-    Creator,
-    acting,
-    major_units,
-    message_of,
-    minor_units,
-    money,
-    optional,
-    studio_page,
-)
+from creatorhub.web.studio_base import Creator, optional, studio_page
 from creatorhub.workspace import service
 from creatorhub.workspace.models import UPLOAD_PLATFORMS, Shoot, Upload
 from creatorhub.workspace.review_status import ReviewStatus, review_status
@@ -48,8 +40,6 @@ router = APIRouter(include_in_schema=False)
 # The pages list this many, latest first (the API pages through all of them).
 LISTED = 100
 SHOOT_FIELDS = ("date", "time", "location", "brand_name", "campaign_name", "notes")
-SHOOT_FORM = (*SHOOT_FIELDS, "amount", "currency")
-UPLOAD_FORM = ("date", "time", "platform", "content_type", "brand_name", "campaign_name", "notes")
 PLATFORM_CHOICES = [("", "Choose a platform"), *((p, p.capitalize()) for p in UPLOAD_PLATFORMS)]
 REVIEW_STATES = {
     "none": "No review link yet",
@@ -59,8 +49,36 @@ REVIEW_STATES = {
     "link_revoked": "Review link withdrawn",
 }
 
-Short = Annotated[str, Form(max_length=300)]
-Long = Annotated[str, Form(max_length=6000)]
+SHORT, LONG = 300, 6000
+
+
+class ShootForm(BaseModel):
+    """The shoot form as sent: text, checked by `_shoot_fields` and the API's models."""
+
+    date: str = Field("", max_length=SHORT)
+    time: str = Field("", max_length=SHORT)
+    location: str = Field("", max_length=SHORT)
+    brand_name: str = Field("", max_length=SHORT)
+    campaign_name: str = Field("", max_length=SHORT)
+    notes: str = Field("", max_length=LONG)
+    amount: str = Field("", max_length=SHORT)
+    currency: str = Field("", max_length=SHORT)
+
+
+class UploadForm(BaseModel):
+    """The upload form as sent."""
+
+    date: str = Field("", max_length=SHORT)
+    time: str = Field("", max_length=SHORT)
+    platform: str = Field("", max_length=SHORT)
+    content_type: str = Field("", max_length=SHORT)
+    brand_name: str = Field("", max_length=SHORT)
+    campaign_name: str = Field("", max_length=SHORT)
+    notes: str = Field("", max_length=LONG)
+
+
+ShootTyped = Annotated[ShootForm, Form()]
+UploadTyped = Annotated[UploadForm, Form()]
 
 
 def review_label(status: ReviewStatus) -> str:
@@ -93,7 +111,7 @@ def _shoot_fields(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str
         else:
             try:
                 body["currency"] = check_currency(currency)
-                body["amount"] = minor_units(amount, currency)
+                body["amount"] = minor_units(amount, currency, zero_allowed=True)
             except ValueError as error:
                 field = "currency" if body["currency"] is None else "amount"
                 errors[field] = str(error)[:1].upper() + str(error)[1:].rstrip(".") + "."
@@ -130,7 +148,7 @@ async def _shoots_page(
         status_code,
         shoots=rows[:LISTED],
         more=len(rows) > LISTED,
-        values={**dict.fromkeys(SHOOT_FORM, ""), **(values or {})},
+        values={**ShootForm().model_dump(), **(values or {})},
         errors=errors or {},
         **HELPERS,
     )
@@ -147,31 +165,15 @@ async def add_shoot(
     _: FormChecked,
     me: Creator,
     session: DbSession,
-    date: Short = "",
-    time: Short = "",
-    location: Short = "",
-    brand_name: Short = "",
-    campaign_name: Short = "",
-    notes: Long = "",
-    amount: Short = "",
-    currency: Short = "",
+    form: ShootTyped,
 ) -> Response:
-    acting(me)
-    values = {
-        "date": date,
-        "time": time,
-        "location": location,
-        "brand_name": brand_name,
-        "campaign_name": campaign_name,
-        "notes": notes,
-        "amount": amount,
-        "currency": currency,
-    }
+    may_act(me, moves_money=False)
+    values = form.model_dump()
     body, errors = _shoot_fields(values)
     try:
         draft = ShootCreate.model_validate(body)
     except ValidationError as error:
-        errors = {**message_of(error), **errors}
+        errors = {**field_errors(error), **errors}
     if errors:
         page = await _shoots_page(
             request, session, me.principal.id, values=values, errors=errors, status_code=422
@@ -218,27 +220,11 @@ async def change_shoot(
     shoot_id: uuid.UUID,
     me: Creator,
     session: DbSession,
-    date: Short = "",
-    time: Short = "",
-    location: Short = "",
-    brand_name: Short = "",
-    campaign_name: Short = "",
-    notes: Long = "",
-    amount: Short = "",
-    currency: Short = "",
+    form: ShootTyped,
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     shoot = await service.get_own_shoot(session, shoot_id, me.principal.id, lock=True)
-    values = {
-        "date": date,
-        "time": time,
-        "location": location,
-        "brand_name": brand_name,
-        "campaign_name": campaign_name,
-        "notes": notes,
-        "amount": amount,
-        "currency": currency,
-    }
+    values = form.model_dump()
     body, errors = _shoot_fields(values)
     # A required field left empty is refused here (the API's update would keep it unchanged
     # only when absent).
@@ -251,7 +237,7 @@ async def change_shoot(
             update = ShootUpdate.model_validate(body)
             changes = update.model_dump(include=set(body))
         except ValidationError as error:
-            errors = {**message_of(error), **errors}
+            errors = {**field_errors(error), **errors}
     if errors:
         status = await review_status(session, shoot, utcnow())
         page = _shoot_page(request, shoot, status, values=values, errors=errors, status_code=422)
@@ -264,7 +250,7 @@ async def change_shoot(
 async def complete_shoot(
     request: Request, _: FormChecked, shoot_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     shoot = await service.get_own_shoot(session, shoot_id, me.principal.id, lock=True)
     await service.complete(session, shoot, utcnow())
     return redirect(f"/studio/shoots/{shoot_id}", flash="shoot_completed", request=request)
@@ -274,7 +260,7 @@ async def complete_shoot(
 async def reopen_shoot(
     request: Request, _: FormChecked, shoot_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     shoot = await service.get_own_shoot(session, shoot_id, me.principal.id, lock=True)
     await service.reopen(session, shoot, utcnow())
     return redirect(f"/studio/shoots/{shoot_id}", flash="shoot_reopened", request=request)
@@ -284,7 +270,7 @@ async def reopen_shoot(
 async def delete_shoot(
     request: Request, _: FormChecked, shoot_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     shoot = await service.get_own_shoot(session, shoot_id, me.principal.id, lock=True)
     await service.delete_row(session, shoot)
     return redirect("/studio/shoots", flash="shoot_deleted", request=request)
@@ -310,7 +296,7 @@ async def _uploads_page(
         status_code,
         uploads=rows[:LISTED],
         more=len(rows) > LISTED,
-        values={**dict.fromkeys(UPLOAD_FORM, ""), **values},
+        values={**UploadForm().model_dump(), **values},
         errors=errors or {},
         platforms=PLATFORM_CHOICES,
     )
@@ -339,30 +325,16 @@ async def add_upload(
     _: FormChecked,
     me: Creator,
     session: DbSession,
-    date: Short = "",
-    time: Short = "",
-    platform: Short = "",
-    content_type: Short = "",
-    brand_name: Short = "",
-    campaign_name: Short = "",
-    notes: Long = "",
+    form: UploadTyped,
 ) -> Response:
-    acting(me)
-    values = {
-        "date": date,
-        "time": time,
-        "platform": platform,
-        "content_type": content_type,
-        "brand_name": brand_name,
-        "campaign_name": campaign_name,
-        "notes": notes,
-    }
+    may_act(me, moves_money=False)
+    values = form.model_dump()
     body: dict[str, Any] = {name: optional(value) for name, value in values.items()}
-    body["date"], body["platform"] = date.strip(), platform.strip()
+    body["date"], body["platform"] = form.date.strip(), form.platform.strip()
     try:
         draft = UploadCreate.model_validate(body)
     except ValidationError as error:
-        errors = message_of(error)
+        errors = field_errors(error)
         if "platform" in errors:
             errors["platform"] = "Choose the platform of the post."
         page = await _uploads_page(
@@ -428,25 +400,11 @@ async def change_upload(
     upload_id: uuid.UUID,
     me: Creator,
     session: DbSession,
-    date: Short = "",
-    time: Short = "",
-    platform: Short = "",
-    content_type: Short = "",
-    brand_name: Short = "",
-    campaign_name: Short = "",
-    notes: Long = "",
+    form: UploadTyped,
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     upload = await service.get_own_upload(session, upload_id, me.principal.id, lock=True)
-    values = {
-        "date": date,
-        "time": time,
-        "platform": platform,
-        "content_type": content_type,
-        "brand_name": brand_name,
-        "campaign_name": campaign_name,
-        "notes": notes,
-    }
+    values = form.model_dump()
     body: dict[str, Any] = {name: optional(value) for name, value in values.items()}
     errors: dict[str, str] = {}
     if body["date"] is None:
@@ -455,7 +413,7 @@ async def change_upload(
     try:
         changes = UploadUpdate.model_validate(body).model_dump(include=set(body))
     except ValidationError as error:
-        errors = {**message_of(error), **errors}
+        errors = {**field_errors(error), **errors}
     if body["platform"] not in UPLOAD_PLATFORMS:
         errors["platform"] = "Choose the platform of the post."
     if errors:
@@ -470,7 +428,7 @@ async def change_upload(
 async def complete_upload(
     request: Request, _: FormChecked, upload_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     upload = await service.get_own_upload(session, upload_id, me.principal.id, lock=True)
     await service.complete(session, upload, utcnow())
     return redirect("/studio/uploads", flash="upload_completed", request=request)
@@ -480,7 +438,7 @@ async def complete_upload(
 async def reopen_upload(
     request: Request, _: FormChecked, upload_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     upload = await service.get_own_upload(session, upload_id, me.principal.id, lock=True)
     await service.reopen(session, upload, utcnow())
     return redirect("/studio/uploads", flash="upload_reopened", request=request)
@@ -490,7 +448,7 @@ async def reopen_upload(
 async def delete_upload(
     request: Request, _: FormChecked, upload_id: uuid.UUID, me: Creator, session: DbSession
 ) -> Response:
-    acting(me)
+    may_act(me, moves_money=False)
     upload = await service.get_own_upload(session, upload_id, me.principal.id, lock=True)
     await service.delete_row(session, upload)
     return redirect("/studio/uploads", flash="upload_deleted", request=request)

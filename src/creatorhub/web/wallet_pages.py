@@ -53,8 +53,7 @@ from creatorhub.payments.schemas import (
     check_currency,
 )
 from creatorhub.payments.tasks import provider_in
-from creatorhub.web.account import field_errors
-from creatorhub.web.brand import _acting, minor_units, money
+from creatorhub.web.acting import field_errors, may_act, minor_units, money
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, message_page, navigation, render
 from creatorhub.web.session import FLASHES, SignedIn, page_role, redirect
@@ -224,7 +223,7 @@ async def create_payout_account(
 ) -> Response:
     """The service as `POST /v1/payout-accounts` calls it (without a stored answer: it commits
     before a provider that calls out is asked, and names the same account when asked again)."""
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     values = {"country": country}
     try:
         body = PayoutAccountCreate(country=country.strip().upper())
@@ -258,7 +257,7 @@ async def payout_account_onboarding(
 ) -> Response:
     """The link of `POST /v1/payout-accounts/{id}/onboarding-link` for the account with the
     configured provider, coming back to the payouts page."""
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     accounts = await payouts.own_payout_accounts(session, me.principal.id)
     account = next((a for a in accounts if a.provider == settings.payments_provider), None)
     if account is None:
@@ -310,7 +309,7 @@ async def request_payout(
 ) -> Response:
     """The payouts service as `POST /v1/payouts` calls it, the form's one-time key as the
     request's idempotency key (the submission to the provider is a job it queues)."""
-    _acting(me, moves_money=True)
+    may_act(me, moves_money=True)
     values = {"amount": amount, "currency": currency}
     errors: dict[str, str] = {}
     code = currency.strip().upper() or settings.payout_currency
@@ -383,7 +382,7 @@ async def cancel_payout(
 ) -> Response:
     """The service of `POST /v1/payouts/{id}/cancel`: only a pending payout (not yet handed to
     the provider) can be canceled; its money is available again at once."""
-    _acting(me, moves_money=False)
+    may_act(me, moves_money=False)
     try:
         await payouts.cancel_payout(session, payout_id, me.principal.id)
     except Problem as problem:
