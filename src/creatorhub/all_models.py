@@ -10,6 +10,7 @@ to both: autogenerate would propose dropping it and the check would not notice i
 from __future__ import annotations
 
 from creatorhub.audit import models as audit_models
+from creatorhub.campaigns import models as campaigns_models
 from creatorhub.db import Base
 from creatorhub.identity import models as identity_models
 from creatorhub.kit import idempotency as idempotency_models
@@ -30,6 +31,7 @@ MODEL_MODULES = (
     marketplace_models,
     social_models,
     workspace_models,
+    campaigns_models,
 )
 
 metadata = Base.metadata

@@ -20,6 +20,9 @@ from starlette.routing import Mount, Route
 
 from creatorhub import __version__
 from creatorhub.audit.api import router as audit_router
+from creatorhub.campaigns.api import router as campaigns_router
+from creatorhub.campaigns.stats_api import router as campaign_stats_router
+from creatorhub.campaigns.tracking_api import router as campaign_tracking_router
 from creatorhub.config import Settings, get_settings
 from creatorhub.db import Database
 from creatorhub.embedded_db import resolve_database_url
@@ -162,6 +165,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         billing_router,
         marketplace_router,
         analytics_router,
+        campaigns_router,
+        campaign_stats_router,
+        campaign_tracking_router,
         social_router,
         *workspace_routers,
         reviews_router,

@@ -55,6 +55,7 @@ TASK_MODULES = [
     "creatorhub.payments.billing_tasks",
     "creatorhub.idempotency_tasks",
     "creatorhub.marketplace.tasks",
+    "creatorhub.campaigns.tasks",
     "creatorhub.social.tasks",
 ]
 

@@ -229,4 +229,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/settings/password"): 6,
         ("POST", "/settings/profile"): 6,
     },
+    "campaigns": {},
+    "campaign_tracking": {},
+    "campaign_settlement": {},
 }

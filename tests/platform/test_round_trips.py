@@ -60,6 +60,9 @@ from fastapi import FastAPI
 from psycopg import sql
 from round_trip_pins import PINS
 from round_trips_admin_pages import world as admin_pages_world
+from round_trips_campaign_settlement import world as campaign_settlement_world
+from round_trips_campaign_tracking import world as campaign_tracking_world
+from round_trips_campaigns import world as campaigns_world
 from round_trips_creator_pages import world as creator_pages_world
 from round_trips_settings_pages import world as settings_pages_world
 from round_trips_studio_pages import world as studio_pages_world
@@ -848,6 +851,10 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "web_studio": studio_pages_world,
     "web_admin": admin_pages_world,
     "web_settings": settings_pages_world,
+    # Seed 002's campaigns (issue 14), each world in a module of its own.
+    "campaigns": campaigns_world,
+    "campaign_tracking": campaign_tracking_world,
+    "campaign_settlement": campaign_settlement_world,
 }
 
 

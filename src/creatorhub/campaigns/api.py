@@ -1,0 +1,7 @@
+"""Campaign routes (issue 14): being written; the router is wired into the app already."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,3 @@
+from money_fixtures import ledger_verified
+
+__all__ = ["ledger_verified"]
