@@ -169,6 +169,17 @@ def test_the_wheel_alone_serves_the_api_and_the_pages(
             assert image.headers["content-type"].startswith("image/svg+xml")
             assert b"<svg" in image.content[:200]
             assert http.get("/openapi.json").status_code == 200
+            # The web app's stylesheet and scripts ship with the package too.
+            for asset, kind in (
+                ("app.css", "text/css"),
+                ("app.js", "javascript"),
+                ("studio.js", "javascript"),
+            ):
+                served = http.get(f"/static/{asset}")
+                assert served.status_code == 200, asset
+                assert kind in served.headers["content-type"], (asset, served.headers)
+            login = http.get("/login")
+            assert login.status_code == 200 and 'href="/static/app.css"' in login.text
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
