@@ -1,0 +1,536 @@
+"""Visibility campaigns' money (issue 14, part C): views validated after their window, settled
+per promoter and UTC day into earnings to the cent, within the funded budget, and rolled up
+into `view_stats`.
+
+**Validation.** A counted view (`pending`) becomes `validated` once its window has passed
+(`campaign_view_validation_hours`, 72 h by default): `validate_due_views`. An admin may reject
+pending views before that (the tracking part's route); rejected views are never paid.
+
+**Settlement** (`settle_due`, `settle_campaign`). A promoter campaign's day is settled once the
+whole day is past its window (every view of it validated or rejected), days in order, so that
+the fraction of a cent carried from one day to the next follows the days:
+
+    amount      = (carry_before + views * cpv) // 100
+    carry_after = (carry_before + views * cpv) %  100
+
+with `carry_before` the promoter campaign's last settlement's `carry_after` (0 at first). Over
+any number of days the amounts add up to exactly floor(total views * cpv / 100): no cent is
+created or lost (tests/campaigns/test_settlement_properties.py). The settled day is a
+`view_settlements` row (its key makes re-running a day change nothing), its views are `paid`
+with `settled_on`, and the campaign's `campaign_budget_allocations.spent_amount` and the
+promoter campaign's `spent_budget` grow by the amount, in the transaction that moves the money.
+
+**Budget control is absolute** (the reservation design). Everything a settlement does happens
+under the campaign's row lock, taken first (then its allocation row, then its promoter
+campaigns by id: the lock order every campaign money path keeps), and what it may pay is read
+after the lock: the least of the allocation left (`allocated - spent - refunded`) and the
+escrow account's unreserved balance (`balance - pending_debits`). It pays only the views that
+fit (the largest k with (carry + k * cpv) // 100 <= what is left); the others are `over_cap`,
+never paid, and a campaign that could not pay all its due views pauses itself
+(`budget_spent`). The money is then **reserved before it is recorded**: a ledger hold on the
+campaign's escrow for the day's amount (`ledger.create_hold`), posted to the promoter by
+`pay_earnings(hold_id=...)` (gross to the promoter's wallet, the platform fee out of it). The
+ledger refuses a hold the escrow's unreserved balance does not cover (its
+`prevent_negative_wallet` guard on a may-not-go-negative account, pending debits counted), and
+the allocation row's check (`spent + refunded <= allocated`) refuses the record: so even a
+path that skipped the campaign lock could not overspend, it would be refused and roll back
+whole. Each hold is created and posted in the same transaction, so none is left pending when
+it commits (ending a campaign has no settlement hold to void).
+
+**Stats.** `rollup_view_stats` recomputes `view_stats` (counted, dropped by reason, validated,
+rejected, paid views and amount) per promoter campaign and day from `views` and
+`view_settlements`, as an upsert: running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.service import record_change
+from creatorhub.ledger import service as ledger
+from creatorhub.ledger.models import AccountKind
+from creatorhub.payments.earnings import pay_earnings
+
+EARNING_KIND = "campaign_earning"  # the fee rule (10 % by default) and the ledger kind
+DEFAULT_WINDOW = timedelta(hours=72)
+# Ended campaigns are still settled for this long after their end (views counted before the
+# end and validated after it are paid from what was not refunded, or marked over cap).
+ENDED_GRACE = timedelta(days=7)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def settleable_through(now: datetime, window: timedelta) -> date:
+    """The last UTC day whose every view is past its validation window at `now`."""
+    return (now - window).astimezone(UTC).date() - timedelta(days=1)
+
+
+def payable_views(*, carry: int, cpv: int, left: int) -> int:
+    """The most views k whose pay fits in `left`: the largest k with
+    (carry + k * cpv) // 100 <= left (then (carry + k * cpv) < (left + 1) * 100)."""
+    if left < 0:
+        return 0
+    return max(0, ((left + 1) * 100 - 1 - carry) // cpv)
+
+
+def split_day(*, carry_before: int, views: int, cpv: int) -> tuple[int, int]:
+    """(amount, carry_after) of a day's views: the cents paid and the hundredths carried."""
+    return divmod(carry_before + views * cpv, 100)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+_VALIDATE = text(
+    "UPDATE campaigns.views SET outcome = 'validated', validated_at = :now"
+    " WHERE outcome = 'pending' AND occurred_at <= :cutoff"
+)
+
+
+async def validate_due_views(
+    session: AsyncSession, now: datetime, *, window: timedelta = DEFAULT_WINDOW
+) -> int:
+    """Pending views whose window has passed become validated. Returns how many."""
+    result = await session.execute(_VALIDATE, {"now": now, "cutoff": now - window})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- settlement ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DaySettled:
+    promoter_campaign_id: uuid.UUID
+    promoter_id: uuid.UUID
+    day: date
+    due_views: int
+    paid_views: int
+    amount: int
+    fee: int
+    carry_before: int
+    carry_after: int
+    transfer_id: uuid.UUID | None  # the hold's posting (None: nothing paid)
+
+
+@dataclass
+class CampaignSettled:
+    campaign_id: uuid.UUID
+    days: list[DaySettled] = field(default_factory=list)
+    paused: bool = False
+
+    @property
+    def amount(self) -> int:
+        return sum(day.amount for day in self.days)
+
+    @property
+    def over_cap(self) -> int:
+        return sum(day.due_views - day.paid_views for day in self.days)
+
+
+# Campaigns that may have validated views to settle: funded visibility campaigns still running
+# or ended recently.
+_CANDIDATES = text(
+    "SELECT id FROM campaigns.campaigns"
+    " WHERE type = 'visibility' AND funded_at IS NOT NULL"
+    " AND (status IN ('active', 'paused') OR ended_at >= :ended_since)"
+    " ORDER BY id"
+)
+
+# The campaign, locked first; then its allocation, with the escrow's unreserved balance.
+_LOCK_CAMPAIGN = text(
+    "SELECT id, status, cpv, currency, escrow_account_id, title FROM campaigns.campaigns"
+    " WHERE id = :campaign_id FOR UPDATE"
+)
+_LOCK_ALLOCATION = text(
+    "SELECT b.allocated_amount - b.spent_amount - b.refunded_amount AS left_in_allocation,"
+    " a.balance - a.pending_debits AS unreserved"
+    " FROM campaigns.campaign_budget_allocations b"
+    " JOIN ledger.accounts a ON a.id = :escrow_account_id"
+    " WHERE b.campaign_id = :campaign_id FOR UPDATE OF b"
+)
+
+# Its promoter campaigns' validated views of unsettled days up to `through`, by promoter
+# campaign and day: each promoter campaign's views read by its index from the day after its
+# last settled one.
+_DUE = text(
+    "SELECT pc.id AS promoter_campaign_id, pc.promoter_id,"
+    " (v.occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) AS views"
+    " FROM campaigns.promoter_campaigns pc"
+    " CROSS JOIN LATERAL (SELECT max(s.day) AS last_day FROM campaigns.view_settlements s"
+    "   WHERE s.promoter_campaign_id = pc.id) settled"
+    " JOIN campaigns.views v ON v.promoter_campaign_id = pc.id"
+    "  AND v.occurred_at >= coalesce((settled.last_day + 1)::timestamp AT TIME ZONE 'UTC',"
+    "                                 '-infinity')"
+    "  AND v.occurred_at < :through_end AND v.outcome = 'validated'"
+    " WHERE pc.campaign_id = :campaign_id"
+    " GROUP BY 1, 2, 3 ORDER BY 1, 3"
+)
+
+# The promoter campaigns with due days, locked by id, with their last carried fraction.
+_LOCK_PROMOTERS = text(
+    "SELECT pc.id, coalesce((SELECT s.carry_after FROM campaigns.view_settlements s"
+    "   WHERE s.promoter_campaign_id = pc.id ORDER BY s.day DESC LIMIT 1), 0) AS carry"
+    " FROM campaigns.promoter_campaigns pc WHERE pc.id = ANY(:ids) ORDER BY pc.id FOR UPDATE OF pc"
+)
+
+# The due views of each planned (promoter campaign, day): the first k by id paid, the rest
+# over cap.
+_MARK_VIEWS = text(
+    "WITH plan AS ("
+    "  SELECT * FROM unnest(CAST(:pcs AS uuid[]), CAST(:days AS date[]), CAST(:ks AS bigint[]))"
+    "  AS p(pc, day, k)),"
+    " ranked AS ("
+    "  SELECT v.id, p.day, p.k,"
+    "   row_number() OVER (PARTITION BY p.pc, p.day ORDER BY v.id) AS rn"
+    "  FROM plan p JOIN campaigns.views v ON v.promoter_campaign_id = p.pc"
+    "   AND v.occurred_at >= p.day::timestamp AT TIME ZONE 'UTC'"
+    "   AND v.occurred_at < (p.day + 1)::timestamp AT TIME ZONE 'UTC'"
+    "   AND v.outcome = 'validated')"
+    " UPDATE campaigns.views v"
+    " SET outcome = CASE WHEN r.rn <= r.k THEN 'paid' ELSE 'over_cap' END,"
+    "     settled_on = CASE WHEN r.rn <= r.k THEN r.day END"
+    " FROM ranked r WHERE v.id = r.id AND v.outcome = 'validated'"
+)
+
+_RECORD_SETTLEMENTS = text(
+    "INSERT INTO campaigns.view_settlements"
+    " (promoter_campaign_id, day, views, amount, carry_before, carry_after, ledger_transfer_id)"
+    " SELECT * FROM unnest(CAST(:pcs AS uuid[]), CAST(:days AS date[]), CAST(:views AS bigint[]),"
+    "  CAST(:amounts AS bigint[]), CAST(:carry_before AS int[]), CAST(:carry_after AS int[]),"
+    "  CAST(:transfers AS uuid[]))"
+)
+
+_SPEND_PROMOTERS = text(
+    "UPDATE campaigns.promoter_campaigns pc SET spent_budget = pc.spent_budget + p.amount"
+    " FROM unnest(CAST(:pcs AS uuid[]), CAST(:amounts AS bigint[])) AS p(id, amount)"
+    " WHERE pc.id = p.id"
+)
+
+_SPEND_ALLOCATION = text(
+    "UPDATE campaigns.campaign_budget_allocations"
+    " SET spent_amount = spent_amount + :amount, updated_at = :now"
+    " WHERE campaign_id = :campaign_id"
+)
+
+_PAUSE = text(
+    "UPDATE campaigns.campaigns SET status = 'paused', pause_reason = 'budget_spent',"
+    " updated_at = :now WHERE id = :campaign_id AND status = 'active'"
+    " RETURNING id"
+)
+
+
+def settlement_key(promoter_campaign_id: uuid.UUID, day: date) -> str:
+    return f"campaign-views:{promoter_campaign_id}:{day.isoformat()}"
+
+
+async def pause_for_budget(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> bool:
+    """The campaign (locked by the caller) pauses itself: its budget cannot pay one more view.
+    Only an active campaign changes (one paused by its advertiser stays so). Audited."""
+    paused = (await session.execute(_PAUSE, {"campaign_id": campaign_id, "now": now})).first()
+    if paused is None:
+        return False
+    await record_change(
+        session,
+        action="campaign.paused",
+        entity_type="campaign",
+        entity_id=campaign_id,
+        actor_id=None,
+        before={"status": "active", "pause_reason": None},
+        after={"status": "paused", "pause_reason": "budget_spent"},
+        description="the campaign's budget cannot pay one more view",
+    )
+    return True
+
+
+async def settle_campaign(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    *,
+    through: date,
+    now: datetime,
+    hold_days: int,
+    fee_shards: int,
+) -> CampaignSettled:
+    """Settle the campaign's validated views of every unsettled day up to `through`, in the
+    caller's transaction (see the module's docstring for the locks and the budget control).
+    The caller makes sure those days are past their window (`settleable_through`)."""
+    settled = CampaignSettled(campaign_id)
+    campaign = (
+        (await session.execute(_LOCK_CAMPAIGN, {"campaign_id": campaign_id})).mappings().first()
+    )
+    if campaign is None or campaign["cpv"] is None:
+        return settled
+    budget = (
+        (
+            await session.execute(
+                _LOCK_ALLOCATION,
+                {"campaign_id": campaign_id, "escrow_account_id": campaign["escrow_account_id"]},
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if budget is None:  # never funded: nothing was counted
+        return settled
+    due = (
+        (
+            await session.execute(
+                _DUE,
+                {
+                    "campaign_id": campaign_id,
+                    "through_end": day_start(through + timedelta(days=1)),
+                },
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if not due:
+        return settled
+    ids = sorted({row["promoter_campaign_id"] for row in due})
+    carries = {
+        row[0]: int(row[1]) for row in (await session.execute(_LOCK_PROMOTERS, {"ids": ids})).all()
+    }
+    cpv: int = campaign["cpv"]
+    currency: str = campaign["currency"]
+    left = min(int(budget["left_in_allocation"]), int(budget["unreserved"]))
+    escrow: uuid.UUID = campaign["escrow_account_id"]
+    wallet_kind = AccountKind.WALLET_PENDING if hold_days else AccountKind.WALLET_AVAILABLE
+    short = False
+    for row in due:
+        pc_id: uuid.UUID = row["promoter_campaign_id"]
+        day: date = row["day"]
+        views = int(row["views"])
+        carry_before = carries[pc_id]
+        paid = min(views, payable_views(carry=carry_before, cpv=cpv, left=left))
+        if paid < views:
+            short = True
+        amount, carry_after = split_day(carry_before=carry_before, views=paid, cpv=cpv)
+        fee = 0
+        transfer_id: uuid.UUID | None = None
+        if amount > 0:
+            key = settlement_key(pc_id, day)
+            promoter: uuid.UUID = row["promoter_id"]
+            # Reserve first: the ledger refuses a hold the escrow's unreserved balance does
+            # not cover. Then post it to the promoter, less the platform fee.
+            wallet = await ledger.user_account(session, promoter, currency, wallet_kind)
+            hold = await ledger.create_hold(
+                session,
+                debit_account_id=escrow,
+                credit_account_id=wallet,
+                amount=amount,
+                kind=EARNING_KIND,
+                idempotency_key=key,
+                currency=currency,
+                reference_type="campaign",
+                reference_id=str(campaign_id),
+                metadata={"promoter_campaign_id": str(pc_id), "day": day.isoformat()},
+            )
+            earning = await pay_earnings(
+                session,
+                payee_id=promoter,
+                gross=amount,
+                currency=currency,
+                kind=EARNING_KIND,
+                key=key,
+                reason=f"campaign views of {day.isoformat()}: {campaign['title']}",
+                now=now,
+                hold_days=hold_days,
+                fee_shards=fee_shards,
+                hold_id=hold.hold_id,
+                reference_type="campaign",
+                reference_id=str(campaign_id),
+            )
+            fee = earning.quote.fee
+            transfer_id = earning.transfers[0].transfer_id
+        left -= amount
+        if paid:
+            carries[pc_id] = carry_after
+        settled.days.append(
+            DaySettled(
+                promoter_campaign_id=pc_id,
+                promoter_id=row["promoter_id"],
+                day=day,
+                due_views=views,
+                paid_views=paid,
+                amount=amount,
+                fee=fee,
+                carry_before=carry_before,
+                carry_after=carry_after if paid else carry_before,
+                transfer_id=transfer_id,
+            )
+        )
+    await _record(session, settled, campaign_id=campaign_id, now=now)
+    if short or left <= 0:
+        settled.paused = await pause_for_budget(session, campaign_id, now)
+    return settled
+
+
+async def _record(
+    session: AsyncSession, settled: CampaignSettled, *, campaign_id: uuid.UUID, now: datetime
+) -> None:
+    days = settled.days
+    marked = await session.execute(
+        _MARK_VIEWS,
+        {
+            "pcs": [d.promoter_campaign_id for d in days],
+            "days": [d.day for d in days],
+            "ks": [d.paid_views for d in days],
+        },
+    )
+    expected = sum(d.due_views for d in days)
+    if marked.rowcount != expected:  # type: ignore[attr-defined]
+        # The campaign's locks keep its views still; a difference is a bug: pay nothing.
+        raise RuntimeError(f"settlement marked {marked.rowcount} views, expected {expected}")  # type: ignore[attr-defined]
+    paid = [d for d in days if d.paid_views > 0]
+    if paid:
+        await session.execute(
+            _RECORD_SETTLEMENTS,
+            {
+                "pcs": [d.promoter_campaign_id for d in paid],
+                "days": [d.day for d in paid],
+                "views": [d.paid_views for d in paid],
+                "amounts": [d.amount for d in paid],
+                "carry_before": [d.carry_before for d in paid],
+                "carry_after": [d.carry_after for d in paid],
+                "transfers": [d.transfer_id for d in paid],
+            },
+        )
+    total = settled.amount
+    if total:
+        per_promoter: dict[uuid.UUID, int] = defaultdict(int)
+        for d in paid:
+            per_promoter[d.promoter_campaign_id] += d.amount
+        await session.execute(
+            _SPEND_PROMOTERS,
+            {"pcs": list(per_promoter), "amounts": list(per_promoter.values())},
+        )
+        await session.execute(
+            _SPEND_ALLOCATION, {"campaign_id": campaign_id, "amount": total, "now": now}
+        )
+    await rollup_view_stats(
+        session,
+        since=min(d.day for d in days),
+        until=max(d.day for d in days),
+        campaign_id=campaign_id,
+        now=now,
+    )
+
+
+async def settle_due(
+    database: Any,
+    *,
+    now: datetime,
+    window: timedelta,
+    hold_days: int,
+    fee_shards: int,
+    through: date | None = None,
+) -> list[CampaignSettled]:
+    """Validate what is due, then settle every candidate campaign through the last settleable
+    day (or `through`, if earlier), one transaction per campaign: one campaign's refusal does
+    not undo another's settlement. `database` is a `creatorhub.db.Database`."""
+    last = settleable_through(now, window)
+    day = last if through is None else min(through, last)
+    async with database.session_scope() as session:
+        await validate_due_views(session, now, window=window)
+        candidates = [
+            row[0]
+            for row in (
+                await session.execute(_CANDIDATES, {"ended_since": now - ENDED_GRACE - window})
+            ).all()
+        ]
+    results: list[CampaignSettled] = []
+    for campaign_id in candidates:
+        async with database.session_scope() as session:
+            result = await settle_campaign(
+                session,
+                campaign_id,
+                through=day,
+                now=now,
+                hold_days=hold_days,
+                fee_shards=fee_shards,
+            )
+        if result.days:
+            results.append(result)
+    return results
+
+
+# --- view_stats ------------------------------------------------------------------------------
+
+_ROLLUP = """
+WITH counts AS (
+    SELECT v.promoter_campaign_id, (v.occurred_at AT TIME ZONE 'UTC')::date AS day,
+           min(v.campaign_id::text)::uuid AS campaign_id,
+           count(*) FILTER (WHERE v.outcome IN ('pending', 'validated', 'rejected', 'paid'))
+             AS counted,
+           count(*) FILTER (WHERE v.outcome = 'duplicate') AS dropped_duplicate,
+           count(*) FILTER (WHERE v.outcome = 'bot') AS dropped_bot,
+           count(*) FILTER (WHERE v.outcome = 'rate_limited') AS dropped_rate_limited,
+           count(*) FILTER (WHERE v.outcome = 'campaign_inactive') AS dropped_inactive,
+           count(*) FILTER (WHERE v.outcome = 'over_cap') AS dropped_over_cap,
+           count(*) FILTER (WHERE v.validated_at IS NOT NULL) AS validated,
+           count(*) FILTER (WHERE v.outcome = 'rejected') AS rejected,
+           count(*) FILTER (WHERE v.outcome = 'paid') AS paid_views
+    FROM campaigns.views v
+    WHERE v.occurred_at >= :since AND v.occurred_at < :until {campaign_filter}
+    GROUP BY 1, 2
+)
+INSERT INTO campaigns.view_stats (
+    promoter_campaign_id, day, campaign_id, counted, dropped_duplicate, dropped_bot,
+    dropped_rate_limited, dropped_inactive, dropped_over_cap, validated, rejected,
+    paid_views, paid_amount, updated_at)
+SELECT c.promoter_campaign_id, c.day, c.campaign_id, c.counted, c.dropped_duplicate,
+       c.dropped_bot, c.dropped_rate_limited, c.dropped_inactive, c.dropped_over_cap,
+       c.validated, c.rejected, c.paid_views, coalesce(s.amount, 0), :now
+FROM counts c
+LEFT JOIN campaigns.view_settlements s
+  ON s.promoter_campaign_id = c.promoter_campaign_id AND s.day = c.day
+ON CONFLICT (promoter_campaign_id, day) DO UPDATE SET
+    counted = EXCLUDED.counted, dropped_duplicate = EXCLUDED.dropped_duplicate,
+    dropped_bot = EXCLUDED.dropped_bot, dropped_rate_limited = EXCLUDED.dropped_rate_limited,
+    dropped_inactive = EXCLUDED.dropped_inactive, dropped_over_cap = EXCLUDED.dropped_over_cap,
+    validated = EXCLUDED.validated, rejected = EXCLUDED.rejected,
+    paid_views = EXCLUDED.paid_views, paid_amount = EXCLUDED.paid_amount,
+    updated_at = EXCLUDED.updated_at
+WHERE (view_stats.counted, view_stats.dropped_duplicate, view_stats.dropped_bot,
+       view_stats.dropped_rate_limited, view_stats.dropped_inactive, view_stats.dropped_over_cap,
+       view_stats.validated, view_stats.rejected, view_stats.paid_views, view_stats.paid_amount)
+  IS DISTINCT FROM
+      (EXCLUDED.counted, EXCLUDED.dropped_duplicate, EXCLUDED.dropped_bot,
+       EXCLUDED.dropped_rate_limited, EXCLUDED.dropped_inactive, EXCLUDED.dropped_over_cap,
+       EXCLUDED.validated, EXCLUDED.rejected, EXCLUDED.paid_views, EXCLUDED.paid_amount)
+"""
+_ROLLUP_ALL = text(_ROLLUP.format(campaign_filter=""))
+_ROLLUP_CAMPAIGN = text(_ROLLUP.format(campaign_filter="AND v.campaign_id = :campaign_id"))
+
+
+async def rollup_view_stats(
+    session: AsyncSession,
+    *,
+    since: date,
+    until: date,
+    now: datetime,
+    campaign_id: uuid.UUID | None = None,
+) -> int:
+    """Recompute `view_stats` of the UTC days `since`..`until` (inclusive) from the views and
+    settlements, of one campaign or all; rows whose counts did not change are not written.
+    Returns how many rows were written."""
+    params: dict[str, Any] = {
+        "since": day_start(since),
+        "until": day_start(until + timedelta(days=1)),
+        "now": now,
+    }
+    statement = _ROLLUP_ALL
+    if campaign_id is not None:
+        statement = _ROLLUP_CAMPAIGN
+        params["campaign_id"] = campaign_id
+    result = await session.execute(statement, params)
+    return int(result.rowcount)  # type: ignore[attr-defined]

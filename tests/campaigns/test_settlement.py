@@ -1,0 +1,416 @@
+"""Settlement of visibility campaigns (issue 14, part C): validation after the window, daily
+amounts with the carried fraction, the budget as an absolute limit (holds on the escrow), the
+campaign pausing itself, view_stats, and the earnings through the $20 monthly payout.
+
+The service tests build their campaign through the ledger and the models
+(tests/settlement_helpers.py); the full flow goes through the API. Every test ends with the
+ledger verified (tests/campaigns/conftest.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+from sqlalchemy import text
+
+from creatorhub.campaigns import settlement
+from creatorhub.config import Settings
+from creatorhub.db import Database
+from creatorhub.jobs import JobRuntime
+from creatorhub.payments.tasks import run_payout_cycle
+from helpers import account
+from payment_helpers import wallet
+from settlement_helpers import Built, add_views, build_campaign, fetch, one
+
+WINDOW = timedelta(hours=72)
+D1, D2, D3 = date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 12)
+
+
+def after_window(day: date) -> datetime:
+    """The first moment every view of `day` is past its window."""
+    return settlement.day_start(day + timedelta(days=1)) + WINDOW + timedelta(minutes=1)
+
+
+async def settle(
+    database: Database, settings: Settings, now: datetime, *, hold_days: int | None = None
+) -> list[settlement.CampaignSettled]:
+    return await settlement.settle_due(
+        database,
+        now=now,
+        window=WINDOW,
+        hold_days=settings.earnings_hold_days if hold_days is None else hold_days,
+        fee_shards=settings.fee_shards,
+    )
+
+
+async def escrow_balance(database: Database, built: Built) -> int:
+    return int(
+        await one(
+            database,
+            "SELECT balance FROM ledger.accounts WHERE id = :id",
+            id=built.escrow_account_id,
+        )
+    )
+
+
+async def fees_total(database: Database) -> int:
+    return int(
+        await one(
+            database,
+            "SELECT coalesce(sum(balance), 0) FROM ledger.accounts WHERE kind = 'platform_fees'",
+        )
+    )
+
+
+async def test_days_settle_with_the_fraction_carried(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    built = await build_campaign(client, database, cpv=333, max_views=1_000)
+    (pc,) = built.promoters
+    for day, views in ((D1, 7), (D2, 11), (D3, 5)):
+        await add_views(database, built, pc, day, views)
+    # Dropped views are never settled.
+    await add_views(database, built, pc, D1, 4, outcome="duplicate")
+    await add_views(database, built, pc, D2, 2, outcome="bot")
+
+    results = await settle(database, settings, after_window(D3))
+
+    (result,) = results
+    # 7*333 = 2331 -> 23, carry 31; 31 + 11*333 = 3694 -> 36, carry 94; 94 + 5*333 = 1759 -> 17.
+    assert [
+        (d.day, d.paid_views, d.amount, d.carry_before, d.carry_after) for d in result.days
+    ] == [
+        (D1, 7, 23, 0, 31),
+        (D2, 11, 36, 31, 94),
+        (D3, 5, 17, 94, 59),
+    ]
+    assert result.amount == 76 == (23 * 333) // 100
+    rows = await fetch(
+        database,
+        "SELECT day, views, amount, carry_before, carry_after, ledger_transfer_id IS NOT NULL"
+        " AS paid FROM campaigns.view_settlements WHERE promoter_campaign_id = :pc ORDER BY day",
+        pc=pc,
+    )
+    assert [tuple(r.values()) for r in rows] == [
+        (D1, 7, 23, 0, 31, True),
+        (D2, 11, 36, 31, 94, True),
+        (D3, 5, 17, 94, 59, True),
+    ]
+    outcomes = await fetch(
+        database,
+        "SELECT outcome, settled_on, count(*) AS n FROM campaigns.views WHERE"
+        " promoter_campaign_id = :pc GROUP BY 1, 2 ORDER BY 1, 2",
+        pc=pc,
+    )
+    assert [tuple(r.values()) for r in outcomes] == [
+        ("bot", None, 2),
+        ("duplicate", None, 4),
+        ("paid", D1, 7),
+        ("paid", D2, 11),
+        ("paid", D3, 5),
+    ]
+    # The money: the escrow paid 76 gross; fees 10 % rounded down per day (2 + 3 + 1).
+    assert await escrow_balance(database, built) == built.budget - 76
+    assert await fees_total(database) == 6
+    promoter = await one(
+        database,
+        "SELECT balance FROM ledger.accounts WHERE owner_id = :id AND kind = 'wallet_available'",
+        id=built.promoter_users[0],
+    )
+    assert promoter == 70
+    assert (
+        await one(
+            database,
+            "SELECT spent_amount FROM campaigns.campaign_budget_allocations WHERE campaign_id = :c",
+            c=built.campaign_id,
+        )
+        == 76
+    )
+    assert (
+        await one(
+            database, "SELECT spent_budget FROM campaigns.promoter_campaigns WHERE id = :pc", pc=pc
+        )
+        == 76
+    )
+    # No hold is left pending: each was posted in the transaction that made it.
+    holds = await fetch(
+        database,
+        "SELECT status, count(*) AS n FROM ledger.holds WHERE debit_account_id = :escrow"
+        " GROUP BY 1",
+        escrow=built.escrow_account_id,
+    )
+    assert [tuple(r.values()) for r in holds] == [("posted", 3)]
+
+    # Re-running changes nothing.
+    assert await settle(database, settings, after_window(D3) + timedelta(days=3)) == []
+    assert await escrow_balance(database, built) == built.budget - 76
+    assert await one(database, "SELECT count(*) FROM campaigns.view_settlements") == 3
+
+
+async def test_a_day_is_settled_only_when_all_of_it_is_past_the_window(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    built = await build_campaign(client, database, cpv=250, max_views=1_000)
+    (pc,) = built.promoters
+    await add_views(database, built, pc, D1, 40)  # spread over D1's first 11 hours
+    await add_views(database, built, pc, D2, 8)
+    # 72 h after D1's noon: D1's morning views are validated, none is settled yet.
+    now = settlement.day_start(D1) + timedelta(hours=12) + WINDOW
+    assert await settle(database, settings, now) == []
+    counts = await fetch(
+        database,
+        "SELECT outcome, count(*) AS n FROM campaigns.views GROUP BY 1 ORDER BY 1",
+    )
+    assert {r["outcome"]: r["n"] for r in counts} == {"pending": 8, "validated": 40}
+    assert await one(database, "SELECT count(*) FROM campaigns.view_settlements") == 0
+    # Once D1 is past: D1 settles, D2 (still in its window) does not.
+    (result,) = await settle(database, settings, after_window(D1))
+    assert [(d.day, d.paid_views, d.amount) for d in result.days] == [(D1, 40, 100)]
+    (result,) = await settle(database, settings, after_window(D2))
+    assert [(d.day, d.paid_views, d.amount, d.carry_before) for d in result.days] == [
+        (D2, 8, 20, 0)
+    ]
+
+
+async def test_rejected_views_are_never_paid(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    built = await build_campaign(client, database, cpv=300, max_views=1_000, promoters=2)
+    honest, cheat = built.promoters
+    await add_views(database, built, honest, D1, 20)
+    await add_views(database, built, cheat, D1, 50)
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE campaigns.views SET outcome = 'rejected', reject_reason = 'click farm'"
+                " WHERE promoter_campaign_id = :pc"
+            ),
+            {"pc": cheat},
+        )
+    (result,) = await settle(database, settings, after_window(D1))
+    assert [(d.promoter_campaign_id, d.paid_views, d.amount) for d in result.days] == [
+        (honest, 20, 60)
+    ]
+    assert (
+        await one(
+            database,
+            "SELECT count(*) FROM campaigns.views WHERE promoter_campaign_id = :pc"
+            " AND outcome = 'rejected'",
+            pc=cheat,
+        )
+        == 50
+    )
+    assert await escrow_balance(database, built) == built.budget - 60
+
+
+async def test_views_beyond_the_budget_are_over_cap_and_the_campaign_pauses(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    # A budget of 300 pays 100 views at 300 per 100; 130 reach settlement (past any cap the
+    # tracking link keeps: the budget is the last word).
+    built = await build_campaign(client, database, cpv=300, max_views=100, promoters=2)
+    first, second = sorted(built.promoters)
+    await add_views(database, built, first, D1, 70)
+    await add_views(database, built, second, D1, 60)
+
+    (result,) = await settle(database, settings, after_window(D1))
+
+    # By promoter campaign id (the lock order): the first is paid whole (210), the second
+    # what is left: 30 views (90); its other 30 are over cap.
+    assert [(d.promoter_campaign_id, d.due_views, d.paid_views, d.amount) for d in result.days] == [
+        (first, 70, 70, 210),
+        (second, 60, 30, 90),
+    ]
+    assert result.paused and result.over_cap == 30
+    assert await escrow_balance(database, built) == 0
+    campaign = (
+        await fetch(
+            database,
+            "SELECT status, pause_reason FROM campaigns.campaigns WHERE id = :c",
+            c=built.campaign_id,
+        )
+    )[0]
+    assert campaign == {"status": "paused", "pause_reason": "budget_spent"}
+    assert (
+        await one(
+            database,
+            "SELECT count(*) FROM audit.audit_logs WHERE entity_id = :c AND action LIKE '%pause%'",
+            c=str(built.campaign_id),
+        )
+        == 1
+    )
+    over = await one(
+        database,
+        "SELECT count(*) FROM campaigns.views WHERE outcome = 'over_cap' AND settled_on IS NULL",
+    )
+    assert over == 30
+    allocation = (
+        await fetch(
+            database,
+            "SELECT allocated_amount, spent_amount, refunded_amount FROM"
+            " campaigns.campaign_budget_allocations WHERE campaign_id = :c",
+            c=built.campaign_id,
+        )
+    )[0]
+    assert allocation == {"allocated_amount": 300, "spent_amount": 300, "refunded_amount": 0}
+    # More views later (counted before the pause): nothing left, all over cap, no payment.
+    await add_views(database, built, first, D2, 5)
+    (late,) = await settle(database, settings, after_window(D2))
+    assert [(d.paid_views, d.amount) for d in late.days] == [(0, 0)]
+    assert await one(database, "SELECT count(*) FROM campaigns.view_settlements") == 2
+
+
+async def test_the_budget_pays_to_the_last_cent_with_carries(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    # cpv 7 for 100 views: a budget of 7. D1: 50 views = 3.50 -> 3, carry 50. D2: 80 views
+    # would be 50 + 560 = 6.10; 4 cents are left: 64 views fit (50 + 448 = 4.98 -> 4,
+    # carry 98), the other 16 are over cap.
+    built = await build_campaign(client, database, cpv=7, max_views=100)
+    assert built.budget == 7
+    (pc,) = built.promoters
+    await add_views(database, built, pc, D1, 50)
+    await add_views(database, built, pc, D2, 80)
+    (result,) = await settle(database, settings, after_window(D2))
+    assert [(d.day, d.paid_views, d.amount, d.carry_after) for d in result.days] == [
+        (D1, 50, 3, 50),
+        (D2, 64, 4, 98),
+    ]
+    assert result.paused and result.over_cap == 16
+    assert await escrow_balance(database, built) == 0
+    assert (
+        await one(database, "SELECT count(*) FROM campaigns.views WHERE outcome = 'over_cap'") == 16
+    )
+
+
+async def test_an_ended_campaign_pays_nothing_it_refunded(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    built = await build_campaign(client, database, cpv=300, max_views=1_000)
+    (pc,) = built.promoters
+    await add_views(database, built, pc, D1, 10)
+    # Ended (as the campaign core ends one): the escrow refunded to the advertiser.
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "SELECT * FROM ledger.transfer(:escrow, ledger.ensure_account('user', :adv,"
+                " 'wallet_available', 'USD', 0::smallint, false), :amount, 'refund', :key)"
+            ),
+            {
+                "escrow": built.escrow_account_id,
+                "adv": uuid.UUID(built.advertiser.id),
+                "amount": built.budget,
+                "key": f"test:{built.campaign_id}:refund",
+            },
+        )
+        await session.execute(
+            text(
+                "UPDATE campaigns.campaign_budget_allocations SET refunded_amount = :amount"
+                " WHERE campaign_id = :c;"
+            ),
+            {"amount": built.budget, "c": built.campaign_id},
+        )
+        await session.execute(
+            text(
+                "UPDATE campaigns.campaigns SET status = 'completed', ended_at = :at WHERE id = :c"
+            ),
+            {"at": settlement.day_start(D2), "c": built.campaign_id},
+        )
+    (result,) = await settle(database, settings, after_window(D1))
+    assert [(d.paid_views, d.amount) for d in result.days] == [(0, 0)]
+    assert (
+        await one(database, "SELECT count(*) FROM campaigns.views WHERE outcome = 'over_cap'") == 10
+    )
+    assert await escrow_balance(database, built) == 0
+    assert (
+        await one(
+            database, "SELECT status FROM campaigns.campaigns WHERE id = :c", c=built.campaign_id
+        )
+        == "completed"
+    )
+
+
+async def test_view_stats_roll_up_every_outcome_idempotently(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    built = await build_campaign(client, database, cpv=300, max_views=1_000)
+    (pc,) = built.promoters
+    await add_views(database, built, pc, D1, 12)
+    for outcome, count in (
+        ("duplicate", 3),
+        ("bot", 4),
+        ("rate_limited", 5),
+        ("campaign_inactive", 6),
+        ("over_cap", 7),
+    ):
+        await add_views(database, built, pc, D1, count, outcome=outcome)
+    await add_views(database, built, pc, D2, 9)
+    now = after_window(D1)
+    await settle(database, settings, now)
+    async with database.session_scope() as session:
+        written = await settlement.rollup_view_stats(session, since=D1, until=D2, now=now)
+    stats = await fetch(
+        database,
+        "SELECT day, counted, dropped_duplicate, dropped_bot, dropped_rate_limited,"
+        " dropped_inactive, dropped_over_cap, validated, rejected, paid_views, paid_amount"
+        " FROM campaigns.view_stats WHERE promoter_campaign_id = :pc ORDER BY day",
+        pc=pc,
+    )
+    assert [tuple(r.values()) for r in stats] == [
+        (D1, 12, 3, 4, 5, 6, 7, 12, 0, 12, 36),
+        (D2, 9, 0, 0, 0, 0, 0, 9, 0, 0, 0),  # validated, not settleable yet
+    ]
+    assert written == 1  # D1 was rolled up by the settlement already; D2 is new
+    async with database.session_scope() as session:
+        again = await settlement.rollup_view_stats(session, since=D1, until=D2, now=now)
+    assert again == 0
+
+
+async def test_earnings_below_twenty_dollars_wait_for_the_next_monthly_payout(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    promoter = await account(client, roles=["creator"])
+    response = await client.post(
+        "/v1/payout-accounts", json={"country": "US"}, headers=promoter.headers
+    )
+    assert response.status_code == 201, response.text
+    built = await build_campaign(
+        client, database, cpv=500, max_views=1_000, promoter_accounts=[promoter]
+    )
+    (pc,) = built.promoters
+    await add_views(database, built, pc, D1, 300)  # 15.00 gross, 13.50 net
+    now = after_window(D1)
+    await settle(database, settings, now, hold_days=7)
+    pending = await fetch(
+        database,
+        "SELECT amount, reason, release_at, released_at FROM payments.pending_earnings"
+        " WHERE user_id = :u",
+        u=uuid.UUID(promoter.id),
+    )
+    assert pending == [
+        {
+            "amount": 13_50,
+            "reason": f"campaign views of {D1.isoformat()}: Built campaign",
+            "release_at": now + timedelta(days=7),
+            "released_at": None,
+        }
+    ]
+    assert (await wallet(client, promoter.headers))["pending"] == 13_50
+    # Released, but 13.50 is below the $20 minimum: the month's payout carries it over.
+    from creatorhub.payments.earnings import release_due_earnings
+
+    async with database.session_scope() as session:
+        assert await release_due_earnings(session, now + timedelta(days=8)) == 1
+    async with JobRuntime(database, settings).open():
+        cycle = await run_payout_cycle(datetime.now(UTC))
+    assert cycle["requested"] == 0 and cycle["below_minimum"] >= 1
+    assert (await wallet(client, promoter.headers))["available"] == 13_50
+    # The next days' views bring it over 20: the next month's cycle pays it all.
+    await add_views(database, built, pc, D2, 200)  # 10.00 gross, 9.00 net
+    await settle(database, settings, after_window(D2), hold_days=0)
+    assert (await wallet(client, promoter.headers))["available"] == 22_50
+    async with JobRuntime(database, settings).open():
+        cycle = await run_payout_cycle(datetime.now(UTC))
+    assert cycle["requested"] == 1
+    assert (await wallet(client, promoter.headers))["in_payout"] == 22_50
