@@ -145,6 +145,20 @@ class Settings(BaseSettings):
         default=30, ge=1, le=365, description="days a client review link stays usable"
     )
 
+    # --- campaigns (seed 002) --------------------------------------------------------------
+    campaign_view_validation_hours: int = Field(
+        default=72,
+        ge=0,
+        le=24 * 90,
+        description="hours a counted view of a tracking link waits before it becomes payable",
+    )
+    campaign_clicks_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="clicks one visitor (address and user agent) may make across all tracking "
+        "links in a minute; the ones beyond are recorded as rate-limited, never counted",
+    )
+
     # --- social platforms (OAuth connectors) ---------------------------------------------
     token_encryption_keys: SecretStr | None = Field(
         default=None,

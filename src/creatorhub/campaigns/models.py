@@ -174,6 +174,10 @@ class Campaign(Base):
             f" AND tracking_method IN ({_sql_list(TrackingMethod)}))",
             name="salesman_parameters",
         ),
+        CheckConstraint(
+            "views_counted >= 0 AND (max_views IS NULL OR views_counted <= max_views)",
+            name="views_counted_within_max",
+        ),
         Index("ix_campaigns_advertiser_created", "advertiser_id", "created_at"),
         Index(
             "ix_campaigns_active_type",
@@ -206,6 +210,9 @@ class Campaign(Base):
     max_views: Mapped[int | None] = mapped_column(BigInteger)
     max_views_per_promoter: Mapped[int | None] = mapped_column(BigInteger)
     destination_url: Mapped[str | None] = mapped_column(Text)
+    # Views counted so far (pending when they arrived), kept by the click that counts one under
+    # this row's lock: the campaign's max_views can never be passed by concurrent clicks.
+    views_counted: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     # Consultant and seller.
     min_budget: Mapped[int | None] = mapped_column(BigInteger)
     max_budget: Mapped[int | None] = mapped_column(BigInteger)
@@ -311,6 +318,13 @@ class View(Base):
             postgresql_where=text("outcome = 'pending'"),
         ),
         Index("ix_views_promoter_campaign_day", "promoter_campaign_id", "occurred_at"),
+        # The rate limit: a visitor's recent clicks across all campaigns.
+        Index(
+            "ix_views_source_recent",
+            "source_hash",
+            "occurred_at",
+            postgresql_where=text("source_hash IS NOT NULL"),
+        ),
         {"schema": SCHEMA},
     )
 
@@ -323,6 +337,9 @@ class View(Base):
     )
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     visitor_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The visitor across campaigns (a keyed hash of address and user agent under the day's
+    # salt, without the campaign): what the rate limit counts.
+    source_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     outcome: Mapped[str] = mapped_column(Text, nullable=False)
     reject_reason: Mapped[str | None] = mapped_column(Text)
     validated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
