@@ -12,14 +12,15 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import text
 
-from creatorhub.campaigns import settlement
+from creatorhub.campaigns import settlement, stats_api
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.jobs import JobRuntime
 from creatorhub.payments.tasks import run_payout_cycle
-from helpers import account
+from helpers import account, assert_problem, grant_roles
 from payment_helpers import wallet
 from settlement_helpers import Built, add_views, build_campaign, fetch, one
 
@@ -35,13 +36,14 @@ def after_window(day: date) -> datetime:
 async def settle(
     database: Database, settings: Settings, now: datetime, *, hold_days: int | None = None
 ) -> list[settlement.CampaignSettled]:
-    return await settlement.settle_due(
+    run = await settlement.settle_due(
         database,
         now=now,
         window=WINDOW,
         hold_days=settings.earnings_hold_days if hold_days is None else hold_days,
         fee_shards=settings.fee_shards,
     )
+    return run.campaigns
 
 
 async def escrow_balance(database: Database, built: Built) -> int:
@@ -414,3 +416,228 @@ async def test_earnings_below_twenty_dollars_wait_for_the_next_monthly_payout(
         cycle = await run_payout_cycle(datetime.now(UTC))
     assert cycle["requested"] == 1
     assert (await wallet(client, promoter.headers))["in_payout"] == 22_50
+
+
+# --- the routes ---------------------------------------------------------------------------
+
+
+async def test_the_advertiser_sees_days_totals_budget_and_spend_per_promoter(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    built = await build_campaign(client, database, cpv=300, max_views=1_000, promoters=2)
+    first, second = built.promoters
+    await add_views(database, built, first, D1, 10)
+    await add_views(database, built, first, D1, 3, outcome="bot")
+    await add_views(database, built, second, D1, 5)
+    await add_views(database, built, second, D2, 7)
+    await add_views(database, built, second, D2, 2, outcome="duplicate")
+    await settle(database, settings, after_window(D1))
+    async with database.session_scope() as session:
+        await settlement.rollup_view_stats(session, since=D1, until=D2, now=after_window(D1))
+
+    response = await client.get(
+        f"/v1/campaigns/{built.campaign_id}/stats",
+        params={"from": D1.isoformat(), "to": D3.isoformat()},
+        headers=built.advertiser.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["from"], body["to"], body["currency"], body["cpv"]) == (
+        D1.isoformat(),
+        D3.isoformat(),
+        "USD",
+        300,
+    )
+    assert body["budget"] == {"allocated": 3_000, "spent": 45, "refunded": 0, "left": 2_955}
+    days = {day["day"]: day for day in body["days"]}
+    assert list(days) == [D1.isoformat(), D2.isoformat()]
+    assert (days[D1.isoformat()]["counted"], days[D1.isoformat()]["dropped_bot"]) == (15, 3)
+    assert (days[D1.isoformat()]["paid_views"], days[D1.isoformat()]["paid_amount"]) == (15, 45)
+    assert (days[D2.isoformat()]["counted"], days[D2.isoformat()]["dropped_duplicate"]) == (7, 2)
+    assert body["totals"]["counted"] == 22 and body["totals"]["paid_amount"] == 45
+    spend = {p["promoter_campaign_id"]: p for p in body["promoters"]}
+    assert spend[str(first)]["spent"] == 30 and spend[str(second)]["spent"] == 15
+    assert spend[str(second)]["in_range"]["counted"] == 12
+    assert spend[str(first)]["promoter_id"] == str(built.promoter_users[0])
+
+    # One day only.
+    one_day = await client.get(
+        f"/v1/campaigns/{built.campaign_id}/stats",
+        params={"from": D2.isoformat(), "to": D2.isoformat()},
+        headers=built.advertiser.headers,
+    )
+    assert [day["day"] for day in one_day.json()["days"]] == [D2.isoformat()]
+    # Refusals: a range backwards, another advertiser, a promoter, nobody.
+    backwards = await client.get(
+        f"/v1/campaigns/{built.campaign_id}/stats",
+        params={"from": D2.isoformat(), "to": D1.isoformat()},
+        headers=built.advertiser.headers,
+    )
+    assert_problem(backwards, 422, "invalid_date_range", "query.from")
+    too_long = await client.get(
+        f"/v1/campaigns/{built.campaign_id}/stats",
+        params={"from": "2025-01-01", "to": D1.isoformat()},
+        headers=built.advertiser.headers,
+    )
+    assert_problem(too_long, 422, "invalid_date_range", "query.to")
+    other = await account(client, roles=["brand"])
+    response = await client.get(f"/v1/campaigns/{built.campaign_id}/stats", headers=other.headers)
+    assert_problem(response, 404, "campaign_not_found")
+    response = await client.get(f"/v1/campaigns/{uuid.uuid4()}/stats", headers=other.headers)
+    assert_problem(response, 404, "campaign_not_found")
+    promoter = await account(client, roles=["creator"])
+    response = await client.get(
+        f"/v1/campaigns/{built.campaign_id}/stats", headers=promoter.headers
+    )
+    assert response.status_code == 403
+    response = await client.get(f"/v1/campaigns/{built.campaign_id}/stats")
+    assert response.status_code == 401
+
+
+async def test_a_promoter_sees_their_own_views_and_earnings(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    promoters = [await account(client, roles=["creator"]) for _ in range(2)]
+    built = await build_campaign(
+        client, database, cpv=333, max_views=1_000, promoter_accounts=promoters
+    )
+    mine, theirs = built.promoters
+    await add_views(database, built, mine, D1, 7)
+    await add_views(database, built, mine, D2, 11)
+    await add_views(database, built, mine, D1, 2, outcome="bot")
+    await add_views(database, built, mine, D1, 1, outcome="over_cap")
+    await add_views(database, built, theirs, D1, 100)
+    await settle(database, settings, after_window(D1))
+    await add_views(database, built, mine, D3, 4)  # not validated yet
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE campaigns.views SET outcome = 'rejected', reject_reason = 'test'"
+                " WHERE id = (SELECT max(id) FROM campaigns.views WHERE promoter_campaign_id"
+                " = :pc AND outcome = 'pending')"
+            ),
+            {"pc": mine},
+        )
+
+    response = await client.get(
+        f"/v1/campaigns/participations/{mine}/stats", headers=promoters[0].headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # D1 paid (7 views: 23, carry 31); D2 validated (past its window at D1's settlement),
+    # waiting for its own; D3 pending (one rejected).
+    assert {
+        key: body[key]
+        for key in (
+            "counted",
+            "pending",
+            "validated",
+            "paid",
+            "rejected",
+            "over_cap",
+            "dropped",
+            "settled_days",
+        )
+    } == {
+        "counted": 22,
+        "pending": 3,
+        "validated": 11,
+        "paid": 7,
+        "rejected": 1,
+        "over_cap": 1,
+        "dropped": 2,
+        "settled_days": 1,
+    }
+    assert body["earnings"] == {"gross": 23, "fee": 2, "net": 21, "carried": 31}
+    assert (body["campaign_id"], body["currency"], body["cpv"]) == (
+        str(built.campaign_id),
+        "USD",
+        333,
+    )
+    # Another promoter's participation is not theirs to see; an advertiser is not a promoter.
+    response = await client.get(
+        f"/v1/campaigns/participations/{theirs}/stats", headers=promoters[0].headers
+    )
+    assert_problem(response, 404, "participation_not_found")
+    response = await client.get(
+        f"/v1/campaigns/participations/{mine}/stats", headers=built.advertiser.headers
+    )
+    assert response.status_code == 403
+
+
+async def test_an_admin_settles_now_and_again_changes_nothing(
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = await account(client)
+    await grant_roles(database, admin.id, "admin")
+    built = await build_campaign(client, database, cpv=300, max_views=1_000)
+    (pc,) = built.promoters
+    await add_views(database, built, pc, D1, 10)
+    await add_views(database, built, pc, D2, 20)
+    monkeypatch.setattr(stats_api, "utcnow", lambda: after_window(D2))
+
+    early = await client.post(
+        "/v1/admin/campaigns/settle", json={"day": D3.isoformat()}, headers=admin.headers
+    )
+    assert_problem(early, 422, "day_in_validation_window", "body.day")
+    assert await one(database, "SELECT count(*) FROM campaigns.view_settlements") == 0
+    not_admin = await client.post(
+        "/v1/admin/campaigns/settle", json={}, headers=built.advertiser.headers
+    )
+    assert not_admin.status_code == 403
+
+    # Through D1 only, then everything due.
+    response = await client.post(
+        "/v1/admin/campaigns/settle", json={"day": D1.isoformat()}, headers=admin.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "through": D1.isoformat(),
+        "validated": 30,
+        "campaigns": [
+            {
+                "campaign_id": str(built.campaign_id),
+                "days": 1,
+                "paid_views": 10,
+                "over_cap": 0,
+                "amount": 30,
+                "paused": False,
+            }
+        ],
+    }
+    response = await client.post("/v1/admin/campaigns/settle", json={}, headers=admin.headers)
+    assert response.json()["through"] == D2.isoformat()
+    assert [c["amount"] for c in response.json()["campaigns"]] == [60]
+    again = await client.post("/v1/admin/campaigns/settle", json={}, headers=admin.headers)
+    assert again.json() == {"through": D2.isoformat(), "validated": 0, "campaigns": []}
+    assert await escrow_balance(database, built) == built.budget - 90
+
+
+async def test_the_hourly_job_settles_what_is_due_and_rolls_up_today(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    from creatorhub.campaigns import tasks
+
+    built = await build_campaign(client, database, cpv=300, max_views=1_000)
+    (pc,) = built.promoters
+    today = datetime.now(UTC).date()
+    await add_views(database, built, pc, today - timedelta(days=5), 10)
+    await add_views(database, built, pc, today, 4)
+    async with JobRuntime(database, settings).open():
+        counts = await tasks.settle_campaign_views(0)
+        again = await tasks.settle_campaign_views(0)
+        rolled = await tasks.roll_up_view_stats(0)
+    assert counts == {"validated": 10, "campaigns": 1, "paid": 30, "over_cap": 0, "paused": 0}
+    assert again == {"validated": 0, "campaigns": 0, "paid": 0, "over_cap": 0, "paused": 0}
+    assert rolled == 0  # today's row was rolled up by the settlement run already
+    stats = await fetch(
+        database,
+        "SELECT day, counted, paid_views, paid_amount FROM campaigns.view_stats ORDER BY day",
+    )
+    assert [tuple(r.values()) for r in stats] == [
+        (today - timedelta(days=5), 10, 10, 30),
+        (today, 4, 0, 0),
+    ]

@@ -231,5 +231,9 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
     },
     "campaigns": {},
     "campaign_tracking": {},
-    "campaign_settlement": {},
+    "campaign_settlement": {
+        ("POST", "/v1/admin/campaigns/settle"): 30,
+        ("GET", "/v1/campaigns/participations/{promoter_campaign_id}/stats"): 2,
+        ("GET", "/v1/campaigns/{campaign_id}/stats"): 3,
+    },
 }

@@ -54,6 +54,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change
+from creatorhub.config import Settings
+from creatorhub.db import Database
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
 from creatorhub.payments.earnings import pay_earnings
@@ -63,6 +65,12 @@ DEFAULT_WINDOW = timedelta(hours=72)
 # Ended campaigns are still settled for this long after their end (views counted before the
 # end and validated after it are paid from what was not refunded, or marked over cap).
 ENDED_GRACE = timedelta(days=7)
+
+
+def validation_window(settings: Settings) -> timedelta:
+    """How long a counted view waits before it is payable (`campaign_view_validation_hours`)."""
+    hours = getattr(settings, "campaign_view_validation_hours", 72)
+    return timedelta(hours=int(hours))
 
 
 def day_start(day: date) -> datetime:
@@ -425,22 +433,29 @@ async def _record(
     )
 
 
+@dataclass
+class SettlementRun:
+    through: date  # the last day settled (every earlier unsettled day with it)
+    validated: int  # views validated by this run
+    campaigns: list[CampaignSettled]
+
+
 async def settle_due(
-    database: Any,
+    database: Database,
     *,
     now: datetime,
     window: timedelta,
     hold_days: int,
     fee_shards: int,
     through: date | None = None,
-) -> list[CampaignSettled]:
+) -> SettlementRun:
     """Validate what is due, then settle every candidate campaign through the last settleable
     day (or `through`, if earlier), one transaction per campaign: one campaign's refusal does
-    not undo another's settlement. `database` is a `creatorhub.db.Database`."""
+    not undo another's settlement."""
     last = settleable_through(now, window)
     day = last if through is None else min(through, last)
     async with database.session_scope() as session:
-        await validate_due_views(session, now, window=window)
+        validated = await validate_due_views(session, now, window=window)
         candidates = [
             row[0]
             for row in (
@@ -460,7 +475,25 @@ async def settle_due(
             )
         if result.days:
             results.append(result)
-    return results
+    return SettlementRun(through=day, validated=validated, campaigns=results)
+
+
+async def settle_now(database: Database, settings: Settings, now: datetime) -> SettlementRun:
+    """The periodic job's run: validation and settlement of every day past its window, then
+    `view_stats` of the days still moving (those in the window and the day before it)."""
+    window = validation_window(settings)
+    run = await settle_due(
+        database,
+        now=now,
+        window=window,
+        hold_days=settings.earnings_hold_days,
+        fee_shards=settings.fee_shards,
+    )
+    async with database.session_scope() as session:
+        await rollup_view_stats(
+            session, since=run.through, until=now.astimezone(UTC).date(), now=now
+        )
+    return run
 
 
 # --- view_stats ------------------------------------------------------------------------------
