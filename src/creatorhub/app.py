@@ -55,6 +55,7 @@ from creatorhub.social.api import router as social_router
 from creatorhub.web.account import router as account_router
 from creatorhub.web.admin import router as admin_pages_router
 from creatorhub.web.brand import router as brand_pages_router
+from creatorhub.web.campaign_pages import router as campaign_pages_router
 from creatorhub.web.creator import router as creator_pages_router
 from creatorhub.web.errors import install_page_errors
 from creatorhub.web.funds import router as funds_pages_router
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         creator_pages_router,
         wallet_pages_router,
         studio_pages_router,
+        campaign_pages_router,
         admin_pages_router,
         workspace_pages_router,
     ]

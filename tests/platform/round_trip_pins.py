@@ -236,4 +236,5 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/v1/campaigns/participations/{promoter_campaign_id}/stats"): 2,
         ("GET", "/v1/campaigns/{campaign_id}/stats"): 3,
     },
+    "web_campaigns": {},
 }

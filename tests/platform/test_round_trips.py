@@ -60,6 +60,7 @@ from fastapi import FastAPI
 from psycopg import sql
 from round_trip_pins import PINS
 from round_trips_admin_pages import world as admin_pages_world
+from round_trips_campaign_pages import world as campaign_pages_world
 from round_trips_campaign_settlement import world as campaign_settlement_world
 from round_trips_campaign_tracking import world as campaign_tracking_world
 from round_trips_campaigns import world as campaigns_world
@@ -855,6 +856,7 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "campaigns": campaigns_world,
     "campaign_tracking": campaign_tracking_world,
     "campaign_settlement": campaign_settlement_world,
+    "web_campaigns": campaign_pages_world,
 }
 
 
