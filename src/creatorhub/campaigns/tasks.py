@@ -1,13 +1,73 @@
-"""The campaigns' background jobs (issue 14): being written."""
+"""The campaigns' background jobs (issue 14).
+
+Part A (lifecycle): ending campaigns whose end date has passed, provider refunds of ended
+campaigns. Parts B and C add theirs below.
+"""
 
 from __future__ import annotations
 
+import uuid
+
+import procrastinate
 import structlog
 
+from creatorhub.campaigns import service
+from creatorhub.campaigns.service import CampaignConflict
 from creatorhub.jobs import job_app, task_database
 from creatorhub.kit.clock import utcnow
+from creatorhub.payments.providers.base import ProviderError
+from creatorhub.payments.tasks import provider_in
 
 log = structlog.get_logger(__name__)
+
+
+# --- part A: the lifecycle ----------------------------------------------------------------------
+
+
+@job_app.task(
+    name="creatorhub.campaigns.tasks.issue_refund",
+    queue="payouts",
+    retry=procrastinate.RetryStrategy(
+        max_attempts=8, exponential_wait=2, retry_exceptions={ProviderError}
+    ),
+)
+async def issue_refund(campaign_id: str) -> str:
+    """Refund an ended, provider-funded campaign's unspent budget to its charge (the provider
+    is called outside any lock; its idempotency key is derived from the campaign, so a retry
+    cannot refund twice)."""
+    async with task_database().session_scope() as session:
+        amount = await service.issue_provider_refund(
+            session, provider_in(session), uuid.UUID(campaign_id), now=utcnow()
+        )
+    outcome = "nothing" if amount is None else "issued"
+    log.info("campaign_refund", campaign_id=campaign_id, outcome=outcome, amount=amount)
+    return outcome
+
+
+async def end_due_campaigns(limit: int = 200) -> int:
+    """End every campaign whose end date has passed (refunding what was not spent), each in
+    its own transaction; a campaign locked meanwhile is left to the next run."""
+    database = task_database()
+    now = utcnow()
+    async with database.session_scope() as session:
+        due = await service.ended_campaign_ids(session, now, limit=limit)
+    ended = 0
+    for campaign_id in due:
+        try:
+            async with database.session_scope() as session:
+                if await service.end_if_due(session, campaign_id, now) is not None:
+                    ended += 1
+        except CampaignConflict as refusal:  # ended meanwhile
+            log.info("campaign_end_skipped", campaign_id=str(campaign_id), code=refusal.code)
+    if ended:
+        log.info("campaigns_ended_at_end_date", count=ended)
+    return ended
+
+
+@job_app.periodic(cron="* * * * *", periodic_id="end_due_campaigns")
+@job_app.task(queue="maintenance", queueing_lock="end_due_campaigns")
+async def end_due_campaigns_task(timestamp: int) -> int:
+    return await end_due_campaigns()
 
 
 # --- part C: settlement ---------------------------------------------------------------------
@@ -49,3 +109,19 @@ async def roll_up_view_stats(timestamp: int) -> int:
         return await settlement.rollup_view_stats(
             session, since=today - timedelta(days=1), until=today, now=now
         )
+
+
+# --- part B: tracking -----------------------------------------------------------------------
+
+
+@job_app.periodic(cron="7 * * * *", periodic_id="delete_old_view_salts")
+@job_app.task(queue="maintenance", queueing_lock="delete_old_view_salts")
+async def delete_old_view_salts(timestamp: int) -> int:
+    """Hourly: delete the visitor-hash salts of the days before yesterday, after which no
+    stored hash can be recomputed from an address (campaigns.tracking)."""
+    from creatorhub.campaigns import tracking
+
+    async with task_database().session_scope() as session:
+        deleted = await tracking.delete_old_salts(session, today=utcnow().date())
+    log.info("view_salts_deleted", deleted=deleted)
+    return deleted

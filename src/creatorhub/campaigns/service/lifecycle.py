@@ -1,0 +1,731 @@
+"""A campaign's life: created as a draft, funded (active), paused and resumed, ended.
+
+Money: the funded budget moves into the campaign's own ledger escrow account (owner type
+`campaign`) from the advertiser's available wallet, or from a provider charge confirmed by
+webhook; `campaign_budget_allocations` records it in the same transaction (allocated), and
+what is spent (part C) and refunded. Ending voids every hold still reserving escrow money (part
+C's settlements in flight) and refunds what the escrow still holds: to the advertiser's wallet
+at once, or, when a provider charge paid it, back to that charge through a job that calls the
+provider outside any lock (`issue_provider_refund`).
+
+Lock order, always: the campaign row, its allocation, promoter campaigns (by id), the ledger.
+Every state check happens after the lock, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from creatorhub.audit.service import record_change, snapshot
+from creatorhub.campaigns.models import (
+    Campaign,
+    CampaignBudgetAllocation,
+    CampaignStatus,
+    CampaignType,
+    PauseReason,
+)
+from creatorhub.campaigns.service.common import (
+    ENDED,
+    CampaignConflict,
+    CampaignView,
+    keyset,
+    lock_allocation,
+    lock_campaign,
+    lock_own_campaign,
+    no_such_campaign,
+    view_query,
+    views_of,
+)
+from creatorhub.jobs import defer, job_app
+from creatorhub.kit.clock import utcnow
+from creatorhub.kit.errors import Unprocessable
+from creatorhub.kit.idempotency import Responder
+from creatorhub.ledger import service as ledger
+from creatorhub.ledger.models import Account, AccountKind, Hold, OwnerType
+from creatorhub.payments.funding import FundingTarget, create_intent
+from creatorhub.payments.models import FundingIntent
+from creatorhub.payments.providers.base import PaymentProvider
+
+# Deferred by name: the tasks module imports this package.
+REFUND_TASK = "creatorhub.campaigns.tasks.issue_refund"
+FUNDING_KEY = "campaigns:campaign:{}:funding"  # the ledger key of the funding transfer
+REFUND_KEY = "campaigns:campaign:{}:refund"  # the ledger key of the refund transfer
+# A campaign's provider refund has one id, whoever asks for it (the provider's idempotency).
+REFUND_NAMESPACE = uuid.UUID("5b0f7d3e-4c1a-4e38-9a52-0c3e1f0d2a14")
+
+
+def visibility_budget(cpv: int, max_views: int) -> int:
+    """What `max_views` views cost at `cpv` per 100, rounded UP to the minor unit: the views'
+    exact price is cpv * max_views / 100, and a budget must cover it; the fraction of a cent
+    rounded up is never paid (settlement pays floor(views * cpv / 100) over all days) and is
+    refunded when the campaign ends."""
+    return (cpv * max_views + 99) // 100
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    type: str
+    title: str
+    description: str
+    currency: str
+    budget: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    categories: list[str]
+    languages: list[str]
+    min_followers: int
+    cpv: int | None = None
+    max_views: int | None = None
+    max_views_per_promoter: int | None = None
+    destination_url: str | None = None
+    min_budget: int | None = None
+    max_budget: int | None = None
+    commission_per_sale: int | None = None
+    tracking_method: str | None = None
+
+
+def _bad(detail: str, code: str, field: str) -> Unprocessable:
+    return Unprocessable(detail, code=code, field=f"body.{field}")
+
+
+def _require(draft: CampaignDraft, *fields: str) -> None:
+    for name in fields:
+        if getattr(draft, name) is None:
+            raise _bad(f"a {draft.type} campaign needs {name}", "campaign_parameter_missing", name)
+
+
+def _refuse_foreign(draft: CampaignDraft, *fields: str) -> None:
+    for name in fields:
+        if getattr(draft, name) is not None:
+            raise _bad(
+                f"{name} is not a parameter of a {draft.type} campaign",
+                "campaign_parameter_unexpected",
+                name,
+            )
+
+
+VISIBILITY_FIELDS = ("cpv", "max_views", "max_views_per_promoter", "destination_url")
+RANGE_FIELDS = ("min_budget", "max_budget")
+SALESMAN_FIELDS = ("commission_per_sale", "tracking_method")
+
+
+def check_draft(draft: CampaignDraft, now: datetime) -> tuple[int, datetime]:
+    """The draft's budget (its default filled in) and start, or its refusal (422 with a code of
+    its own). Nothing is written before this passes."""
+    starts_at = draft.starts_at or now
+    if starts_at < now:
+        raise _bad("starts_at must not be in the past", "starts_at_past", "starts_at")
+    if draft.ends_at is not None and draft.ends_at <= starts_at:
+        raise _bad("ends_at must be after starts_at", "ends_before_start", "ends_at")
+    budget = draft.budget
+    if draft.type == CampaignType.VISIBILITY:
+        _require(draft, "cpv", "max_views", "destination_url")
+        _refuse_foreign(draft, *RANGE_FIELDS, *SALESMAN_FIELDS)
+        assert draft.cpv is not None and draft.max_views is not None
+        if draft.cpv <= 0:
+            raise _bad("cpv (per 100 views) must be above zero", "cpv_not_positive", "cpv")
+        if draft.max_views < 100:
+            raise _bad("max_views must be at least 100", "max_views_too_low", "max_views")
+        if draft.max_views_per_promoter is not None and not (
+            0 < draft.max_views_per_promoter <= draft.max_views
+        ):
+            raise _bad(
+                "max_views_per_promoter must be between 1 and max_views",
+                "promoter_cap_invalid",
+                "max_views_per_promoter",
+            )
+        url = draft.destination_url or ""
+        if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+            raise _bad(
+                "destination_url must be an http(s) address",
+                "destination_url_invalid",
+                "destination_url",
+            )
+        needed = visibility_budget(draft.cpv, draft.max_views)
+        budget = needed if budget is None else budget
+        if budget < needed:
+            raise _bad(
+                f"the budget must cover cpv x max_views / 100 = {needed}",
+                "budget_not_covering",
+                "budget",
+            )
+    elif draft.type in (CampaignType.CONSULTANT, CampaignType.SELLER):
+        _require(draft, *RANGE_FIELDS)
+        _refuse_foreign(draft, *VISIBILITY_FIELDS, *SALESMAN_FIELDS)
+        assert draft.min_budget is not None and draft.max_budget is not None
+        if draft.min_budget <= 0 or draft.max_budget < draft.min_budget:
+            raise _bad(
+                "0 < min_budget <= max_budget is required", "budget_range_invalid", "max_budget"
+            )
+        budget = draft.max_budget if budget is None else budget
+        if budget < draft.max_budget:
+            raise _bad("the budget must cover max_budget", "budget_not_covering", "budget")
+    else:
+        _require(draft, *SALESMAN_FIELDS)
+        _refuse_foreign(draft, *VISIBILITY_FIELDS, *RANGE_FIELDS)
+        assert draft.commission_per_sale is not None
+        if not 1 <= draft.commission_per_sale <= 10_000:
+            raise _bad(
+                "commission_per_sale is in basis points: 1 to 10000",
+                "commission_invalid",
+                "commission_per_sale",
+            )
+        if budget is None:
+            raise _bad("a salesman campaign needs a budget", "campaign_parameter_missing", "budget")
+    if budget <= 0 or budget > 10**13:
+        raise _bad("the budget must be above zero", "budget_invalid", "budget")
+    return budget, starts_at
+
+
+async def create_campaign(
+    session: AsyncSession, *, advertiser_id: uuid.UUID, draft: CampaignDraft, now: datetime
+) -> Campaign:
+    budget, starts_at = check_draft(draft, now)
+    campaign_id = uuid.uuid4()
+    escrow = await ledger.ensure_account(
+        session,
+        owner_type=OwnerType.CAMPAIGN,
+        owner_id=campaign_id,
+        kind=AccountKind.ESCROW,
+        currency=draft.currency,
+    )
+    campaign = Campaign(
+        id=campaign_id,
+        advertiser_id=advertiser_id,
+        type=draft.type,
+        title=draft.title,
+        description=draft.description,
+        status=CampaignStatus.DRAFT.value,
+        currency=draft.currency,
+        budget=budget,
+        starts_at=starts_at,
+        ends_at=draft.ends_at,
+        categories=list(draft.categories),
+        languages=list(draft.languages),
+        min_followers=draft.min_followers,
+        cpv=draft.cpv,
+        max_views=draft.max_views,
+        max_views_per_promoter=draft.max_views_per_promoter,
+        destination_url=draft.destination_url,
+        min_budget=draft.min_budget,
+        max_budget=draft.max_budget,
+        commission_per_sale=draft.commission_per_sale,
+        tracking_method=draft.tracking_method,
+        escrow_account_id=escrow,
+    )
+    session.add(campaign)
+    await session.flush()
+    await session.refresh(campaign)
+    await record_change(
+        session,
+        action="campaigns.campaign.create",
+        entity_type="campaign",
+        entity_id=campaign.id,
+        actor_id=advertiser_id,
+        after=snapshot(campaign),
+    )
+    return campaign
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def campaign_view(
+    session: AsyncSession, campaign_id: uuid.UUID, caller: uuid.UUID | None
+) -> CampaignView:
+    query = view_query(caller, with_promoters=True).where(Campaign.id == campaign_id)
+    rows = (await session.execute(query)).all()
+    if not rows:
+        raise no_such_campaign()
+    return views_of(rows)[0]
+
+
+async def visible_campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, caller: uuid.UUID
+) -> tuple[CampaignView, bool]:
+    """The campaign and whether the caller sees it as its advertiser; a promoter who joined
+    it, or anyone while it is active, sees its public view; anyone else gets 404."""
+    view = await campaign_view(session, campaign_id, caller)
+    if view.campaign.advertiser_id == caller:
+        return view, True
+    if view.caller_joined or view.campaign.status == CampaignStatus.ACTIVE:
+        return view, False
+    raise no_such_campaign()
+
+
+async def advertiser_campaigns(
+    session: AsyncSession,
+    advertiser_id: uuid.UUID,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[CampaignView]:
+    query = keyset(
+        view_query(None, with_promoters=False).where(Campaign.advertiser_id == advertiser_id),
+        Campaign.created_at,
+        Campaign.id,
+        after,
+    ).limit(limit)
+    return views_of((await session.execute(query)).all())
+
+
+async def own_view(
+    session: AsyncSession, campaign_id: uuid.UUID, advertiser_id: uuid.UUID
+) -> CampaignView:
+    view = await campaign_view(session, campaign_id, None)
+    if view.campaign.advertiser_id != advertiser_id:
+        raise no_such_campaign()
+    return view
+
+
+# --- funding ----------------------------------------------------------------------------------
+
+
+def _refuse_not_draft(campaign: Campaign) -> None:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise CampaignConflict(
+            f"the campaign is {campaign.status}: only a draft is funded", code="campaign_not_draft"
+        )
+
+
+def _allocation_for(
+    campaign: Campaign, source: str, intent_id: uuid.UUID | None
+) -> CampaignBudgetAllocation:
+    return CampaignBudgetAllocation(
+        campaign_id=campaign.id,
+        allocated_amount=campaign.budget,
+        currency=campaign.currency,
+        funding_source=source,
+        funding_intent_id=intent_id,
+        rate_per_100_views=campaign.cpv,
+        commission_rate=campaign.commission_per_sale,
+    )
+
+
+async def _activate(
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    source: str,
+    intent_id: uuid.UUID | None,
+    now: datetime,
+    actor: uuid.UUID | None,
+) -> None:
+    before = snapshot(campaign)
+    session.add(_allocation_for(campaign, source, intent_id))
+    campaign.status = CampaignStatus.ACTIVE.value
+    campaign.funded_at = now
+    campaign.updated_at = now
+    await session.flush()
+    await record_change(
+        session,
+        action="campaigns.campaign.fund",
+        entity_type="campaign",
+        entity_id=campaign.id,
+        actor_id=actor,
+        before=before,
+        after=snapshot(campaign),
+        description=f"funded {campaign.budget} {campaign.currency} from the {source}",
+    )
+
+
+async def fund_from_wallet(
+    session: AsyncSession, *, campaign_id: uuid.UUID, advertiser_id: uuid.UUID, now: datetime
+) -> Campaign:
+    """Move the budget from the advertiser's available wallet into the campaign's escrow; the
+    campaign goes active, its allocation recorded with the transfer (one transaction)."""
+    campaign = await lock_own_campaign(session, campaign_id, advertiser_id)
+    _refuse_not_draft(campaign)
+    wallet = await ledger.user_account(
+        session, advertiser_id, campaign.currency, AccountKind.WALLET_AVAILABLE
+    )
+    await ledger.transfer(
+        session,
+        ledger.TransferSpec(
+            debit_account_id=wallet,
+            credit_account_id=campaign.escrow_account_id,
+            amount=campaign.budget,
+            kind="escrow_funding",
+            idempotency_key=FUNDING_KEY.format(campaign.id),
+            currency=campaign.currency,
+            reference_type="campaign",
+            reference_id=str(campaign.id),
+        ),
+    )
+    await _activate(
+        session, campaign, source="wallet", intent_id=None, now=now, actor=advertiser_id
+    )
+    return campaign
+
+
+FUND_CAMPAIGN_ANSWER = "campaigns.fund_campaign"
+
+
+async def fund_campaign_answer(session: AsyncSession, intent: FundingIntent) -> tuple[int, Any]:
+    """How a campaign-funding request through a provider is answered (the campaign and the
+    intent, 200), by the request and its recovery job alike."""
+    from creatorhub.campaigns.schemas import FundCampaignOut
+    from creatorhub.campaigns.service.present import campaign_out
+    from creatorhub.payments.schemas import FundingOut
+
+    assert intent.target_id is not None
+    view = await own_view(session, intent.target_id, intent.user_id)
+    return 200, FundCampaignOut(
+        campaign=campaign_out(view, advertiser=True),
+        funding_intent=FundingOut.model_validate(intent),
+    )
+
+
+async def fund_through_provider(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    campaign_id: uuid.UUID,
+    advertiser_id: uuid.UUID,
+    auto_confirm: bool,
+    answer: Responder | None = None,
+) -> FundingIntent:
+    """An intent for exactly the budget, credited to the campaign's escrow when the provider
+    confirms it (the campaign goes active then: `funding_credited`)."""
+    campaign = await own_view(session, campaign_id, advertiser_id)
+    return await create_intent(
+        session,
+        provider,
+        user_id=advertiser_id,
+        amount=campaign.campaign.budget,
+        currency=campaign.campaign.currency,
+        target_type="campaign",
+        target_id=campaign_id,
+        answer=answer,
+        answer_as=FUND_CAMPAIGN_ANSWER,
+        confirm=auto_confirm,
+    )
+
+
+async def resolve_funding_target(
+    session: AsyncSession, payer: uuid.UUID, campaign_id: uuid.UUID, currency: str, amount: int
+) -> FundingTarget:
+    """Funding intents for a campaign: its advertiser pays exactly the budget, in its
+    currency, while it is a draft."""
+    view = await own_view(session, campaign_id, payer)
+    campaign = view.campaign
+    _refuse_not_draft(campaign)
+    if currency != campaign.currency or amount != campaign.budget:
+        raise Unprocessable(
+            f"a campaign is funded with its budget: {campaign.budget} {campaign.currency}",
+            code="funding_amount_mismatch",
+            field="body.amount",
+        )
+    return FundingTarget(escrow_account_id=campaign.escrow_account_id)
+
+
+async def funding_credited(session: AsyncSession, intent: FundingIntent) -> FundingTarget | None:
+    """The provider confirmed a campaign's funding: it goes active with its allocation, unless
+    it no longer awaits money (funded from the wallet meanwhile, or ended): then the money goes
+    to the advertiser's wallet (payments does that when this answers None)."""
+    assert intent.target_id is not None
+    campaign = await session.scalar(
+        select(Campaign)
+        .where(Campaign.id == intent.target_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if (
+        campaign is None
+        or campaign.status != CampaignStatus.DRAFT
+        or intent.amount != campaign.budget
+        or intent.currency != campaign.currency
+    ):
+        return None
+    await _activate(
+        session, campaign, source="provider", intent_id=intent.id, now=utcnow(), actor=None
+    )
+    return FundingTarget(escrow_account_id=campaign.escrow_account_id)
+
+
+# --- pause, resume ----------------------------------------------------------------------------
+
+
+async def _set_status(
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    action: str,
+    actor: uuid.UUID | None,
+    now: datetime,
+    **values: Any,
+) -> Campaign:
+    before = snapshot(campaign)
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    campaign.updated_at = now
+    await session.flush()
+    await record_change(
+        session,
+        action=action,
+        entity_type="campaign",
+        entity_id=campaign.id,
+        actor_id=actor,
+        before=before,
+        after=snapshot(campaign),
+    )
+    return campaign
+
+
+async def pause(
+    session: AsyncSession, *, campaign_id: uuid.UUID, advertiser_id: uuid.UUID, now: datetime
+) -> Campaign:
+    campaign = await lock_own_campaign(session, campaign_id, advertiser_id)
+    if campaign.status != CampaignStatus.ACTIVE:
+        raise CampaignConflict(
+            f"the campaign is {campaign.status}: only an active one pauses",
+            code="campaign_not_active",
+        )
+    return await _set_status(
+        session,
+        campaign,
+        action="campaigns.campaign.pause",
+        actor=advertiser_id,
+        now=now,
+        status=CampaignStatus.PAUSED.value,
+        pause_reason=PauseReason.ADVERTISER.value,
+    )
+
+
+async def pause_for_budget(
+    session: AsyncSession, campaign: Campaign, reason: str, now: datetime
+) -> Campaign:
+    """Part C's call when the budget (or max_views) runs out: `campaign` must be locked by the
+    caller (`lock_campaign`). An active campaign pauses with `reason` (`PauseReason`); one
+    paused already takes the reason that keeps it paused; an ended one is left as it is."""
+    if campaign.status == CampaignStatus.ACTIVE or (
+        campaign.status == CampaignStatus.PAUSED and campaign.pause_reason != reason
+    ):
+        return await _set_status(
+            session,
+            campaign,
+            action="campaigns.campaign.pause",
+            actor=None,
+            now=now,
+            status=CampaignStatus.PAUSED.value,
+            pause_reason=PauseReason(reason).value,
+        )
+    return campaign
+
+
+async def unreserved_escrow(session: AsyncSession, campaign: Campaign) -> int:
+    """What the escrow holds that no hold reserves: what can still be spent."""
+    row = (
+        await session.execute(
+            select(Account.balance, Account.pending_debits).where(
+                Account.id == campaign.escrow_account_id
+            )
+        )
+    ).one()
+    return int(row[0]) - int(row[1])
+
+
+async def resume(
+    session: AsyncSession, *, campaign_id: uuid.UUID, advertiser_id: uuid.UUID, now: datetime
+) -> Campaign:
+    """A paused campaign goes active again, unless its budget is spent (409 `budget_spent`:
+    nothing left that a view could be paid from) or its end date has passed."""
+    campaign = await lock_own_campaign(session, campaign_id, advertiser_id)
+    if campaign.status != CampaignStatus.PAUSED:
+        raise CampaignConflict(
+            f"the campaign is {campaign.status}: only a paused one resumes",
+            code="campaign_not_paused",
+        )
+    if campaign.ends_at is not None and campaign.ends_at <= now:
+        raise CampaignConflict("the campaign's end date has passed", code="campaign_ended")
+    await lock_allocation(session, campaign.id)
+    left = await unreserved_escrow(session, campaign)
+    if left <= 0:
+        raise CampaignConflict("the campaign's budget is spent", code="budget_spent")
+    return await _set_status(
+        session,
+        campaign,
+        action="campaigns.campaign.resume",
+        actor=advertiser_id,
+        now=now,
+        status=CampaignStatus.ACTIVE.value,
+        pause_reason=None,
+    )
+
+
+# --- ending -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ending:
+    campaign: Campaign
+    refunded: int  # to the wallet now; 0 when nothing was left or the provider refunds later
+    refund_to_provider: bool  # issued later by a job (the provider is called outside the lock)
+
+
+async def end_campaign(
+    session: AsyncSession, campaign_id: uuid.UUID, *, by: uuid.UUID | None, now: datetime
+) -> Ending:
+    """End a campaign (its advertiser `by`, or None: its end date): a draft is cancelled
+    (nothing was paid in); a funded one is completed: every hold on its escrow voided, what
+    the escrow holds refunded to where the budget came from, the allocation's refunded_amount
+    recorded with the transfer. 409 `campaign_ended` when it has ended already."""
+    campaign = await lock_campaign(session, campaign_id)
+    if by is not None and campaign.advertiser_id != by:
+        raise no_such_campaign()
+    if campaign.status in ENDED:
+        raise CampaignConflict(f"the campaign is {campaign.status}", code="campaign_ended")
+    if campaign.status == CampaignStatus.DRAFT:
+        campaign = await _set_status(
+            session,
+            campaign,
+            action="campaigns.campaign.cancel",
+            actor=by,
+            now=now,
+            status=CampaignStatus.CANCELLED.value,
+            pause_reason=None,
+            ended_at=now,
+        )
+        return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
+    allocation = await lock_allocation(session, campaign.id)
+    assert allocation is not None  # a funded campaign has its allocation (same transaction)
+    # Holds still reserving escrow money (settlements not posted), in the ledger's own lock
+    # order (by the credit account) so that two endings sharing promoters cannot deadlock.
+    held = await session.scalars(
+        select(Hold.id)
+        .where(Hold.debit_account_id == campaign.escrow_account_id, Hold.status == "pending")
+        .order_by(Hold.credit_account_id, Hold.id)
+    )
+    for hold_id in list(held):
+        await ledger.void_hold(session, hold_id)
+    left = await unreserved_escrow(session, campaign)
+    campaign = await _set_status(
+        session,
+        campaign,
+        action="campaigns.campaign.end",
+        actor=by,
+        now=now,
+        status=CampaignStatus.COMPLETED.value,
+        pause_reason=None,
+        ended_at=now,
+    )
+    if left <= 0:
+        return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
+    if allocation.funding_source == "provider":
+        await defer(session, job_app.configure_task(REFUND_TASK), campaign_id=str(campaign.id))
+        return Ending(campaign=campaign, refunded=0, refund_to_provider=True)
+    wallet = await ledger.user_account(
+        session, campaign.advertiser_id, campaign.currency, AccountKind.WALLET_AVAILABLE
+    )
+    await ledger.transfer(
+        session,
+        ledger.TransferSpec(
+            debit_account_id=campaign.escrow_account_id,
+            credit_account_id=wallet,
+            amount=left,
+            kind="refund",
+            idempotency_key=REFUND_KEY.format(campaign.id),
+            currency=campaign.currency,
+            reference_type="campaign",
+            reference_id=str(campaign.id),
+        ),
+    )
+    await session.execute(
+        update(CampaignBudgetAllocation)
+        .where(CampaignBudgetAllocation.id == allocation.id)
+        .values(refunded_amount=CampaignBudgetAllocation.refunded_amount + left, updated_at=now)
+    )
+    return Ending(campaign=campaign, refunded=left, refund_to_provider=False)
+
+
+async def issue_provider_refund(
+    session: AsyncSession, provider: PaymentProvider, campaign_id: uuid.UUID, *, now: datetime
+) -> int | None:
+    """Refund an ended, provider-funded campaign's unspent escrow to its charge, once (the
+    `issue_refund` job). The provider is called outside any transaction: the amount is read
+    and that transaction ended first; then, in a second one with the campaign and allocation
+    locked, the transfer escrow → provider clearing and the allocation's refunded_amount, if
+    nothing was recorded meanwhile. The provider's idempotency key is derived from the
+    campaign's id, so two runs ask for one refund. Answers the amount refunded (None: nothing
+    to refund)."""
+    row = (
+        await session.execute(
+            select(Campaign, CampaignBudgetAllocation, FundingIntent.provider_reference)
+            .join(CampaignBudgetAllocation, CampaignBudgetAllocation.campaign_id == Campaign.id)
+            .join(FundingIntent, FundingIntent.id == CampaignBudgetAllocation.funding_intent_id)
+            .where(Campaign.id == campaign_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    campaign, allocation, reference = row
+    if campaign.status not in ENDED or allocation.refunded_amount > 0 or reference is None:
+        return None
+    amount = await unreserved_escrow(session, campaign)
+    if amount <= 0:
+        return None
+    await session.commit()  # nothing is held while the provider answers
+    await provider.refund(
+        refund_id=uuid.uuid5(REFUND_NAMESPACE, str(campaign.id)),
+        payment_reference=reference,
+        amount=amount,
+    )
+    campaign = await lock_campaign(session, campaign_id)
+    locked = await lock_allocation(session, campaign_id)
+    assert locked is not None
+    allocation = locked
+    if allocation.refunded_amount > 0:
+        return allocation.refunded_amount  # recorded meanwhile by another run
+    clearing = await ledger.platform_account(
+        session, AccountKind.PROVIDER_CLEARING, campaign.currency
+    )
+    await ledger.transfer(
+        session,
+        ledger.TransferSpec(
+            debit_account_id=campaign.escrow_account_id,
+            credit_account_id=clearing,
+            amount=amount,
+            kind="refund",
+            idempotency_key=REFUND_KEY.format(campaign.id),
+            currency=campaign.currency,
+            reference_type="campaign",
+            reference_id=str(campaign.id),
+        ),
+    )
+    allocation.refunded_amount += amount
+    allocation.updated_at = now
+    await session.flush()
+    return amount
+
+
+async def ended_campaign_ids(
+    session: AsyncSession, now: datetime, *, limit: int
+) -> list[uuid.UUID]:
+    """Campaigns past their end date that have not ended (drafts included: cancelled)."""
+    rows = await session.scalars(
+        select(Campaign.id)
+        .where(Campaign.status.not_in(ENDED), Campaign.ends_at <= now)
+        .order_by(Campaign.ends_at, Campaign.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def end_if_due(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> Ending | None:
+    """End one campaign whose end date has passed, unless ended or locked meanwhile (the
+    next run takes it)."""
+    due = await session.scalar(
+        select(Campaign.id)
+        .where(Campaign.id == campaign_id, Campaign.status.not_in(ENDED), Campaign.ends_at <= now)
+        .with_for_update(skip_locked=True)
+    )
+    if due is None:
+        return None
+    return await end_campaign(session, campaign_id, by=None, now=now)
