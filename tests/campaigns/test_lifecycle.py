@@ -36,6 +36,7 @@ from creatorhub.kit.clock import utcnow
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
 from creatorhub.payments.earnings import pay_earnings
+from creatorhub.payments.tasks import provider_in
 from helpers import account, assert_problem
 from payment_helpers import count, funding_event, idem, post_event, wallet
 
@@ -340,7 +341,9 @@ async def test_provider_funding_goes_active_on_the_webhook_and_refunds_to_the_ch
     ended = await end(client, campaign["id"], owner)
     assert ended.status_code == 200, ended.text
     assert ended.json()["status"] == "completed"
-    assert ended.json()["allocation"]["refunded_amount"] == 0  # the refund job issues it
+    # The refund is the allocation's at once; the money leaves with the refund job.
+    assert ended.json()["allocation"]["refunded_amount"] == DEFAULT_BUDGET - 1_000
+    assert ended.json()["escrow_balance"] == DEFAULT_BUDGET - 1_000
     await run_jobs()
     view = await campaign_of(client, campaign["id"], owner)
     assert view["allocation"]["refunded_amount"] == DEFAULT_BUDGET - 1_000
@@ -349,6 +352,34 @@ async def test_provider_funding_goes_active_on_the_webhook_and_refunds_to_the_ch
     key = f"campaigns:campaign:{campaign['id']}:refund"
     assert await count(database, refunds, key=key) == 1
     assert (await wallet(client, owner.headers))["available"] == 0  # back to the card
+
+
+async def test_two_runs_of_the_refund_job_refund_once(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner = await advertiser(client)
+    campaign = await create_campaign(client, owner)
+    intent = (await fund(client, campaign["id"], owner, source="provider")).json()
+    reference = intent["funding_intent"]["provider_reference"]
+    assert (
+        await post_event(client, funding_event(reference, amount=DEFAULT_BUDGET))
+    ).status_code == 200
+    assert (await end(client, campaign["id"], owner)).status_code == 200
+
+    async def run() -> int | None:
+        async with database.session_scope() as session:
+            return await service.issue_provider_refund(
+                session, provider_in(session), uuid.UUID(campaign["id"]), now=utcnow()
+            )
+
+    assert await asyncio.gather(run(), run()) == [DEFAULT_BUDGET, DEFAULT_BUDGET]
+    assert await run() == DEFAULT_BUDGET
+    refunds = "SELECT count(*) FROM ledger.transfers WHERE idempotency_key = :key"
+    key = f"campaigns:campaign:{campaign['id']}:refund"
+    assert await count(database, refunds, key=key) == 1
+    view = await campaign_of(client, campaign["id"], owner)
+    assert view["escrow_balance"] == 0
+    assert view["allocation"]["refunded_amount"] == DEFAULT_BUDGET
 
 
 async def test_a_late_provider_confirmation_goes_to_the_wallet(

@@ -47,7 +47,7 @@ from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unprocessable
 from creatorhub.kit.idempotency import Responder
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import Account, AccountKind, Hold, OwnerType
+from creatorhub.ledger.models import Account, AccountKind, Hold, OwnerType, Transfer
 from creatorhub.payments.funding import FundingTarget, create_intent
 from creatorhub.payments.models import FundingIntent
 from creatorhub.payments.providers.base import PaymentProvider
@@ -565,7 +565,7 @@ async def resume(
 @dataclass(frozen=True)
 class Ending:
     campaign: Campaign
-    refunded: int  # to the wallet now; 0 when nothing was left or the provider refunds later
+    refunded: int  # what was not spent: to the wallet now, or to the charge by the job
     refund_to_provider: bool  # issued later by a job (the provider is called outside the lock)
 
 
@@ -617,9 +617,17 @@ async def end_campaign(
     )
     if left <= 0:
         return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
+    # The refund is the allocation's at once (nothing more can be spent from it: settlement
+    # pays at most allocated - spent - refunded); the money follows in this transaction to the
+    # wallet, or from the refund job once the provider has refunded the charge.
+    await session.execute(
+        update(CampaignBudgetAllocation)
+        .where(CampaignBudgetAllocation.id == allocation.id)
+        .values(refunded_amount=CampaignBudgetAllocation.refunded_amount + left, updated_at=now)
+    )
     if allocation.funding_source == "provider":
         await defer(session, job_app.configure_task(REFUND_TASK), campaign_id=str(campaign.id))
-        return Ending(campaign=campaign, refunded=0, refund_to_provider=True)
+        return Ending(campaign=campaign, refunded=left, refund_to_provider=True)
     wallet = await ledger.user_account(
         session, campaign.advertiser_id, campaign.currency, AccountKind.WALLET_AVAILABLE
     )
@@ -636,27 +644,30 @@ async def end_campaign(
             reference_id=str(campaign.id),
         ),
     )
-    await session.execute(
-        update(CampaignBudgetAllocation)
-        .where(CampaignBudgetAllocation.id == allocation.id)
-        .values(refunded_amount=CampaignBudgetAllocation.refunded_amount + left, updated_at=now)
-    )
     return Ending(campaign=campaign, refunded=left, refund_to_provider=False)
 
 
 async def issue_provider_refund(
     session: AsyncSession, provider: PaymentProvider, campaign_id: uuid.UUID, *, now: datetime
 ) -> int | None:
-    """Refund an ended, provider-funded campaign's unspent escrow to its charge, once (the
-    `issue_refund` job). The provider is called outside any transaction: the amount is read
-    and that transaction ended first; then, in a second one with the campaign and allocation
-    locked, the transfer escrow → provider clearing and the allocation's refunded_amount, if
-    nothing was recorded meanwhile. The provider's idempotency key is derived from the
-    campaign's id, so two runs ask for one refund. Answers the amount refunded (None: nothing
-    to refund)."""
+    """Refund an ended, provider-funded campaign's unspent budget to its charge, once (the
+    `issue_refund` job). The amount was fixed when it ended (the allocation's
+    refunded_amount, which nothing can spend since); the escrow still holds it.
+
+    The provider is called outside any transaction: the amount is read and that transaction
+    ended first; then, in a second one with the campaign locked, the transfer escrow →
+    provider clearing under the campaign's refund key (the ledger's idempotency: a second run
+    moves nothing). The provider's idempotency key is derived from the campaign's id, so two
+    runs ask for one refund. Answers the amount (None: nothing to refund)."""
+    key = REFUND_KEY.format(campaign_id)
     row = (
         await session.execute(
-            select(Campaign, CampaignBudgetAllocation, FundingIntent.provider_reference)
+            select(
+                Campaign,
+                CampaignBudgetAllocation.refunded_amount,
+                FundingIntent.provider_reference,
+                select(Transfer.id).where(Transfer.idempotency_key == key).exists(),
+            )
             .join(CampaignBudgetAllocation, CampaignBudgetAllocation.campaign_id == Campaign.id)
             .join(FundingIntent, FundingIntent.id == CampaignBudgetAllocation.funding_intent_id)
             .where(Campaign.id == campaign_id)
@@ -665,12 +676,11 @@ async def issue_provider_refund(
     ).one_or_none()
     if row is None:
         return None
-    campaign, allocation, reference = row
-    if campaign.status not in ENDED or allocation.refunded_amount > 0 or reference is None:
+    campaign, amount, reference, done = row
+    if campaign.status not in ENDED or amount <= 0 or reference is None:
         return None
-    amount = await unreserved_escrow(session, campaign)
-    if amount <= 0:
-        return None
+    if done:
+        return int(amount)
     await session.commit()  # nothing is held while the provider answers
     await provider.refund(
         refund_id=uuid.uuid5(REFUND_NAMESPACE, str(campaign.id)),
@@ -678,11 +688,6 @@ async def issue_provider_refund(
         amount=amount,
     )
     campaign = await lock_campaign(session, campaign_id)
-    locked = await lock_allocation(session, campaign_id)
-    assert locked is not None
-    allocation = locked
-    if allocation.refunded_amount > 0:
-        return allocation.refunded_amount  # recorded meanwhile by another run
     clearing = await ledger.platform_account(
         session, AccountKind.PROVIDER_CLEARING, campaign.currency
     )
@@ -693,16 +698,13 @@ async def issue_provider_refund(
             credit_account_id=clearing,
             amount=amount,
             kind="refund",
-            idempotency_key=REFUND_KEY.format(campaign.id),
+            idempotency_key=key,
             currency=campaign.currency,
             reference_type="campaign",
             reference_id=str(campaign.id),
         ),
     )
-    allocation.refunded_amount += amount
-    allocation.updated_at = now
-    await session.flush()
-    return amount
+    return int(amount)
 
 
 async def ended_campaign_ids(
