@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+import campaign_helpers
 from creatorhub.campaigns import settlement, stats_api
 from creatorhub.config import Settings
 from creatorhub.db import Database
@@ -641,3 +643,127 @@ async def test_the_hourly_job_settles_what_is_due_and_rolls_up_today(
         (today - timedelta(days=5), 10, 10, 30),
         (today, 4, 0, 0),
     ]
+
+
+# --- the full flow through HTTP -------------------------------------------------------------
+
+BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def browser(i: int) -> str:
+    return f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0.{i}.0"
+
+
+async def click(app: Any, code: str, visitor: int, *, agent: str | None = None) -> None:
+    """One visitor (their own address and browser) follows the tracking link."""
+    transport = httpx.ASGITransport(
+        app=app, client=(f"198.51.{visitor // 250}.{visitor % 250 + 1}", 5000)
+    )
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver"
+    ) as visitor_client:
+        response = await visitor_client.get(
+            f"/t/{code}", headers={"User-Agent": agent or browser(visitor)}
+        )
+    assert response.status_code == 302, response.text
+    assert response.headers["location"] == "https://shop.example.com/spring"
+
+
+async def test_full_flow_fund_join_click_validate_settle_end(
+    app: Any,
+    client: httpx.AsyncClient,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 3.33 per 100 views, 100 views (budget 3.33), at most 40 per promoter.
+    owner = await campaign_helpers.advertiser(client, funds=10_00)
+    campaign = await campaign_helpers.funded_campaign(
+        client, owner, cpv=333, max_views=100, max_views_per_promoter=40
+    )
+    assert campaign["budget"] == 333
+    campaign_id = campaign["id"]
+    promoters = [await campaign_helpers.promoter(client) for _ in range(3)]
+    joined = [await campaign_helpers.join(client, campaign_id, who) for who in promoters]
+    codes = [p["tracking_code"] for p in joined]
+    ids = [p["id"] for p in joined]
+
+    # P1: 43 visitors (the last 3 past the promoter's cap), 2 of them again (duplicates), a bot.
+    for visitor in range(43):
+        await click(app, codes[0], visitor)
+    for visitor in (0, 1):
+        await click(app, codes[0], visitor)
+    await click(app, codes[0], 900, agent=BOT)
+    # P2: 25 visitors and a bot. P3: 30 visitors, then 2 during a pause (not counted), then
+    # 10 more after it: 5 reach the campaign's 100 views, 5 are over its cap.
+    for visitor in range(100, 125):
+        await click(app, codes[1], visitor)
+    await click(app, codes[1], 901, agent=BOT)
+    for visitor in range(200, 230):
+        await click(app, codes[2], visitor)
+    assert (await campaign_helpers.pause(client, campaign_id, owner)).status_code == 200
+    for visitor in (230, 231):
+        await click(app, codes[2], visitor)
+    assert (await campaign_helpers.resume(client, campaign_id, owner)).status_code == 200
+    for visitor in range(232, 242):
+        await click(app, codes[2], visitor)
+
+    # Before the window has passed: counted, pending, nothing paid.
+    mine = await client.get(
+        f"/v1/campaigns/participations/{ids[0]}/stats", headers=promoters[0].headers
+    )
+    assert (mine.json()["counted"], mine.json()["pending"], mine.json()["paid"]) == (40, 40, 0)
+    assert mine.json()["over_cap"] == 3 and mine.json()["dropped"] == 3  # 2 duplicates, a bot
+
+    # The test clock: 72 hours after today is over, an admin settles.
+    today = datetime.now(UTC).date()
+    later = settlement.day_start(today + timedelta(days=1)) + WINDOW + timedelta(minutes=5)
+    monkeypatch.setattr(stats_api, "utcnow", lambda: later)
+    admin = await account(client)
+    await grant_roles(database, admin.id, "admin")
+    settled = await client.post("/v1/admin/campaigns/settle", json={}, headers=admin.headers)
+    assert settled.status_code == 200, settled.text
+    assert settled.json()["validated"] == 100
+    (result,) = settled.json()["campaigns"]
+    # 40 * 333 = 133.20 -> 133; 25 * 333 = 83.25 -> 83; 35 * 333 = 116.55 -> 116.
+    assert (result["paid_views"], result["amount"], result["over_cap"]) == (100, 332, 0)
+
+    expected = [(40, 133, 13), (25, 83, 8), (35, 116, 11)]  # views, gross, fee (10 %, floor)
+    for who, pc_id, (views, gross, fee) in zip(promoters, ids, expected, strict=True):
+        stats = await client.get(f"/v1/campaigns/participations/{pc_id}/stats", headers=who.headers)
+        body = stats.json()
+        assert (body["paid"], body["pending"], body["validated"]) == (views, 0, 0)
+        assert body["earnings"] == {
+            "gross": gross,
+            "fee": fee,
+            "net": gross - fee,
+            "carried": views * 333 % 100,
+        }
+        assert (await wallet(client, who.headers))["available"] == gross - fee
+    assert await fees_total(database) == 32
+
+    # The advertiser ends the campaign: the cent never paid (0.33 + 0.20 + 0.25 + 0.55 of
+    # fractions, and what the views did not use) comes back.
+    ended = await campaign_helpers.end(client, campaign_id, owner)
+    assert ended.status_code == 200, ended.text
+    stats = await client.get(
+        f"/v1/campaigns/{campaign_id}/stats",
+        params={"from": today.isoformat(), "to": today.isoformat()},
+        headers=owner.headers,
+    )
+    body = stats.json()
+    assert body["status"] == "completed"
+    assert body["budget"] == {"allocated": 333, "spent": 332, "refunded": 1, "left": 0}
+    (day,) = body["days"]
+    assert (
+        day["counted"],
+        day["paid_views"],
+        day["paid_amount"],
+        day["dropped_duplicate"],
+        day["dropped_bot"],
+        day["dropped_inactive"],
+        day["dropped_over_cap"],
+    ) == (100, 100, 332, 2, 2, 2, 8)
+    spend = {p["promoter_campaign_id"]: p["spent"] for p in body["promoters"]}
+    assert spend == {ids[0]: 133, ids[1]: 83, ids[2]: 116}
+    assert (await wallet(client, owner.headers))["available"] == 10_00 - 333 + 1

@@ -53,7 +53,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from creatorhub.audit.service import record_change
+from creatorhub.campaigns.models import CampaignStatus, PauseReason
+from creatorhub.campaigns.service import lock_campaign, pause_for_budget
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.ledger import service as ledger
@@ -152,11 +153,8 @@ _CANDIDATES = text(
     " ORDER BY id"
 )
 
-# The campaign, locked first; then its allocation, with the escrow's unreserved balance.
-_LOCK_CAMPAIGN = text(
-    "SELECT id, status, cpv, currency, escrow_account_id, title FROM campaigns.campaigns"
-    " WHERE id = :campaign_id FOR UPDATE"
-)
+# The campaign is locked first (the core's `lock_campaign`); then its allocation, with the
+# escrow's unreserved balance.
 _LOCK_ALLOCATION = text(
     "SELECT b.allocated_amount - b.spent_amount - b.refunded_amount AS left_in_allocation,"
     " a.balance - a.pending_debits AS unreserved"
@@ -228,34 +226,9 @@ _SPEND_ALLOCATION = text(
     " WHERE campaign_id = :campaign_id"
 )
 
-_PAUSE = text(
-    "UPDATE campaigns.campaigns SET status = 'paused', pause_reason = 'budget_spent',"
-    " updated_at = :now WHERE id = :campaign_id AND status = 'active'"
-    " RETURNING id"
-)
-
 
 def settlement_key(promoter_campaign_id: uuid.UUID, day: date) -> str:
     return f"campaign-views:{promoter_campaign_id}:{day.isoformat()}"
-
-
-async def pause_for_budget(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> bool:
-    """The campaign (locked by the caller) pauses itself: its budget cannot pay one more view.
-    Only an active campaign changes (one paused by its advertiser stays so). Audited."""
-    paused = (await session.execute(_PAUSE, {"campaign_id": campaign_id, "now": now})).first()
-    if paused is None:
-        return False
-    await record_change(
-        session,
-        action="campaign.paused",
-        entity_type="campaign",
-        entity_id=campaign_id,
-        actor_id=None,
-        before={"status": "active", "pause_reason": None},
-        after={"status": "paused", "pause_reason": "budget_spent"},
-        description="the campaign's budget cannot pay one more view",
-    )
-    return True
 
 
 async def settle_campaign(
@@ -271,16 +244,14 @@ async def settle_campaign(
     caller's transaction (see the module's docstring for the locks and the budget control).
     The caller makes sure those days are past their window (`settleable_through`)."""
     settled = CampaignSettled(campaign_id)
-    campaign = (
-        (await session.execute(_LOCK_CAMPAIGN, {"campaign_id": campaign_id})).mappings().first()
-    )
-    if campaign is None or campaign["cpv"] is None:
+    campaign = await lock_campaign(session, campaign_id)
+    if campaign.cpv is None:
         return settled
     budget = (
         (
             await session.execute(
                 _LOCK_ALLOCATION,
-                {"campaign_id": campaign_id, "escrow_account_id": campaign["escrow_account_id"]},
+                {"campaign_id": campaign_id, "escrow_account_id": campaign.escrow_account_id},
             )
         )
         .mappings()
@@ -307,10 +278,10 @@ async def settle_campaign(
     carries = {
         row[0]: int(row[1]) for row in (await session.execute(_LOCK_PROMOTERS, {"ids": ids})).all()
     }
-    cpv: int = campaign["cpv"]
-    currency: str = campaign["currency"]
+    cpv: int = campaign.cpv
+    currency: str = campaign.currency
     left = min(int(budget["left_in_allocation"]), int(budget["unreserved"]))
-    escrow: uuid.UUID = campaign["escrow_account_id"]
+    escrow: uuid.UUID = campaign.escrow_account_id
     wallet_kind = AccountKind.WALLET_PENDING if hold_days else AccountKind.WALLET_AVAILABLE
     short = False
     for row in due:
@@ -349,7 +320,7 @@ async def settle_campaign(
                 currency=currency,
                 kind=EARNING_KIND,
                 key=key,
-                reason=f"campaign views of {day.isoformat()}: {campaign['title']}",
+                reason=f"campaign views of {day.isoformat()}: {campaign.title}",
                 now=now,
                 hold_days=hold_days,
                 fee_shards=fee_shards,
@@ -377,8 +348,11 @@ async def settle_campaign(
             )
         )
     await _record(session, settled, campaign_id=campaign_id, now=now)
-    if short or left <= 0:
-        settled.paused = await pause_for_budget(session, campaign_id, now)
+    if (short or left <= 0) and campaign.status in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
+        # The core's pause (audited): an active campaign pauses, one paused by its advertiser
+        # now says why it cannot resume.
+        settled.paused = campaign.status == CampaignStatus.ACTIVE
+        await pause_for_budget(session, campaign, PauseReason.BUDGET_SPENT, now)
     return settled
 
 
