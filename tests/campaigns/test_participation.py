@@ -193,3 +193,27 @@ async def test_participations_page_newest_first(client: httpx.AsyncClient) -> No
     other = await promoter(client)
     empty = await client.get("/v1/campaigns/participations", headers=other.headers)
     assert empty.json() == {"items": [], "next_cursor": None}
+
+
+async def test_joins_racing_an_end_never_land_in_an_ended_campaign(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Joins take the campaign row FOR SHARE, the end FOR UPDATE: every join is either in
+    before the end (201, its participation kept) or refused after it (409 campaign_ended,
+    nothing written), none in between."""
+    owner = await advertiser(client, funds=10_000)
+    campaign = await funded_campaign(client, owner)
+    promoters = [await promoter(client) for _ in range(6)]
+    joins = [
+        client.post(f"/v1/campaigns/{campaign['id']}/join", headers=who.headers)
+        for who in promoters
+    ]
+    answers = await asyncio.gather(*joins[:3], end(client, campaign["id"], owner), *joins[3:])
+    ended = answers[3]
+    assert ended.status_code == 200, ended.text
+    joined = [a for a in answers if a.status_code == 201]
+    for answer in answers:
+        if answer.status_code not in (200, 201):
+            assert_problem(answer, 409, "campaign_ended")
+    listed = "SELECT count(*) FROM campaigns.promoter_campaigns WHERE campaign_id = :c"
+    assert await count(database, listed, c=campaign["id"]) == len(joined)
