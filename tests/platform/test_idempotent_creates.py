@@ -19,6 +19,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from campaign_helpers import advertiser as campaign_advertiser
+from campaign_helpers import funded_campaign, promoter, visibility_body
 from creatorhub.db import Database
 from creatorhub.kit.crypto import generate_key
 from helpers import Account, account, assert_problem, grant_roles, scalar
@@ -286,7 +288,41 @@ async def a_claim(client: httpx.AsyncClient, database: Database) -> Call:
     )
 
 
+async def a_campaign(client: httpx.AsyncClient, database: Database) -> Call:
+    owner = await campaign_advertiser(client)
+    return Call(
+        owner,
+        "/v1/campaigns",
+        visibility_body(),
+        "/v1/campaigns",
+        visibility_body(title="Another campaign"),
+        count_of("campaigns.campaigns", "advertiser_id"),
+        owner.id,
+    )
+
+
+async def a_participation(client: httpx.AsyncClient, database: Database) -> Call:
+    owner = await campaign_advertiser(client, funds=6_000)
+    first, second = await funded_campaign(client, owner), await funded_campaign(client, owner)
+    who = await promoter(client)
+    return Call(
+        who,
+        f"/v1/campaigns/{first['id']}/join",
+        None,
+        f"/v1/campaigns/{second['id']}/join",
+        None,
+        count_of("campaigns.promoter_campaigns", "promoter_id"),
+        who.id,
+    )
+
+
 CREATES = [
+    Create("/v1/campaigns", a_campaign),
+    Create(
+        "/v1/campaigns/{campaign_id}/join",
+        a_participation,
+        again_without_key=(409, "already_joined"),
+    ),
     Create("/v1/marketplace/jobs", a_job),
     Create(
         "/v1/marketplace/claims/{claim_uid}/submissions",

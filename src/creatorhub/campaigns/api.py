@@ -289,16 +289,23 @@ async def get_campaign(
     "/v1/campaigns/{campaign_id}/join",
     status_code=201,
     response_model=ParticipationOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
     summary="Join a campaign",
 )
 async def join_campaign(
-    campaign_id: uuid.UUID, principal: CreatorPrincipal, session: DbSession, settings: AppSettings
-) -> ParticipationOut:
+    campaign_id: uuid.UUID,
+    principal: CreatorPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+    idem: OptionalIdempotency,
+) -> JSONResponse:
     """Your participation, with your tracking link (`/t/{code}`): views through it count."""
     participation = await service.join(
         session, campaign_id=campaign_id, promoter_id=principal.id, now=utcnow()
     )
-    return participation_out(participation, settings.link_base_url)
+    return await idem.respond(
+        session, 201, participation_out(participation, settings.link_base_url)
+    )
 
 
 @router.post(
