@@ -657,3 +657,35 @@ async def test_racing_fund_pause_resume_and_end_leave_the_money_consistent(
         " WHERE campaign_id::text = ANY(:ids)"
     )
     assert await count(database, funded, ids=ids) == await count(database, allocations, ids=ids)
+
+
+async def test_a_provider_confirmation_racing_an_end_loses_no_money(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """The webhook that activates a draft and the end that cancels it, at once, on several
+    campaigns: whichever locks the campaign first wins, and the charge's money is in the
+    campaign's escrow (active, then completed with the refund recorded) or in the wallet
+    (cancelled first): never lost, never twice."""
+    owner = await advertiser(client)
+    campaigns = [await create_campaign(client, owner) for _ in range(4)]
+    events = []
+    for campaign in campaigns:
+        funded = (await fund(client, campaign["id"], owner, source="provider")).json()
+        reference = funded["funding_intent"]["provider_reference"]
+        events.append(funding_event(reference, amount=DEFAULT_BUDGET))
+    answers = await asyncio.gather(
+        *(post_event(client, event) for event in events),
+        *(end(client, campaign["id"], owner) for campaign in campaigns),
+    )
+    assert all(answer.status_code == 200 for answer in answers), [a.text for a in answers]
+    in_wallet = 0
+    for campaign in campaigns:
+        view = await campaign_of(client, campaign["id"], owner)
+        if view["status"] == "cancelled":
+            assert view["allocation"] is None and view["escrow_balance"] == 0
+            in_wallet += DEFAULT_BUDGET
+        else:
+            assert view["status"] == "completed", view
+            assert view["allocation"]["refunded_amount"] == DEFAULT_BUDGET
+            assert view["escrow_balance"] == DEFAULT_BUDGET  # until the refund job runs
+    assert (await wallet(client, owner.headers))["available"] == in_wallet
