@@ -56,6 +56,7 @@ from creatorhub.web.account import router as account_router
 from creatorhub.web.admin import router as admin_pages_router
 from creatorhub.web.brand import router as brand_pages_router
 from creatorhub.web.campaign_pages import router as campaign_pages_router
+from creatorhub.web.campaign_promoter_pages import router as campaign_promoter_pages_router
 from creatorhub.web.creator import router as creator_pages_router
 from creatorhub.web.errors import install_page_errors
 from creatorhub.web.funds import router as funds_pages_router
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         wallet_pages_router,
         studio_pages_router,
         campaign_pages_router,
+        campaign_promoter_pages_router,
         admin_pages_router,
         workspace_pages_router,
     ]
