@@ -335,7 +335,7 @@ def chart_of(figures: stats.CampaignStatsOut, currency: str) -> Chart:
         days.append(by_day.get(day) or stats.DayStats(day=day, **_zero_counts()))
         day += timedelta(days=1)
     slot = (Chart.WIDTH - Chart.LEFT - 10) / max(len(days), 1)
-    width = max(slot * 0.7, 1.0)
+    width = min(max(slot * 0.7, 1.0), 40.0)
 
     def panel(
         heading: str, top: float, values: list[int], shown: list[str], peak: str, color: str
