@@ -501,6 +501,15 @@ async def test_ending_voids_the_holds_and_refunds_exactly_what_was_not_spent(
     # Net to the paid promoter: 1,234 less the 10 % fee.
     assert (await wallet(client, paid.headers))["available"] == 1_234 - 123
 
+    # The advertiser's record of it: the funding and the refund, both naming the campaign.
+    history = await client.get("/v1/wallet/transactions", headers=owner.headers)
+    moves = [
+        (item["kinds"], item["net"])
+        for item in history.json()["items"]
+        if item["reference_type"] == "campaign" and item["reference_id"] == campaign["id"]
+    ]
+    assert moves == [(["refund"], DEFAULT_BUDGET - 1_234), (["escrow_funding"], -DEFAULT_BUDGET)]
+
     assert_problem(await end(client, campaign["id"], owner), 409, "campaign_ended")
     assert_problem(await pause(client, campaign["id"], owner), 409, "campaign_not_active")
     assert (await wallet(client, owner.headers))["available"] == 10_000 - 1_234
