@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -113,6 +113,13 @@ async def test_create_a_visibility_draft_with_its_budget_rounded_up(
     assert await count(database, audited) >= 3
 
 
+async def test_a_start_sent_as_now_is_accepted(client: httpx.AsyncClient) -> None:
+    owner = await advertiser(client)
+    moment_ago = datetime.now(UTC) - timedelta(seconds=30)
+    draft = await create_campaign(client, owner, starts_at=moment_ago.isoformat())
+    assert datetime.fromisoformat(draft["starts_at"]) == moment_ago
+
+
 async def test_the_other_types_keep_their_parameters(client: httpx.AsyncClient) -> None:
     owner = await advertiser(client)
     consultant = await create_campaign(
@@ -152,6 +159,11 @@ async def test_the_other_types_keep_their_parameters(client: httpx.AsyncClient) 
         ({"max_views": 99}, "max_views_too_low", "body.max_views"),
         ({"budget": DEFAULT_BUDGET - 1}, "budget_not_covering", "body.budget"),
         ({"starts_at": "2020-01-01T00:00:00+00:00"}, "starts_at_past", "body.starts_at"),
+        (
+            {"starts_at": (datetime.now(UTC) - timedelta(minutes=6)).isoformat()},
+            "starts_at_past",
+            "body.starts_at",
+        ),
         ({"ends_at": "2020-01-01T00:00:00+00:00"}, "ends_before_start", "body.ends_at"),
         ({"destination_url": "ftp://shop.example.com"}, "destination_url_invalid", None),
         ({"destination_url": "javascript:alert(1)"}, "destination_url_invalid", None),

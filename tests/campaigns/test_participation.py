@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from campaign_helpers import (
     advertiser,
@@ -123,6 +124,20 @@ async def test_join_refusals_change_nothing(client: httpx.AsyncClient, database:
     ended = await funded_campaign(client, owner)
     assert (await end(client, ended["id"], owner)).status_code == 200
     refused = await client.post(f"/v1/campaigns/{ended['id']}/join", headers=who.headers)
+    assert_problem(refused, 409, "campaign_ended")
+
+    # Past its end date, not yet ended by the job: not listed, not joined.
+    past = await funded_campaign(client, owner, title="past its end")
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE campaigns.campaigns SET starts_at = now() - interval '2 days',"
+                " ends_at = now() - interval '1 minute' WHERE id = :c"
+            ),
+            {"c": past["id"]},
+        )
+    assert "past its end" not in await browse(client, who)
+    refused = await client.post(f"/v1/campaigns/{past['id']}/join", headers=who.headers)
     assert_problem(refused, 409, "campaign_ended")
 
     big = await funded_campaign(client, owner, min_followers=5_001)

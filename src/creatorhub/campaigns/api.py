@@ -208,6 +208,7 @@ async def browse_campaigns(
         language=language,
         limit=limit + 1,
         after=after,
+        now=utcnow(),
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -115,11 +115,16 @@ RANGE_FIELDS = ("min_budget", "max_budget")
 SALESMAN_FIELDS = ("commission_per_sale", "tracking_method")
 
 
+# A start sent as "now" by a client is a little in the past when it arrives: accepted within
+# this much (a start before it is refused: starts_at_past).
+START_GRACE = timedelta(minutes=5)
+
+
 def check_draft(draft: CampaignDraft, now: datetime) -> tuple[int, datetime]:
     """The draft's budget (its default filled in) and start, or its refusal (422 with a code of
     its own). Nothing is written before this passes."""
     starts_at = draft.starts_at or now
-    if starts_at < now:
+    if starts_at < now - START_GRACE:
         raise _bad("starts_at must not be in the past", "starts_at_past", "starts_at")
     if draft.ends_at is not None and draft.ends_at <= starts_at:
         raise _bad("ends_at must be after starts_at", "ends_before_start", "ends_at")

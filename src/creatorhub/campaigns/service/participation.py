@@ -38,6 +38,7 @@ from creatorhub.campaigns.service.common import (
 )
 from creatorhub.identity.models import CreatorProfile
 from creatorhub.identity.service import follower_total_of
+from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Forbidden, NotFound
 
 
@@ -54,13 +55,16 @@ def browse_query(
     type_: str | None,
     category: str | None,
     language: str | None,
+    now: datetime,
 ) -> Select[Any]:
-    """Active campaigns matching the promoter, with the listing's filters."""
+    """Active campaigns matching the promoter, with the listing's filters; one whose end date
+    has passed is left out before the end-date job ends it."""
     followers = func.coalesce(follower_total_of(promoter_id), 0)
     categories = _profile_array(CreatorProfile.categories, promoter_id)
     languages = _profile_array(CreatorProfile.languages, promoter_id)
     query = select(Campaign).where(
         Campaign.status == CampaignStatus.ACTIVE.value,
+        or_(Campaign.ends_at.is_(None), Campaign.ends_at > now),
         Campaign.min_followers <= followers,
         or_(func.cardinality(Campaign.categories) == 0, Campaign.categories.overlap(categories)),
         or_(func.cardinality(Campaign.languages) == 0, Campaign.languages.overlap(languages)),
@@ -83,9 +87,13 @@ async def browse(
     language: str | None,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
+    now: datetime | None = None,
 ) -> list[Campaign]:
+    matching = browse_query(
+        promoter_id, type_=type_, category=category, language=language, now=now or utcnow()
+    )
     query = keyset(
-        browse_query(promoter_id, type_=type_, category=category, language=language),
+        matching,
         Campaign.created_at,
         Campaign.id,
         after,
@@ -122,7 +130,7 @@ async def join(
     campaign = await _campaign_for_promoter(session, campaign_id)
     if campaign.status == CampaignStatus.PAUSED:
         raise CampaignConflict("the campaign is paused", code="campaign_paused")
-    if campaign.status in ENDED:
+    if campaign.status in ENDED or (campaign.ends_at is not None and campaign.ends_at <= now):
         raise CampaignConflict("the campaign has ended", code="campaign_ended")
     followers = await session.scalar(select(func.coalesce(follower_total_of(promoter_id), 0)))
     if int(followers or 0) < campaign.min_followers:
