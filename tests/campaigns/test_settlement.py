@@ -615,6 +615,18 @@ async def test_an_admin_settles_now_and_again_changes_nothing(
     assert [c["amount"] for c in response.json()["campaigns"]] == [60]
     again = await client.post("/v1/admin/campaigns/settle", json={}, headers=admin.headers)
     assert again.json() == {"through": D2.isoformat(), "validated": 0, "campaigns": []}
+    # Each run that settled something is in the campaign's audit log, with the admin.
+    audited = await fetch(
+        database,
+        "SELECT actor_id, after->>'amount' AS amount FROM audit.audit_logs"
+        " WHERE entity_type = 'campaign' AND entity_id = :c"
+        " AND action = 'campaigns.campaign.settle' ORDER BY created_at",
+        c=str(built.campaign_id),
+    )
+    assert [(str(r["actor_id"]), r["amount"]) for r in audited] == [
+        (admin.id, "30"),
+        (admin.id, "60"),
+    ]
     assert await escrow_balance(database, built) == built.budget - 90
 
 

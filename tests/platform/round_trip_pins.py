@@ -249,7 +249,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
     },
     "campaign_tracking": {},
     "campaign_settlement": {
-        ("POST", "/v1/admin/campaigns/settle"): 30,
+        ("POST", "/v1/admin/campaigns/settle"): 31,
         ("GET", "/v1/campaigns/participations/{promoter_campaign_id}/stats"): 2,
         ("GET", "/v1/campaigns/{campaign_id}/stats"): 3,
     },

@@ -53,6 +53,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creatorhub.audit.service import record_change
 from creatorhub.campaigns.models import CampaignStatus, PauseReason
 from creatorhub.campaigns.service import lock_campaign, pause_for_budget
 from creatorhub.config import Settings
@@ -239,6 +240,7 @@ async def settle_campaign(
     now: datetime,
     hold_days: int,
     fee_shards: int,
+    by: uuid.UUID | None = None,
 ) -> CampaignSettled:
     """Settle the campaign's validated views of every unsettled day up to `through`, in the
     caller's transaction (see the module's docstring for the locks and the budget control).
@@ -348,6 +350,22 @@ async def settle_campaign(
             )
         )
     await _record(session, settled, campaign_id=campaign_id, now=now)
+    await record_change(
+        session,
+        action="campaigns.campaign.settle",
+        entity_type="campaign",
+        entity_id=campaign_id,
+        actor_id=by,  # an admin's run, or None: the hourly job
+        after={
+            "through": through.isoformat(),
+            "promoter_days": len(settled.days),
+            "paid_views": sum(d.paid_views for d in settled.days),
+            "over_cap": settled.over_cap,
+            "amount": settled.amount,
+            "fees": sum(d.fee for d in settled.days),
+        },
+        description="validated views settled into the promoters' earnings",
+    )
     if (short or left <= 0) and campaign.status in (CampaignStatus.ACTIVE, CampaignStatus.PAUSED):
         # The core's pause (audited): an active campaign pauses, one paused by its advertiser
         # now says why it cannot resume.
@@ -422,6 +440,7 @@ async def settle_due(
     hold_days: int,
     fee_shards: int,
     through: date | None = None,
+    by: uuid.UUID | None = None,
 ) -> SettlementRun:
     """Validate what is due, then settle every candidate campaign through the last settleable
     day (or `through`, if earlier), one transaction per campaign: one campaign's refusal does
@@ -446,6 +465,7 @@ async def settle_due(
                 now=now,
                 hold_days=hold_days,
                 fee_shards=fee_shards,
+                by=by,
             )
         if result.days:
             results.append(result)

@@ -122,6 +122,7 @@ async def settle(
         hold_days=settings.earnings_hold_days,
         fee_shards=settings.fee_shards,
         through=body.day,
+        by=me.id,
     )
     return SettleOut(
         through=run.through,
