@@ -301,6 +301,16 @@ async def test_funding_refusals_change_nothing(
         f"/v1/campaigns/{campaign['id']}/fund", json={"source": "wallet"}, headers=poor.headers
     )
     assert_problem(no_key, 400, "idempotency_key_required")
+    late = await create_campaign(client, other)
+    async with database.session_scope() as session:
+        await session.execute(
+            text(
+                "UPDATE campaigns.campaigns SET starts_at = now() - interval '2 days',"
+                " ends_at = now() - interval '1 minute' WHERE id = :c"
+            ),
+            {"c": late["id"]},
+        )
+    assert_problem(await fund(client, late["id"], other), 409, "campaign_ended")
     missing = await fund(client, str(uuid.uuid4()), other)
     assert_problem(missing, 404, "campaign_not_found")
     assert (await wallet(client, other.headers))["available"] == 10_000

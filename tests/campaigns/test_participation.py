@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import text
 
 from campaign_helpers import (
+    DEFAULT_BUDGET,
     advertiser,
     campaign_of,
     create_campaign,
@@ -21,8 +22,8 @@ from campaign_helpers import (
     promoter,
 )
 from creatorhub.db import Database
-from helpers import assert_problem
-from payment_helpers import count
+from helpers import assert_problem, grant_roles
+from payment_helpers import count, fund_wallet
 
 
 async def browse(client: httpx.AsyncClient, who: Any, query: str = "") -> list[str]:
@@ -139,6 +140,13 @@ async def test_join_refusals_change_nothing(client: httpx.AsyncClient, database:
     assert "past its end" not in await browse(client, who)
     refused = await client.post(f"/v1/campaigns/{past['id']}/join", headers=who.headers)
     assert_problem(refused, 409, "campaign_ended")
+
+    both = await promoter(client)  # a promoter who is also an advertiser
+    await grant_roles(database, both.id, "brand")
+    await fund_wallet(client, both.headers, DEFAULT_BUDGET)
+    own = await funded_campaign(client, both)
+    refused = await client.post(f"/v1/campaigns/{own['id']}/join", headers=both.headers)
+    assert_problem(refused, 403, "own_campaign")
 
     big = await funded_campaign(client, owner, min_followers=5_001)
     refused = await client.post(f"/v1/campaigns/{big['id']}/join", headers=who.headers)

@@ -293,10 +293,13 @@ async def own_view(
 
 
 def _refuse_not_draft(campaign: Campaign) -> None:
+    """Only a draft is funded, and only before its end date (the end-date job cancels it)."""
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignConflict(
             f"the campaign is {campaign.status}: only a draft is funded", code="campaign_not_draft"
         )
+    if campaign.ends_at is not None and campaign.ends_at <= utcnow():
+        raise CampaignConflict("the campaign's end date has passed", code="campaign_ended")
 
 
 def _allocation_for(

@@ -124,7 +124,8 @@ async def join(
 ) -> PromoterCampaign:
     """Join an active campaign: a participation with a tracking code of one's own
     (`secrets.token_urlsafe(12)`: 16 characters, 96 random bits). Refusals: a paused (409
-    `campaign_paused`) or ended (409 `campaign_ended`) campaign, too few followers (403
+    `campaign_paused`) or ended (409 `campaign_ended`) campaign, one's own campaign (403
+    `own_campaign`: paying oneself for one's views), too few followers (403
     `not_enough_followers`), joined already (409 `already_joined`); one who left joins again
     with the same code."""
     campaign = await _campaign_for_promoter(session, campaign_id)
@@ -132,6 +133,8 @@ async def join(
         raise CampaignConflict("the campaign is paused", code="campaign_paused")
     if campaign.status in ENDED or (campaign.ends_at is not None and campaign.ends_at <= now):
         raise CampaignConflict("the campaign has ended", code="campaign_ended")
+    if campaign.advertiser_id == promoter_id:
+        raise Forbidden("an advertiser cannot promote their own campaign", code="own_campaign")
     followers = await session.scalar(select(func.coalesce(follower_total_of(promoter_id), 0)))
     if int(followers or 0) < campaign.min_followers:
         raise Forbidden(
