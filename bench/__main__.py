@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--wrk-threads", type=int, default=1, help="wrk threads (default 1: it shares the cores)")
     add("--creators", type=int, default=128, help="HTTP: users the requests spread over")
     add("--job-window", type=int, default=64, help="HTTP: jobs claimed at once (default 64)")
+    add(
+        "--http-operations",
+        default="",
+        help="HTTP: the product's operations to measure, of funding,claim,tracking (default all;"
+        " the reference endpoint always runs)",
+    )
     add("--profile-connections", type=int, default=16, help="profile: wrk connections")
     add(
         "--only",
@@ -140,6 +146,7 @@ def http_options(args: argparse.Namespace) -> http_money.Options:
         creators=args.creators,
         window=args.job_window,
         port=args.port,
+        operations=tuple(o.strip() for o in args.http_operations.split(",") if o.strip()),
     )
 
 

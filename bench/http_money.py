@@ -10,7 +10,11 @@ For each app process count (`--app-processes`, default 1 and 2), on the run's sc
      A claim reserves the slot's share of the job's escrow for the creator (a ledger hold) in
      the request's transaction. Funding a job from a wallet moves money in one request too, but
      each request would need a job created by another request just before it; claims repeat
-     from a pool of jobs set up ahead (bench/http_setup.py), at any rate wrk can send.
+     from a pool of jobs set up ahead (bench/http_setup.py), at any rate wrk can send;
+   * `GET /t/{code}` (issue 14): a campaign's tracking link, one statement per click, each
+     click a new visitor (an address of its own as X-Forwarded-For, which the served app takes
+     from its local proxy; one of three browsers), so counted: its campaign's row locked; over
+     16 campaigns x 8 links.
 
 Each operation: a short warm-up, then wrk's closed loop at each connection count
 (`--connections`, default 1/4/8/16/32) → the peak; then a fixed arrival rate of 70 % of that
@@ -43,12 +47,16 @@ from bench.ledger import WALLETS
 
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_LOOP_LOAD = 0.7
-OPERATIONS = ("reference", "funding", "claim")
+OPERATIONS = ("reference", "funding", "claim", "tracking")
 MONEY_OPERATIONS = ("funding", "claim")
+# What the product's server is measured on: the money operations, then a campaign's tracking
+# link (issue 14: redirects per second against the same reference).
+PRODUCT_OPERATIONS = (*MONEY_OPERATIONS, "tracking")
 ENDPOINTS = {
     "reference": "POST /transfer (bench/reference_app.py)",
     "funding": "POST /v1/funding",
     "claim": "POST /v1/marketplace/jobs/{uid}/claims",
+    "tracking": "GET /t/{code} (302, a new visitor each)",
 }
 # Jobs are set up before each claim run for this many times the best rate seen so far (of claims,
 # or else of funding, measured just before on the same server), or the floor, per second.
@@ -66,6 +74,7 @@ class Options:
     creators: int = 128
     window: int = 64
     port: int = 8792
+    operations: Sequence[str] = ()  # of the product's: () = all (PRODUCT_OPERATIONS)
 
 
 async def wait_ready(base: str, process: asyncio.subprocess.Process, within: float = 90.0) -> None:
@@ -155,6 +164,8 @@ class Driver:
             return wrk.Plan("reference", wallets=WALLETS)
         if operation == "funding":
             return wrk.Plan("funding", tokens=self.population.tokens, body=http_setup.FUNDING_BODY)
+        if operation == "tracking":
+            return wrk.Plan("tracking", codes=self.population.codes)
         return wrk.Plan(
             "claim",
             tokens=self.population.tokens,
@@ -327,6 +338,9 @@ async def measure(
     say(f"  setting up {options.creators} creators, a brand and its jobs (in process) ...")
     async with http_setup.local_app(server.url) as local:
         population = await http_setup.populate(local, options.creators, options.window)
+        operations_asked = options.operations or PRODUCT_OPERATIONS
+        if "tracking" in operations_asked:
+            population.codes = await http_setup.tracking_links(local)
         result["round_trips"] = await http_setup.count_round_trips(local, population)
         say(
             "  round trips per request: "
@@ -343,7 +357,9 @@ async def measure(
                     (
                         product_command(port, processes),
                         product_environment(server, data_dir),
-                        MONEY_OPERATIONS if measured else (),
+                        tuple(o for o in PRODUCT_OPERATIONS if o in operations_asked)
+                        if measured
+                        else (),
                         True,
                     ),
                 ]

@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from creatorhub.app import create_app
 from creatorhub.config import Settings
@@ -194,6 +195,7 @@ class Population:
     brand: dict[str, str]
     window: int
     jobs: list[str] = field(default_factory=list)  # funded, open, in creation order
+    codes: list[str] = field(default_factory=list)  # tracking codes (`tracking_links`)
     brand_balance: int = 0  # what the brand's wallet still holds, as this process counts it
 
     @property
@@ -269,6 +271,59 @@ async def ensure_claims(local: LocalApp, population: Population, claims: int) ->
         population.jobs.append(await open_job(local, population))
 
 
+# Tracking links: campaigns x promoters each, so that concurrent clicks spread over campaigns
+# (a counted click locks its campaign's row) as a campaign's promoters would.
+TRACKING_CAMPAIGNS, TRACKING_PROMOTERS = 16, 8
+TRACKING_MAX_VIEWS = 1_000_000_000  # never reached: every click of a new visitor is counted
+
+
+async def tracking_links(local: LocalApp) -> list[str]:
+    """Active visibility campaigns with promoters, written as rows (what the tracking reads:
+    a funded campaign and its participations; no money moves on a click); their codes."""
+    from creatorhub.campaigns.models import Campaign, PromoterCampaign
+
+    database = local.app.state.db
+    now = datetime.now(UTC)
+    async with database.session_scope() as session:
+        users = (
+            await session.execute(
+                text("SELECT id FROM identity.users ORDER BY created_at LIMIT :n"),
+                {"n": TRACKING_PROMOTERS},
+            )
+        ).scalars()
+        promoters = list(users)
+        advertiser = promoters[0]
+        by_campaign: list[list[str]] = []
+        for _ in range(TRACKING_CAMPAIGNS):
+            campaign = Campaign(
+                advertiser_id=advertiser,
+                type="visibility",
+                title="Bench visibility",
+                status="active",
+                currency="USD",
+                budget=TRACKING_MAX_VIEWS // 100,
+                starts_at=now,
+                ends_at=now + timedelta(days=7),
+                cpv=1,
+                max_views=TRACKING_MAX_VIEWS,
+                destination_url="https://shop.example.com/bench",
+                escrow_account_id=uuid.uuid4(),
+                funded_at=now,
+            )
+            session.add(campaign)
+            await session.flush()
+            codes = [uuid.uuid4().hex[:16] for _ in promoters]
+            session.add_all(
+                PromoterCampaign(campaign_id=campaign.id, promoter_id=promoter, tracking_code=code)
+                for promoter, code in zip(promoters, codes, strict=True)
+            )
+            by_campaign.append(codes)
+    # Interleaved: requests in flight together (consecutive numbers) go to different campaigns,
+    # as clicks of many running campaigns would; a campaign's counted clicks take its row's
+    # lock one after another.
+    return [codes[p] for p in range(len(promoters)) for codes in by_campaign]
+
+
 def _round_trips_module() -> ModuleType:
     """tests/round_trips.py, the suite's counter, loaded from its file (tests/ is no package)."""
     path = ROOT / "tests" / "round_trips.py"
@@ -314,10 +369,22 @@ async def count_round_trips(local: LocalApp, population: Population) -> dict[str
             201,
             "claim",
         )
+    tracking = None
+    if population.codes:
+        link = f"/t/{population.codes[0]}"
+        agent = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0"}
+        _checked(await client.get(link, headers={"User-Agent": "warm-up visitor"}), 302, "click")
+        with counter.counting() as tracking:
+            _checked(await client.get(link, headers=agent), 302, "click")
     return {
         "reference": {"count": 1, "statements": ["SELECT ... FROM ledger.transfer(...)"]},
         "funding": {"count": funding.count, "statements": funding.statements},
         "claim": {"count": claim.count, "statements": claim.statements},
+        **(
+            {"tracking": {"count": tracking.count, "statements": tracking.statements}}
+            if tracking is not None
+            else {}
+        ),
     }
 
 

@@ -98,12 +98,13 @@ def _children_cpu_seconds() -> float:
 class Plan:
     """What the script sends; see wrk_load.lua for how each mode uses these."""
 
-    mode: str  # "reference", "funding" or "claim"
+    mode: str  # "reference", "funding", "claim" or "tracking"
     tokens: Sequence[str] = ()  # Authorization header values
     jobs: Sequence[str] = ()  # claim: job uids, in windows of `window`
     window: int = 1
     body: str = ""  # funding: the JSON body
     wallets: int = 0  # reference: wallets 1..wallets
+    codes: Sequence[str] = ()  # tracking: the links' codes (GET /t/{code})
 
 
 @dataclass
@@ -232,6 +233,7 @@ async def run(
         "window": plan.window,
         "body": plan.body,
         "wallets": plan.wallets,
+        "codes": list(plan.codes),
     }
     command = [
         wrk,

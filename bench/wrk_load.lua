@@ -9,6 +9,9 @@
 -- back by done()). From n come the fresh Idempotency-Key and, by mode:
 --   reference: a transfer between two random wallets of the reference endpoint;
 --   funding:   POST /v1/funding as user n mod #tokens;
+--   tracking:  GET /t/{code} of the links in turn, each as a new visitor (an address of its
+--              own from n, as X-Forwarded-For from the trusted local proxy, and one of three
+--              browsers' user agents), so that every click is counted (its campaign row locked);
 --   claim:     a (job, creator) pair never claimed before: jobs come in windows of `window`
 --              jobs, and within a window n walks the jobs first, so requests in flight together
 --              claim different jobs (a claim locks its job's row) as different creators.
@@ -89,6 +92,22 @@ local function claim_request(n, key)
    return wrk.format("POST", "/v1/marketplace/jobs/" .. uid .. "/claims", claim_headers, nil)
 end
 
+local tracking_headers = {}
+local browsers = {
+   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+      .. " Chrome/131.0.0.0 Safari/537.36",
+   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15"
+      .. " (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+   "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+}
+
+local function tracking_request(n)
+   tracking_headers["User-Agent"] = browsers[(n % #browsers) + 1]
+   tracking_headers["X-Forwarded-For"] = string.format(
+      "10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+   return wrk.format("GET", "/t/" .. plan.codes[(n % #plan.codes) + 1], tracking_headers, nil)
+end
+
 function request()
    local n = plan.offset + tid + sent * plan.threads
    sent = sent + 1
@@ -97,6 +116,8 @@ function request()
       return reference_request(key)
    elseif plan.mode == "funding" then
       return funding_request(n, key)
+   elseif plan.mode == "tracking" then
+      return tracking_request(n)
    else
       return claim_request(n, key)
    end

@@ -25,6 +25,7 @@ from creatorhub.campaigns import tracking
 from creatorhub.campaigns.models import Campaign, PromoterCampaign, View, ViewSalt
 from creatorhub.config import Settings
 from creatorhub.db import Database
+from creatorhub.jobs import JobRuntime
 from helpers import Account, account, assert_problem, grant_roles, scalar
 
 BROWSER = (
@@ -143,16 +144,15 @@ async def click(
     agent: str = BROWSER,
     now: datetime | None = None,
 ) -> str:
-    """One click through the service, in autocommit as the route sends it; its outcome."""
-    async with database.read_scope() as session:
-        done = await tracking.record_click(
-            session,
-            settings,
-            code=code,
-            ip=ip,
-            user_agent=agent,
-            now=now or datetime.now(UTC),
-        )
+    """One click through the service, as the route sends it; its outcome."""
+    done = await tracking.record_click(
+        database,
+        settings,
+        code=code,
+        ip=ip,
+        user_agent=agent,
+        now=now or datetime.now(UTC),
+    )
     assert done is not None
     assert done.destination_url == DESTINATION
     return done.outcome.value
@@ -244,8 +244,14 @@ async def test_unknown_codes_are_a_404_page_and_record_nothing(
         assert response.status_code == 404, code
         assert response.headers["content-type"].startswith("text/html")
         assert "Page not found" in response.text
+    for path in ("/t/", "/t/a/b/c"):
+        assert (await client.get(path, headers={"User-Agent": BROWSER})).status_code == 404
+    code = await participation(database, campaign_id, await account(client, roles=["creator"]))
+    refused = await client.post(f"/t/{code}", headers={"User-Agent": BROWSER})
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET"
     assert await scalar(database, "SELECT count(*) FROM campaigns.views") == 0
     assert await scalar(database, "SELECT count(*) FROM campaigns.unique_views") == 0
+    assert await scalar(database, "SELECT count(*) FROM campaigns.view_salts") == 0
 
 
 async def test_known_bots_and_empty_user_agents_are_dropped(
@@ -461,11 +467,9 @@ async def test_each_day_has_its_own_salt_and_old_salts_are_deleted(
 
 async def test_the_salt_of_a_day_is_the_same_for_every_process(database: Database) -> None:
     day = date(2026, 12, 1)
-    async with database.read_scope() as session:
-        first = await tracking.day_salt(session, day)
+    first = await tracking.salt_of(database, day)
     tracking.forget_salts()  # another process: nothing in memory
-    async with database.read_scope() as session:
-        assert await tracking.day_salt(session, day) == first
+    assert await tracking.salt_of(database, day) == first
 
 
 # --- the admin's rejection ---------------------------------------------------------------------
@@ -540,3 +544,19 @@ async def test_an_admin_rejects_a_promoters_pending_views_only(
     )
     again = await client.post(path, json={"reason": "click farm"}, headers=admin.headers)
     assert again.json()["rejected_views"] == 0
+
+
+async def test_the_hourly_job_deletes_the_salts_before_yesterday(
+    database: Database, settings: Settings
+) -> None:
+    from creatorhub.campaigns import tasks
+
+    today = datetime.now(UTC).date()
+    for days_ago in range(4):
+        await tracking.salt_of(database, today - timedelta(days=days_ago))
+    async with JobRuntime(database, settings).open():
+        assert await tasks.delete_old_view_salts(0) == 2
+        assert await tasks.delete_old_view_salts(0) == 0
+    async with database.read_scope() as session:
+        kept = set((await session.execute(select(ViewSalt.day))).scalars())
+    assert kept == {today, today - timedelta(days=1)}

@@ -247,9 +247,12 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/v1/me/promoter-details"): 2,
         ("PUT", "/v1/me/promoter-details"): 8,
     },
-    "campaign_tracking": {},
+    "campaign_tracking": {
+        ("GET", "/t/{path}"): 1,
+        ("POST", "/v1/admin/campaigns/{campaign_id}/promoters/{promoter_id}/reject-views"): 5,
+    },
     "campaign_settlement": {
-        ("POST", "/v1/admin/campaigns/settle"): 31,
+        ("POST", "/v1/admin/campaigns/settle"): 44,
         ("GET", "/v1/campaigns/participations/{promoter_campaign_id}/stats"): 2,
         ("GET", "/v1/campaigns/{campaign_id}/stats"): 3,
     },

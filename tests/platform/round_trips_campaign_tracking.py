@@ -53,7 +53,7 @@ async def world(w: Any) -> None:
     first = await w.client.get(f"/t/{code}", headers={"User-Agent": "first visitor"})
     assert first.status_code == 302, first.text
     click = await w.rec.call(
-        "GET", "/t/{code}", at={"code": code}, headers={"User-Agent": BROWSER}, status=302
+        "GET", "/t/{path}", at={"path": code}, headers={"User-Agent": BROWSER}, status=302
     )
     assert click.headers["location"] == "https://shop.example.com/round-trips"
 

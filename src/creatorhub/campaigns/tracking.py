@@ -26,9 +26,12 @@ campaign under the UTC day's secret salt (`view_salts`), truncated to 16 bytes, 
 created on the day's first click and deleted the day after (`delete_old_salts`, a periodic
 job), after which no hash can be tied to an address any more (Plausible's scheme).
 
-The click path loads no ORM object and authenticates nobody. A participation's code never
-changes its campaign, so code -> (participation, campaign) is kept in process memory after its
-first lookup, and so is the day's salt: a click is one round trip.
+The click path loads no ORM object, authenticates nobody and sends its statements through
+psycopg itself, on an autocommit connection of the app's pool (SQLAlchemy's session and
+statement layers cost more CPU than the click's whole statement; the statement is fixed text
+and psycopg prepares it on the server after a few uses). A participation's code never changes
+its campaign, so code -> (participation, campaign) is kept in process memory after its first
+lookup, and so is the day's salt: a click is one round trip.
 """
 
 from __future__ import annotations
@@ -38,31 +41,24 @@ import hmac
 import re
 import secrets
 import uuid
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
+import psycopg
 from crawlerdetect import CrawlerDetect  # type: ignore[import-untyped]
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Date,
-    DateTime,
-    LargeBinary,
-    Text,
-    bindparam,
-    delete,
-    select,
-    text,
-)
+from sqlalchemy import Text, bindparam, delete, text
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from creatorhub.audit.service import record_change
-from creatorhub.campaigns.models import PromoterCampaign, ViewOutcome, ViewSalt
+from creatorhub.campaigns.models import ViewOutcome, ViewSalt
 from creatorhub.config import Settings
-from creatorhub.db import Prepared, send, table_of
+from creatorhub.db import Database, Prepared, send
 from creatorhub.kit.errors import NotFound
 
 HASH_BYTES = 16
@@ -70,8 +66,39 @@ RATE_WINDOW = timedelta(minutes=1)
 TRACKING_CODE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 _UUID = PG_UUID(as_uuid=True)
-_PARTICIPATIONS = table_of(PromoterCampaign)
-_SALTS = table_of(ViewSalt)
+
+# --- the click's connection ----------------------------------------------------------------------
+
+_autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@asynccontextmanager
+async def click_connection(database: Database) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A psycopg connection of the app's pool in autocommit (no BEGIN, no COMMIT: each
+    statement commits by itself). A connection that died while pooled fails its first
+    statement; the caller's `first_statement` sends it again on a fresh one."""
+    engine = _autocommit_engines.get(database.engine)
+    if engine is None:
+        engine = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+        _autocommit_engines[database.engine] = engine
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+        try:
+            yield driver
+        except psycopg.OperationalError:
+            # Lost (or never alive, if it died while pooled): not given back to the pool.
+            await connection.invalidate()
+            raise
+
+
+async def _fetch(
+    connection: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    cursor = await connection.execute(sql, params)
+    return await cursor.fetchone()
 
 
 # --- who is visiting ---------------------------------------------------------------------------
@@ -106,27 +133,33 @@ def source_hash(salt: bytes, ip: str, user_agent: str) -> bytes:
 
 _salts: dict[date, bytes] = {}
 
-SALT_INSERT = Prepared(
-    pg_insert(_SALTS)
-    .values(day=bindparam("day", type_=Date), salt=bindparam("salt", type_=LargeBinary))
-    .on_conflict_do_nothing(index_elements=["day"])
+SALT_INSERT = (
+    "INSERT INTO campaigns.view_salts (day, salt) VALUES (%(day)s, %(salt)s)"
+    " ON CONFLICT (day) DO NOTHING"
 )
-SALT_OF = Prepared(select(_SALTS.c.salt).where(_SALTS.c.day == bindparam("day", type_=Date)))
+SALT_OF = "SELECT salt FROM campaigns.view_salts WHERE day = %(day)s"
 
 
-async def day_salt(session: AsyncSession, day: date) -> bytes:
+async def day_salt(connection: psycopg.AsyncConnection[Any], day: date) -> bytes:
     """The day's salt: from memory, else the database's (made by the day's first click
     anywhere: INSERT ... ON CONFLICT DO NOTHING, then read, so every process gets the same)."""
     salt = _salts.get(day)
     if salt is not None:
         return salt
-    await send(session, SALT_INSERT.bind({"day": day, "salt": secrets.token_bytes(32)}))
-    stored: bytes = (await send(session, SALT_OF.bind({"day": day}))).scalar_one()
-    salt = stored
+    await connection.execute(SALT_INSERT, {"day": day, "salt": secrets.token_bytes(32)})
+    row = await _fetch(connection, SALT_OF, {"day": day})
+    assert row is not None
+    salt = bytes(row[0])
     if len(_salts) > 4:
         _salts.clear()
     _salts[day] = salt
     return salt
+
+
+async def salt_of(database: Database, day: date) -> bytes:
+    """The day's salt, made if it is not yet (as a click would)."""
+    async with click_connection(database) as connection:
+        return await day_salt(connection, day)
 
 
 def forget_salts() -> None:
@@ -146,14 +179,10 @@ class Link:
 _links: dict[str, Link] = {}
 _LINKS_KEPT = 100_000
 
-LINK_OF = Prepared(
-    select(_PARTICIPATIONS.c.id, _PARTICIPATIONS.c.campaign_id).where(
-        _PARTICIPATIONS.c.tracking_code == bindparam("code", type_=Text)
-    )
-)
+LINK_OF = "SELECT id, campaign_id FROM campaigns.promoter_campaigns WHERE tracking_code = %(code)s"
 
 
-async def link_of(session: AsyncSession, code: str) -> Link | None:
+async def link_of(connection: psycopg.AsyncConnection[Any], code: str) -> Link | None:
     """The participation a tracking code belongs to (None: no such code). Kept once found: a
     code's participation and campaign never change. An unknown code is not kept (it may be
     given out later)."""
@@ -162,69 +191,69 @@ async def link_of(session: AsyncSession, code: str) -> Link | None:
         return link
     if TRACKING_CODE.match(code) is None:
         return None
-    row = (await send(session, LINK_OF.bind({"code": code}))).one_or_none()
+    row = await _fetch(connection, LINK_OF, {"code": code})
     if row is None:
         return None
     if len(_links) >= _LINKS_KEPT:
         _links.clear()
-    link = _links[code] = Link(row.id, row.campaign_id)
+    link = _links[code] = Link(row[0], row[1])
     return link
 
 
 # --- the click ---------------------------------------------------------------------------------
 
-# The whole click as one statement (see the module's docstring for the steps).
-CLICK = Prepared(
-    text(
-        """
+# The whole click as one statement (see the module's docstring for the steps): psycopg's
+# placeholders, sent as it is (psycopg prepares it on the server after its fifth use).
+CLICK = """
 WITH pc AS (
     SELECT p.status AS participation_status, c.status AS campaign_status, c.destination_url
     FROM campaigns.promoter_campaigns AS p
     JOIN campaigns.campaigns AS c ON c.id = p.campaign_id
-    WHERE p.id = :promoter_campaign_id AND c.id = :campaign_id
+    WHERE p.id = %(promoter_campaign_id)s AND c.id = %(campaign_id)s
 ), recent AS (
     SELECT count(*) AS clicks FROM (
         SELECT 1 FROM campaigns.views AS v
-        WHERE v.source_hash = :source_hash AND v.occurred_at > :since
-        LIMIT :rate_limit
+        WHERE v.source_hash = %(source_hash)s AND v.occurred_at > %(since)s
+        LIMIT %(rate_limit)s
     ) AS r
 ), early AS (
     SELECT CASE
         WHEN pc.campaign_status <> 'active' OR pc.participation_status <> 'active'
             THEN 'campaign_inactive'
-        WHEN :bot THEN 'bot'
+        WHEN %(bot)s THEN 'bot'
         WHEN EXISTS (
             SELECT 1 FROM campaigns.unique_views AS u
-            WHERE u.campaign_id = :campaign_id AND u.day = :day AND u.visitor_hash = :visitor_hash
+            WHERE u.campaign_id = %(campaign_id)s AND u.day = %(day)s
+                AND u.visitor_hash = %(visitor_hash)s
         ) THEN 'duplicate'
-        WHEN recent.clicks >= :rate_limit THEN 'rate_limited'
+        WHEN recent.clicks >= %(rate_limit)s THEN 'rate_limited'
     END AS outcome
     FROM pc, recent
 ), new_view AS (
     SELECT nextval('campaigns.views_id_seq') AS id FROM early
 ), first_view AS (
     INSERT INTO campaigns.unique_views (campaign_id, day, visitor_hash, view_id)
-    SELECT :campaign_id, :day, :visitor_hash, new_view.id
+    SELECT %(campaign_id)s, %(day)s, %(visitor_hash)s, new_view.id
     FROM early, new_view WHERE early.outcome IS NULL
     ON CONFLICT DO NOTHING
     RETURNING view_id
 ), campaign AS (
     SELECT c.status, c.views_counted, c.max_views, c.max_views_per_promoter
     FROM campaigns.campaigns AS c
-    WHERE c.id = :campaign_id AND EXISTS (SELECT 1 FROM first_view)
+    WHERE c.id = %(campaign_id)s AND EXISTS (SELECT 1 FROM first_view)
     FOR UPDATE
 ), promoter AS (
     UPDATE campaigns.promoter_campaigns AS p
     SET views_generated = p.views_generated + 1
     FROM campaign AS c
-    WHERE p.id = :promoter_campaign_id AND p.status = 'active' AND c.status = 'active'
+    WHERE p.id = %(promoter_campaign_id)s AND p.status = 'active' AND c.status = 'active'
         AND (c.max_views IS NULL OR c.views_counted < c.max_views)
         AND (c.max_views_per_promoter IS NULL OR p.views_generated < c.max_views_per_promoter)
     RETURNING p.id
 ), counted AS (
     UPDATE campaigns.campaigns AS c
     SET views_counted = c.views_counted + 1
-    WHERE c.id = :campaign_id AND EXISTS (SELECT 1 FROM promoter)
+    WHERE c.id = %(campaign_id)s AND EXISTS (SELECT 1 FROM promoter)
     RETURNING c.id
 ), outcome AS (
     SELECT COALESCE(early.outcome, CASE
@@ -237,25 +266,13 @@ WITH pc AS (
 ), recorded AS (
     INSERT INTO campaigns.views
         (id, campaign_id, promoter_campaign_id, occurred_at, visitor_hash, source_hash, outcome)
-    SELECT new_view.id, :campaign_id, :promoter_campaign_id, :occurred_at, :visitor_hash,
-        :source_hash, outcome.outcome
+    SELECT new_view.id, %(campaign_id)s, %(promoter_campaign_id)s, %(occurred_at)s,
+        %(visitor_hash)s, %(source_hash)s, outcome.outcome
     FROM new_view, outcome
     RETURNING outcome
 )
 SELECT pc.destination_url, recorded.outcome FROM pc, recorded
 """
-    ).bindparams(
-        bindparam("promoter_campaign_id", type_=_UUID),
-        bindparam("campaign_id", type_=_UUID),
-        bindparam("occurred_at", type_=DateTime(timezone=True)),
-        bindparam("since", type_=DateTime(timezone=True)),
-        bindparam("day", type_=Date),
-        bindparam("visitor_hash", type_=LargeBinary),
-        bindparam("source_hash", type_=LargeBinary),
-        bindparam("bot", type_=Boolean),
-        bindparam("rate_limit", type_=BigInteger),
-    )
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +282,7 @@ class Click:
 
 
 async def record_click(
-    session: AsyncSession,
+    database: Database,
     settings: Settings,
     *,
     code: str,
@@ -274,17 +291,39 @@ async def record_click(
     now: datetime,
 ) -> Click | None:
     """Record one click of the tracking link `code` and say where it leads; None for a code
-    that is no participation's (nothing recorded). `session` should be in autocommit (the
-    request's session of a GET is): the click is then one statement, committed by itself."""
-    link = await link_of(session, code)
-    if link is None:
-        return None
-    day = now.date()
-    salt = await day_salt(session, day)
-    address, agent = ip or "", user_agent or ""
-    result = await send(
-        session,
-        CLICK.bind(
+    that is no participation's (nothing recorded). The click is one statement in autocommit,
+    committed by itself before this returns (`click_connection`); a connection that died
+    while pooled is replaced and the click sent again (nothing of it was written)."""
+    if code not in _links and TRACKING_CODE.match(code) is None:
+        return None  # not even the shape of a code: no connection taken
+    try:
+        return await _click(database, settings, code, ip, user_agent, now)
+    except psycopg.OperationalError:
+        # A connection that died while pooled fails its first statement, before anything of
+        # the click was written (a statement in autocommit commits whole or not at all); it
+        # was invalidated, so this sends the click once more, on another connection. A real
+        # outage fails again: 503 database_unavailable (kit.errors).
+        return await _click(database, settings, code, ip, user_agent, now)
+
+
+async def _click(
+    database: Database,
+    settings: Settings,
+    code: str,
+    ip: str | None,
+    user_agent: str | None,
+    now: datetime,
+) -> Click | None:
+    async with click_connection(database) as connection:
+        link = await link_of(connection, code)
+        if link is None:
+            return None
+        day = now.date()
+        salt = await day_salt(connection, day)
+        address, agent = ip or "", user_agent or ""
+        row = await _fetch(
+            connection,
+            CLICK,
             {
                 "promoter_campaign_id": link.promoter_campaign_id,
                 "campaign_id": link.campaign_id,
@@ -295,14 +334,12 @@ async def record_click(
                 "source_hash": source_hash(salt, address, agent),
                 "bot": is_bot(agent),
                 "rate_limit": settings.campaign_clicks_per_minute,
-            }
-        ),
-    )
-    row = result.one_or_none()
+            },
+        )
     if row is None:  # the participation is gone (never deleted; a code cached elsewhere)
         _links.pop(code, None)
         return None
-    return Click(row.destination_url, ViewOutcome(row.outcome))
+    return Click(row[0], ViewOutcome(row[1]))
 
 
 # --- upkeep and moderation ---------------------------------------------------------------------

@@ -4,43 +4,77 @@ browser follows it) and the admin's rejection of a promoter's pending views."""
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 from creatorhub.campaigns import tracking
 from creatorhub.db import DbSession
 from creatorhub.identity.deps import AdminPrincipal
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import NotFound, problem_responses
+from creatorhub.kit.errors import NotFound, Problem, problem_responses
 from creatorhub.kit.request_context import current_request
 
 router = APIRouter()
 
 # Never cached: every visit must reach us to be counted (a cached redirect would not be).
-_REDIRECT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+_REDIRECT_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer")]
+# What a Location may hold as it is (Starlette's RedirectResponse quotes the rest the same way).
+_URL_SAFE = ":/%#?=@[]!$&'()*+,;"
 
 
-@router.get("/t/{code}", include_in_schema=False)
-async def follow_tracking_link(code: str, request: Request, session: DbSession) -> Response:
-    """Record the click and send the visitor on to the campaign's destination (302). The
-    request's session is in autocommit (a GET): the click is one statement that commits by
-    itself before the redirect is answered. An unknown code is a 404 page, nothing recorded."""
-    context = current_request()
-    click = await tracking.record_click(
-        session,
-        request.app.state.settings,
-        code=code,
-        ip=context.ip if context else None,
-        user_agent=context.user_agent if context else None,
-        now=utcnow(),
-    )
-    if click is None:
-        raise NotFound("this tracking link does not exist")
-    return Response(
-        status_code=302, headers={"Location": click.destination_url, **_REDIRECT_HEADERS}
-    )
+class TrackingLinks:
+    """`GET /t/{code}`: record the click and send the visitor on to the campaign's destination
+    (302). A plain ASGI app under the app's middleware (request id, client address, security
+    headers, access log): no dependency resolution, no request session, no response model; the
+    click is one statement in autocommit (`tracking.record_click`), committed before the
+    redirect is answered. An unknown code is a 404 page (the app's error pages), nothing
+    recorded; another method than GET is a 405."""
+
+    # What the access log and the metrics name the request by (a Mount sets no route).
+    path = "/t/{code}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        if scope["method"] != "GET":
+            raise Problem(
+                "a tracking link is followed with GET",
+                status=405,
+                code="method_not_allowed",
+                headers={"Allow": "GET"},
+            )
+        code = scope["path"].removeprefix("/t/")
+        app = scope["app"]
+        context = current_request()
+        click = await tracking.record_click(
+            app.state.db,
+            app.state.settings,
+            code=code,
+            ip=context.ip if context else None,
+            user_agent=context.user_agent if context else None,
+            now=utcnow(),
+        )
+        if click is None:
+            raise NotFound("this tracking link does not exist")
+        location = quote(click.destination_url, safe=_URL_SAFE).encode("ascii")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 302,
+                "headers": [
+                    (b"location", location),
+                    (b"content-length", b"0"),
+                    *_REDIRECT_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+
+router.routes.append(Mount("/t", app=TrackingLinks(), name="tracking_link"))
 
 
 admin_router = APIRouter(
