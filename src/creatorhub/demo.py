@@ -18,6 +18,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from creatorhub.campaigns.demo import DEMO_CAMPAIGNS, load_demo_campaigns
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.identity import passwords
@@ -272,6 +273,9 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
         log.info("demo_marketplace_loaded", created=jobs)
         workspace = await load_demo_workspace(database, settings, users)
         log.info("demo_workspace_loaded", created=workspace.created)
+        log.info(
+            "demo_campaigns_loaded", titles=await load_demo_campaigns(database, settings, users)
+        )
     finally:
         await database.dispose()
     typer.echo("\nDemo accounts (password for all: " + DEMO_PASSWORD + ")")
@@ -288,6 +292,9 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
         elif shoot.live_link:
             state += ", review link not used yet"
         typer.echo(f"  {shoot.campaign_name:<34} {shoot.brand_name:<32} {state}")
+    typer.echo("\nDemo campaigns")
+    for campaign in DEMO_CAMPAIGNS:
+        typer.echo(f"  {campaign.title:<34} {campaign.brand:<32} {campaign.shows}")
     if workspace.review_url is not None:
         typer.echo(f"\nA client review link, shown only now: {workspace.review_url}")
     return created

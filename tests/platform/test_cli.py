@@ -355,17 +355,18 @@ async def test_demo_twice_creates_the_demo_accounts_once(
 
     # Money came in through the sandbox once (the second run added nothing): the brands paid
     # their funded jobs and got the unfilled slots back, the creators hold their approved
-    # slots and the tip minus the 10 % fee; the ledger is sound.
+    # slots and the tip minus the 10 % fee; the ledger is sound. The brands funded their demo
+    # campaigns (5000 and 900); sarah's settled views paid 30, 27 after the fee.
     balances_sql = (
         "SELECT string_agg(u.email || '=' || a.balance, ',' ORDER BY u.email)"
         " FROM ledger.accounts a JOIN identity.users u ON u.id = a.owner_id"
         " WHERE a.kind = 'wallet_available'"
     )
     assert await scalar(database, balances_sql) == (
-        "brand@creatorhub.example=240000,fan@creatorhub.example=7500,"
+        "brand@creatorhub.example=235000,fan@creatorhub.example=7500,"
         "kai@creatorhub.example=54000,leo@creatorhub.example=3001,"
         "mia@creatorhub.example=0,nora@creatorhub.example=0,"
-        "northwind@creatorhub.example=259999,sarah@creatorhub.example=2250"
+        "northwind@creatorhub.example=259099,sarah@creatorhub.example=2277"
     )
     assert verify(database.url) == []
 

@@ -390,3 +390,65 @@ async def test_a_promoter_sees_only_their_own_figures(
             r'<tr id="promoter-[^"]+"><th scope="row">([^<]+)</th><td>(\d+)</td>', page.text
         )
         assert rows == [("Promoter 1", "3"), ("Promoter 2 (left)", "0")], rows
+
+
+async def test_the_demo_campaign_shows_views_in_every_state_on_both_dashboards(
+    app: FastAPI, database: Database, database_url: str
+) -> None:
+    from sqlalchemy import text
+
+    from creatorhub.campaigns.demo import MAIN
+    from creatorhub.demo import DEMO_PASSWORD, load_demo
+
+    await load_demo(database_url, app.state.settings)
+    async with database.read_scope() as session:
+        outcomes = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT v.outcome, count(*) FROM campaigns.views v"
+                        " JOIN campaigns.campaigns c ON c.id = v.campaign_id"
+                        " WHERE c.title = :title GROUP BY v.outcome"
+                    ),
+                    {"title": MAIN.title},
+                )
+            ).all()
+        )
+        campaign_id = await session.scalar(
+            text("SELECT id FROM campaigns.campaigns WHERE title = :title"), {"title": MAIN.title}
+        )
+    assert outcomes == {
+        "paid": 12,
+        "validated": 14,
+        "pending": 31,
+        "rejected": 5,
+        "over_cap": 6,
+        "campaign_inactive": 2,
+        "duplicate": 1,
+        "bot": 1,
+        "rate_limited": 1,
+    }, outcomes
+    # A second run builds nothing more.
+    await load_demo(database_url, app.state.settings)
+    async with database.read_scope() as session:
+        count = await session.scalar(text("SELECT count(*) FROM campaigns.views"))
+    assert count == sum(outcomes.values()) + 30 + 9  # the second brand's views
+
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.42", 40042))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as brand:
+        signed_in = await page_login(brand, "brand@creatorhub.example", password=DEMO_PASSWORD)
+        assert signed_in.status_code == 303
+        listed = await brand.get("/brand/campaigns")
+        assert MAIN.title in listed.text
+        page = await brand.get(f"/brand/campaigns/{campaign_id}")
+        assert page.status_code == 200
+        assert text_of(page.text, "budget-spent") == "USD 0.30"  # 12 views x 2.50 / 100
+        assert text_of(page.text, "total-paid-views") == "12"
+        assert page.text.count('<tr id="promoter-') == 3
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as sarah:
+        signed_in = await page_login(sarah, "sarah@creatorhub.example", password=DEMO_PASSWORD)
+        assert signed_in.status_code == 303
+        page = await sarah.get(f"/creator/campaigns/{campaign_id}")
+        assert text_of(page.text, "figure-paid") == "12"
+        assert text_of(page.text, "figure-validated") == "8"
+        assert text_of(page.text, "figure-pending") == "7"
