@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
@@ -24,7 +25,7 @@ from sqlalchemy import select, text, update
 from creatorhub.campaigns import tracking
 from creatorhub.campaigns.models import Campaign, PromoterCampaign, View, ViewSalt
 from creatorhub.config import Settings
-from creatorhub.db import Database
+from creatorhub.db import Database, libpq_url
 from creatorhub.jobs import JobRuntime
 from helpers import Account, account, assert_problem, grant_roles, scalar
 
@@ -404,6 +405,33 @@ async def test_concurrent_clicks_of_one_visitor_count_once(
     )
     assert await outcomes(database, campaign_id) == {"pending": 1, "duplicate": 11}
     assert await counters(database, campaign_id) == (1, {code: 1})
+
+
+async def test_a_click_on_connections_that_died_while_pooled_is_recorded_once(
+    client: httpx.AsyncClient,
+    database: Database,
+    database_url: str,
+    advertiser: Account,
+    promoter: Account,
+) -> None:
+    """A restarted server leaves the pool's connections dead: the click's first statement fails
+    on one, nothing of it written, and it is sent again on a fresh connection: one view."""
+    campaign_id = await campaign_row(database, advertiser)
+    code = await participation(database, campaign_id, promoter)
+    await asyncio.gather(
+        *(client.get(f"/t/{code}", headers={"User-Agent": f"{BROWSER} {n}"}) for n in range(4))
+    )
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(database_url), autocommit=True
+    ) as admin:
+        cursor = await admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+        )
+        assert len(await cursor.fetchall()) >= 1
+    response = await client.get(f"/t/{code}", headers={"User-Agent": IPHONE})
+    assert response.status_code == 302
+    assert await outcomes(database, campaign_id) == {"pending": 5}
 
 
 # --- what is stored about a visitor ------------------------------------------------------------

@@ -89,8 +89,11 @@ async def click_connection(database: Database) -> AsyncIterator[psycopg.AsyncCon
         try:
             yield driver
         except psycopg.OperationalError:
-            # Lost (or never alive, if it died while pooled): not given back to the pool.
+            # Lost (or dead while pooled: a restarted server, terminated backends). As
+            # SQLAlchemy does when it sees a disconnect itself, every pooled connection is
+            # replaced, not only this one: the others went the same way.
             await connection.invalidate()
+            await database.engine.dispose(close=False)
             raise
 
 
