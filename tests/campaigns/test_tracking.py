@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
+import campaign_helpers
 from creatorhub.campaigns import tracking
 from creatorhub.campaigns.models import Campaign, PromoterCampaign, View, ViewSalt
 from creatorhub.config import Settings
@@ -337,6 +338,45 @@ async def _set_status(
             .where(Campaign.id == campaign_id)
             .values(status=status, pause_reason=reason)
         )
+
+
+async def test_a_joined_promoters_link_through_the_api_follows_the_campaigns_life(
+    visitor: Any, client: httpx.AsyncClient, database: Database
+) -> None:
+    """Funded, joined, paused, resumed and ended through the API (the helpers of part A): the
+    link the join answered counts while the campaign is active, up to the promoter's cap, and
+    not while paused or after the end; it keeps redirecting."""
+    owner = await campaign_helpers.advertiser(client, funds=campaign_helpers.DEFAULT_BUDGET)
+    campaign = await campaign_helpers.funded_campaign(client, owner, max_views_per_promoter=3)
+    who = await campaign_helpers.promoter(client)
+    joined = await campaign_helpers.join(client, campaign["id"], who)
+    link = joined["tracking_link"]
+    assert link == f"http://testserver/t/{joined['tracking_code']}"
+    path = link.removeprefix("http://testserver")
+    addresses = iter(f"192.0.2.{n}" for n in range(1, 100))
+
+    async def follow() -> None:
+        response = await visitor(next(addresses)).get(path, headers={"User-Agent": BROWSER})
+        assert response.status_code == 302
+        assert response.headers["location"] == "https://shop.example.com/spring"
+
+    await follow()
+    assert (await campaign_helpers.pause(client, campaign["id"], owner)).status_code == 200
+    await follow()
+    assert (await campaign_helpers.resume(client, campaign["id"], owner)).status_code == 200
+    for _ in range(3):
+        await follow()
+    assert (await campaign_helpers.end(client, campaign["id"], owner)).status_code == 200
+    await follow()
+    campaign_id = uuid.UUID(campaign["id"])
+    assert await outcomes(database, campaign_id) == {
+        "pending": 3,
+        "campaign_inactive": 2,
+        "over_cap": 1,
+    }
+    assert await counters(database, campaign_id) == (3, {joined["tracking_code"]: 3})
+    seen = await campaign_helpers.campaign_of(client, campaign["id"], owner)
+    assert seen["status"] == "completed"
 
 
 async def test_views_past_the_campaigns_max_views_are_over_cap(
