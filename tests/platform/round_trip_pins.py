@@ -238,7 +238,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/v1/campaigns/{campaign_id}"): 2,
         ("POST", "/v1/campaigns/{campaign_id}/end"): 15,
         ("POST", "/v1/campaigns/{campaign_id}/fund"): 12,
-        ("POST", "/v1/campaigns/{campaign_id}/join"): 9,
+        ("POST", "/v1/campaigns/{campaign_id}/join"): 6,
         ("POST", "/v1/campaigns/{campaign_id}/leave"): 7,
         ("POST", "/v1/campaigns/{campaign_id}/pause"): 7,
         ("POST", "/v1/campaigns/{campaign_id}/resume"): 9,

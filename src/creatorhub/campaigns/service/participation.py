@@ -105,18 +105,23 @@ def no_such_participation() -> NotFound:
     return NotFound("you have not joined this campaign", code="participation_not_found")
 
 
-async def _campaign_for_promoter(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
-    """The campaign, locked FOR SHARE; a draft answers 404 like a missing campaign (it is its
-    advertiser's business)."""
-    campaign = await session.scalar(
-        select(Campaign)
-        .where(Campaign.id == campaign_id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    )
-    if campaign is None or campaign.status == CampaignStatus.DRAFT:
+async def _campaign_for_promoter(
+    session: AsyncSession, campaign_id: uuid.UUID, promoter_id: uuid.UUID
+) -> tuple[Campaign, int]:
+    """The campaign, locked FOR SHARE, with the promoter's follower total (one statement); a
+    draft answers 404 like a missing campaign (it is its advertiser's business)."""
+    row = (
+        await session.execute(
+            select(Campaign, func.coalesce(follower_total_of(promoter_id), 0))
+            .where(Campaign.id == campaign_id)
+            .with_for_update(read=True, of=Campaign)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None or row[0].status == CampaignStatus.DRAFT:
         raise no_such_campaign()
-    return campaign
+    campaign: Campaign = row[0]
+    return campaign, int(row[1] or 0)
 
 
 async def join(
@@ -127,20 +132,46 @@ async def join(
     `campaign_paused`) or ended (409 `campaign_ended`) campaign, one's own campaign (403
     `own_campaign`: paying oneself for one's views), too few followers (403
     `not_enough_followers`), joined already (409 `already_joined`); one who left joins again
-    with the same code."""
-    campaign = await _campaign_for_promoter(session, campaign_id)
+    with the same code.
+
+    The participation is inserted first (ON CONFLICT DO NOTHING: a join racing this one waits
+    for it and inserts nothing); only when there is one already is it read, to join again."""
+    campaign, followers = await _campaign_for_promoter(session, campaign_id, promoter_id)
     if campaign.status == CampaignStatus.PAUSED:
         raise CampaignConflict("the campaign is paused", code="campaign_paused")
     if campaign.status in ENDED or (campaign.ends_at is not None and campaign.ends_at <= now):
         raise CampaignConflict("the campaign has ended", code="campaign_ended")
     if campaign.advertiser_id == promoter_id:
         raise Forbidden("an advertiser cannot promote their own campaign", code="own_campaign")
-    followers = await session.scalar(select(func.coalesce(follower_total_of(promoter_id), 0)))
-    if int(followers or 0) < campaign.min_followers:
+    if followers < campaign.min_followers:
         raise Forbidden(
             f"the campaign is for promoters with at least {campaign.min_followers} followers",
             code="not_enough_followers",
         )
+    inserted = (
+        insert(PromoterCampaign)
+        .values(
+            campaign_id=campaign.id,
+            promoter_id=promoter_id,
+            tracking_code=secrets.token_urlsafe(12),
+        )
+        .on_conflict_do_nothing(constraint="uq_promoter_campaigns_promoter")
+        .returning(*PromoterCampaign.__table__.columns)
+    )
+    query = select(PromoterCampaign).from_statement(inserted)
+    participation: PromoterCampaign | None = await session.scalar(
+        query.execution_options(populate_existing=True)
+    )
+    if participation is not None:
+        await record_change(
+            session,
+            action="campaigns.participation.join",
+            entity_type="promoter_campaign",
+            entity_id=participation.id,
+            actor_id=promoter_id,
+            after=snapshot(participation),
+        )
+        return participation
     existing = await session.scalar(
         select(PromoterCampaign)
         .where(
@@ -150,46 +181,22 @@ async def join(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if existing is not None:
-        if existing.status != ParticipationStatus.LEFT:
-            raise CampaignConflict("you joined this campaign already", code="already_joined")
-        before = snapshot(existing)
-        existing.status = ParticipationStatus.ACTIVE.value
-        existing.left_at = None
-        await session.flush()
-        await record_change(
-            session,
-            action="campaigns.participation.rejoin",
-            entity_type="promoter_campaign",
-            entity_id=existing.id,
-            actor_id=promoter_id,
-            before=before,
-            after=snapshot(existing),
-        )
-        return existing
-    inserted = await session.scalar(
-        insert(PromoterCampaign)
-        .values(
-            campaign_id=campaign.id,
-            promoter_id=promoter_id,
-            tracking_code=secrets.token_urlsafe(12),
-        )
-        .on_conflict_do_nothing(constraint="uq_promoter_campaigns_promoter")
-        .returning(PromoterCampaign.id)
-    )
-    if inserted is None:  # a second join racing this one won
+    if existing is None or existing.status != ParticipationStatus.LEFT:
         raise CampaignConflict("you joined this campaign already", code="already_joined")
-    participation = await session.get(PromoterCampaign, inserted, populate_existing=True)
-    assert participation is not None
+    before = snapshot(existing)
+    existing.status = ParticipationStatus.ACTIVE.value
+    existing.left_at = None
+    await session.flush()
     await record_change(
         session,
-        action="campaigns.participation.join",
+        action="campaigns.participation.rejoin",
         entity_type="promoter_campaign",
-        entity_id=participation.id,
+        entity_id=existing.id,
         actor_id=promoter_id,
-        after=snapshot(participation),
+        before=before,
+        after=snapshot(existing),
     )
-    return participation
+    return existing
 
 
 async def leave(
