@@ -252,7 +252,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/v1/admin/campaigns/{campaign_id}/promoters/{promoter_id}/reject-views"): 5,
     },
     "campaign_settlement": {
-        ("POST", "/v1/admin/campaigns/settle"): 31,
+        ("POST", "/v1/admin/campaigns/settle"): 45,
         ("GET", "/v1/campaigns/participations/{promoter_campaign_id}/stats"): 2,
         ("GET", "/v1/campaigns/{campaign_id}/stats"): 3,
     },

@@ -22,20 +22,21 @@ promoter campaign's `spent_budget` grow by the amount, in the transaction that m
 
 **Budget control is absolute** (the reservation design). Everything a settlement does happens
 under the campaign's row lock, taken first (then its allocation row, then its promoter
-campaigns by id: the lock order every campaign money path keeps), and what it may pay is read
-after the lock: the least of the allocation left (`allocated - spent - refunded`) and the
-escrow account's unreserved balance (`balance - pending_debits`). It pays only the views that
-fit (the largest k with (carry + k * cpv) // 100 <= what is left); the others are `over_cap`,
-never paid, and a campaign that could not pay all its due views pauses itself
-(`budget_spent`). The money is then **reserved before it is recorded**: a ledger hold on the
-campaign's escrow for the day's amount (`ledger.create_hold`), posted to the promoter by
+campaigns by id: the lock order every campaign money path keeps; the job takes it in one short
+transaction per promoter campaign, since the tracking link's clicks wait on it), and what it
+may pay is read after the lock: the least of the allocation left (`allocated - spent -
+refunded`) and the escrow account's unreserved balance (`balance - pending_debits`). It pays
+only the views that fit (the largest k with (carry + k * cpv) // 100 <= what is left); the
+others are `over_cap`, never paid, and a campaign that could not pay all its due views pauses
+itself (`budget_spent`). The money is then **reserved before it is recorded**: a ledger hold on
+the campaign's escrow for the day's amount (`ledger.create_hold`), posted to the promoter by
 `pay_earnings(hold_id=...)` (gross to the promoter's wallet, the platform fee out of it). The
 ledger refuses a hold the escrow's unreserved balance does not cover (its
 `prevent_negative_wallet` guard on a may-not-go-negative account, pending debits counted), and
-the allocation row's check (`spent + refunded <= allocated`) refuses the record: so even a
-path that skipped the campaign lock could not overspend, it would be refused and roll back
-whole. Each hold is created and posted in the same transaction, so none is left pending when
-it commits (ending a campaign has no settlement hold to void).
+the allocation row's check (`spent + refunded <= allocated`) refuses the record: so even a path
+that skipped the campaign lock could not overspend, it would be refused and roll back whole.
+Each hold is created and posted in the same transaction, so none is left pending when it
+commits (ending a campaign has no settlement hold to void).
 
 **Stats.** `rollup_view_stats` recomputes `view_stats` (counted, dropped by reason, validated,
 rejected, paid views and amount) per promoter campaign and day from `views` and
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -178,6 +180,7 @@ _DUE = text(
     "                                 '-infinity')"
     "  AND v.occurred_at < :through_end AND v.outcome = 'validated'"
     " WHERE pc.campaign_id = :campaign_id"
+    "  AND (CAST(:only AS uuid[]) IS NULL OR pc.id = ANY(CAST(:only AS uuid[])))"
     " GROUP BY 1, 2, 3 ORDER BY 1, 3"
 )
 
@@ -241,10 +244,13 @@ async def settle_campaign(
     hold_days: int,
     fee_shards: int,
     by: uuid.UUID | None = None,
+    only: Sequence[uuid.UUID] | None = None,
+    roll_up: bool = True,
 ) -> CampaignSettled:
-    """Settle the campaign's validated views of every unsettled day up to `through`, in the
-    caller's transaction (see the module's docstring for the locks and the budget control).
-    The caller makes sure those days are past their window (`settleable_through`)."""
+    """Settle the campaign's validated views of every unsettled day up to `through` (of the
+    promoter campaigns `only`, when given), in the caller's transaction (see the module's
+    docstring for the locks and the budget control). The caller makes sure those days are
+    past their window (`settleable_through`)."""
     settled = CampaignSettled(campaign_id)
     campaign = await lock_campaign(session, campaign_id)
     if campaign.cpv is None:
@@ -268,6 +274,7 @@ async def settle_campaign(
                 {
                     "campaign_id": campaign_id,
                     "through_end": day_start(through + timedelta(days=1)),
+                    "only": list(only) if only is not None else None,
                 },
             )
         )
@@ -350,6 +357,8 @@ async def settle_campaign(
             )
         )
     await _record(session, settled, campaign_id=campaign_id, now=now)
+    if roll_up:
+        await roll_up_settled(session, settled, now=now)
     await record_change(
         session,
         action="campaigns.campaign.settle",
@@ -416,13 +425,6 @@ async def _record(
         await session.execute(
             _SPEND_ALLOCATION, {"campaign_id": campaign_id, "amount": total, "now": now}
         )
-    await rollup_view_stats(
-        session,
-        since=min(d.day for d in days),
-        until=max(d.day for d in days),
-        campaign_id=campaign_id,
-        now=now,
-    )
 
 
 @dataclass
@@ -430,6 +432,35 @@ class SettlementRun:
     through: date  # the last day settled (every earlier unsettled day with it)
     validated: int  # views validated by this run
     campaigns: list[CampaignSettled]
+
+
+async def roll_up_settled(
+    session: AsyncSession, settled: CampaignSettled, *, now: datetime
+) -> None:
+    """`view_stats` of the campaign's days just settled."""
+    await rollup_view_stats(
+        session,
+        since=min(d.day for d in settled.days),
+        until=max(d.day for d in settled.days),
+        campaign_id=settled.campaign_id,
+        now=now,
+    )
+
+
+async def due_promoter_campaigns(
+    session: AsyncSession, campaign_id: uuid.UUID, *, through: date
+) -> list[uuid.UUID]:
+    """The campaign's promoter campaigns with validated views of unsettled days up to
+    `through`, by id (a read: the settlement checks again under its locks)."""
+    rows = await session.execute(
+        _DUE,
+        {
+            "campaign_id": campaign_id,
+            "through_end": day_start(through + timedelta(days=1)),
+            "only": None,
+        },
+    )
+    return sorted({row[0] for row in rows.all()})
 
 
 async def settle_due(
@@ -443,8 +474,8 @@ async def settle_due(
     by: uuid.UUID | None = None,
 ) -> SettlementRun:
     """Validate what is due, then settle every candidate campaign through the last settleable
-    day (or `through`, if earlier), one transaction per campaign: one campaign's refusal does
-    not undo another's settlement."""
+    day (or `through`, if earlier), one transaction per promoter campaign: one refusal does not
+    undo another's settlement, and no transaction holds the campaign's lock for long."""
     last = settleable_through(now, window)
     day = last if through is None else min(through, last)
     async with database.session_scope() as session:
@@ -457,18 +488,30 @@ async def settle_due(
         ]
     results: list[CampaignSettled] = []
     for campaign_id in candidates:
-        async with database.session_scope() as session:
-            result = await settle_campaign(
-                session,
-                campaign_id,
-                through=day,
-                now=now,
-                hold_days=hold_days,
-                fee_shards=fee_shards,
-                by=by,
-            )
-        if result.days:
-            results.append(result)
+        async with database.read_scope() as session:
+            due = await due_promoter_campaigns(session, campaign_id, through=day)
+        merged = CampaignSettled(campaign_id)
+        # One short transaction per promoter campaign (each takes the campaign's lock, which
+        # the tracking link's clicks take too: they wait one promoter's payment, not all).
+        for promoter_campaign_id in due:
+            async with database.session_scope() as session:
+                result = await settle_campaign(
+                    session,
+                    campaign_id,
+                    through=day,
+                    now=now,
+                    hold_days=hold_days,
+                    fee_shards=fee_shards,
+                    by=by,
+                    only=[promoter_campaign_id],
+                    roll_up=False,
+                )
+            merged.days.extend(result.days)
+            merged.paused = merged.paused or result.paused
+        if merged.days:
+            async with database.session_scope() as session:
+                await roll_up_settled(session, merged, now=now)
+            results.append(merged)
     return SettlementRun(through=day, validated=validated, campaigns=results)
 
 
