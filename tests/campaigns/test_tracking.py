@@ -250,7 +250,11 @@ async def test_unknown_codes_are_a_404_page_and_record_nothing(
         assert (await client.get(path, headers={"User-Agent": BROWSER})).status_code == 404
     code = await participation(database, campaign_id, await account(client, roles=["creator"]))
     refused = await client.post(f"/t/{code}", headers={"User-Agent": BROWSER})
-    assert refused.status_code == 405 and refused.headers["allow"] == "GET"
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
+    # A link checker's HEAD is told where the link leads; it is no visit.
+    checked = await client.head(f"/t/{code}", headers={"User-Agent": BROWSER})
+    assert checked.status_code == 302 and checked.headers["location"] == DESTINATION
+    assert (await client.head("/t/nosuchcode123")).status_code == 404
     assert await scalar(database, "SELECT count(*) FROM campaigns.views") == 0
     assert await scalar(database, "SELECT count(*) FROM campaigns.unique_views") == 0
     assert await scalar(database, "SELECT count(*) FROM campaigns.view_salts") == 0
@@ -519,6 +523,8 @@ async def test_each_day_has_its_own_salt_and_old_salts_are_deleted(
         salts = {row.day: row.salt for row in (await session.execute(select(ViewSalt))).scalars()}
         hashes = set((await session.execute(select(View.visitor_hash))).scalars())
     assert len(salts) == 4 and len(set(salts.values())) == 4
+    # Memory holds no salt older than yesterday's either.
+    assert set(tracking._salts) == {today.date(), today.date() - timedelta(days=1)}
     assert len(hashes) == 4  # the same visitor, unlinkable from one day to the next
 
     async with database.session_scope() as session:

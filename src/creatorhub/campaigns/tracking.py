@@ -153,8 +153,9 @@ async def day_salt(connection: psycopg.AsyncConnection[Any], day: date) -> bytes
     row = await _fetch(connection, SALT_OF, {"day": day})
     assert row is not None
     salt = bytes(row[0])
-    if len(_salts) > 4:
-        _salts.clear()
+    # Memory keeps no salt the database no longer has (days before yesterday).
+    for kept in [kept for kept in _salts if kept < day - timedelta(days=1)]:
+        del _salts[kept]
     _salts[day] = salt
     return salt
 
@@ -343,6 +344,21 @@ async def _click(
         _links.pop(code, None)
         return None
     return Click(row[0], ViewOutcome(row[1]))
+
+
+DESTINATION_OF = (
+    "SELECT c.destination_url FROM campaigns.promoter_campaigns AS p"
+    " JOIN campaigns.campaigns AS c ON c.id = p.campaign_id WHERE p.tracking_code = %(code)s"
+)
+
+
+async def destination_of(database: Database, code: str) -> str | None:
+    """Where a tracking link leads, recording nothing (a HEAD request: link checkers)."""
+    if TRACKING_CODE.match(code) is None:
+        return None
+    async with click_connection(database) as connection:
+        row = await _fetch(connection, DESTINATION_OF, {"code": code})
+    return None if row is None else str(row[0])
 
 
 # --- upkeep and moderation ---------------------------------------------------------------------

@@ -32,34 +32,41 @@ class TrackingLinks:
     headers, access log): no dependency resolution, no request session, no response model; the
     click is one statement in autocommit (`tracking.record_click`), committed before the
     redirect is answered. An unknown code is a 404 page (the app's error pages), nothing
-    recorded; another method than GET is a 405."""
+    recorded; HEAD answers the same redirect and records nothing; another method is a 405."""
 
     # What the access log and the metrics name the request by (a Mount sets no route).
     path = "/t/{code}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self
-        if scope["method"] != "GET":
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
             raise Problem(
                 "a tracking link is followed with GET",
                 status=405,
                 code="method_not_allowed",
-                headers={"Allow": "GET"},
+                headers={"Allow": "GET, HEAD"},
             )
         code = scope["path"].removeprefix("/t/")
         app = scope["app"]
-        context = current_request()
-        click = await tracking.record_click(
-            app.state.db,
-            app.state.settings,
-            code=code,
-            ip=context.ip if context else None,
-            user_agent=context.user_agent if context else None,
-            now=utcnow(),
-        )
-        if click is None:
+        destination: str | None
+        if method == "HEAD":
+            # A link checker asking where it leads: told, nothing recorded (no visit).
+            destination = await tracking.destination_of(app.state.db, code)
+        else:
+            context = current_request()
+            click = await tracking.record_click(
+                app.state.db,
+                app.state.settings,
+                code=code,
+                ip=context.ip if context else None,
+                user_agent=context.user_agent if context else None,
+                now=utcnow(),
+            )
+            destination = None if click is None else click.destination_url
+        if destination is None:
             raise NotFound("this tracking link does not exist")
-        location = quote(click.destination_url, safe=_URL_SAFE).encode("ascii")
+        location = quote(destination, safe=_URL_SAFE).encode("ascii")
         await send(
             {
                 "type": "http.response.start",
