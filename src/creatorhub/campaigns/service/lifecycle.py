@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change, snapshot
@@ -601,18 +602,27 @@ async def end_campaign(
             ended_at=now,
         )
         return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
-    allocation = await lock_allocation(session, campaign.id)
-    assert allocation is not None  # a funded campaign has its allocation (same transaction)
-    # Holds still reserving escrow money (settlements not posted), in the ledger's own lock
-    # order (by the credit account) so that two endings sharing promoters cannot deadlock.
-    held = await session.scalars(
-        select(Hold.id)
+    # One statement: the allocation, locked; the escrow's balance; the holds still reserving
+    # escrow money (settlements not posted), in the ledger's own lock order (by the credit
+    # account) so that two endings sharing promoters cannot deadlock. Voiding them leaves the
+    # balance as it is and frees all of it: the balance is what is left.
+    held = (
+        select(func.array_agg(aggregate_order_by(Hold.id, Hold.credit_account_id, Hold.id)))
         .where(Hold.debit_account_id == campaign.escrow_account_id, Hold.status == "pending")
-        .order_by(Hold.credit_account_id, Hold.id)
+        .scalar_subquery()
     )
-    for hold_id in list(held):
+    row = (
+        await session.execute(
+            select(CampaignBudgetAllocation, Account.balance, held)
+            .join(Account, Account.id == campaign.escrow_account_id)
+            .where(CampaignBudgetAllocation.campaign_id == campaign.id)
+            .with_for_update(of=CampaignBudgetAllocation)
+            .execution_options(populate_existing=True)
+        )
+    ).one()  # a funded campaign has its allocation (written in the same transaction)
+    allocation, left, hold_ids = row[0], int(row[1]), list(row[2] or [])
+    for hold_id in hold_ids:
         await ledger.void_hold(session, hold_id)
-    left = await unreserved_escrow(session, campaign)
     campaign = await _set_status(
         session,
         campaign,
