@@ -270,6 +270,8 @@ async def test_funding_from_the_wallet_moves_the_budget_into_the_escrow(
         "rate_per_100_views": 300,
         "commission_rate": None,
     }
+    # The answer is the campaign as it is read afterwards.
+    assert campaign == await campaign_of(client, campaign["id"], owner)
     assert (await wallet(client, owner.headers))["available"] == 5_000 - DEFAULT_BUDGET
     funding = "SELECT count(*) FROM ledger.transfers WHERE idempotency_key = :key"
     key = f"campaigns:campaign:{campaign['id']}:funding"

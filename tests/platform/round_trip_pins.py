@@ -237,7 +237,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/v1/campaigns/participations"): 2,
         ("GET", "/v1/campaigns/{campaign_id}"): 2,
         ("POST", "/v1/campaigns/{campaign_id}/end"): 13,
-        ("POST", "/v1/campaigns/{campaign_id}/fund"): 12,
+        ("POST", "/v1/campaigns/{campaign_id}/fund"): 6,
         ("POST", "/v1/campaigns/{campaign_id}/join"): 6,
         ("POST", "/v1/campaigns/{campaign_id}/leave"): 7,
         ("POST", "/v1/campaigns/{campaign_id}/pause"): 7,

@@ -130,11 +130,9 @@ async def fund_campaign(
     active), or through a provider charge (active when the provider confirms it)."""
     if body.source == "wallet":
         await service.fund_from_wallet(
-            session, campaign_id=campaign_id, advertiser_id=principal.id, now=utcnow()
+            session, campaign_id=campaign_id, advertiser_id=principal.id, now=utcnow(), answer=idem
         )
-        view = await service.own_view(session, campaign_id, principal.id)
-        answer = FundCampaignOut(campaign=campaign_out(view, advertiser=True), funding_intent=None)
-        return await idem.respond(session, 200, answer)
+        return idem.response
     provider = provider_in(session)
     await service.fund_through_provider(
         session,

@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import UpdateBase
 
-from creatorhub.audit.service import record_change, snapshot
+from creatorhub.audit.service import change_insert, record_change, snapshot
 from creatorhub.campaigns.models import (
     Campaign,
     CampaignBudgetAllocation,
@@ -43,6 +45,7 @@ from creatorhub.campaigns.service.common import (
     view_query,
     views_of,
 )
+from creatorhub.db import insert_of, together
 from creatorhub.jobs import defer, job_app
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unprocessable
@@ -345,32 +348,85 @@ async def _activate(
 
 
 async def fund_from_wallet(
-    session: AsyncSession, *, campaign_id: uuid.UUID, advertiser_id: uuid.UUID, now: datetime
+    session: AsyncSession,
+    *,
+    campaign_id: uuid.UUID,
+    advertiser_id: uuid.UUID,
+    now: datetime,
+    answer: Responder | None = None,
 ) -> Campaign:
     """Move the budget from the advertiser's available wallet into the campaign's escrow; the
-    campaign goes active, its allocation recorded with the transfer (one transaction)."""
+    campaign goes active, its allocation recorded with the transfer.
+
+    Two statements: the campaign, locked; then the transfer (the wallet created by it if need
+    be), the campaign activated, its allocation, the audit row and the request's `answer`, as
+    one (a refusal of the ledger, e.g. insufficient funds, fails all of it)."""
+    from creatorhub.campaigns.schemas import FundCampaignOut
+    from creatorhub.campaigns.service.present import campaign_out
+
     campaign = await lock_own_campaign(session, campaign_id, advertiser_id)
     _refuse_not_draft(campaign)
-    wallet = await ledger.user_account(
-        session, advertiser_id, campaign.currency, AccountKind.WALLET_AVAILABLE
-    )
-    await ledger.transfer(
-        session,
-        ledger.TransferSpec(
-            debit_account_id=wallet,
-            credit_account_id=campaign.escrow_account_id,
-            amount=campaign.budget,
-            kind="escrow_funding",
-            idempotency_key=FUNDING_KEY.format(campaign.id),
+    transferred = ledger.transfer_select(
+        debit_account=ledger.account_ref(
+            owner_type=OwnerType.USER,
+            owner_id=advertiser_id,
+            kind=AccountKind.WALLET_AVAILABLE,
             currency=campaign.currency,
-            reference_type="campaign",
-            reference_id=str(campaign.id),
         ),
+        credit_account=campaign.escrow_account_id,
+        amount=campaign.budget,
+        kind="escrow_funding",
+        idempotency_key=FUNDING_KEY.format(campaign.id),
+        currency=campaign.currency,
+        reference_type="campaign",
+        reference_id=str(campaign.id),
     )
-    await _activate(
-        session, campaign, source="wallet", intent_id=None, now=now, actor=advertiser_id
-    )
+    before = snapshot(campaign)
+    activation = {
+        "status": CampaignStatus.ACTIVE.value,
+        "funded_at": now,
+        "updated_at": now,
+    }
+    allocation = _allocation_for(campaign, "wallet", None)
+    allocation.spent_amount = 0
+    allocation.refunded_amount = 0
+    writes: list[UpdateBase] = [
+        update(Campaign).where(Campaign.id == campaign.id).values(**activation),
+        insert_of(allocation),
+        change_insert(
+            action="campaigns.campaign.fund",
+            entity_type="campaign",
+            entity_id=campaign.id,
+            actor_id=advertiser_id,
+            before=before,
+            after={**before, **{key: _as_json(value) for key, value in activation.items()}},
+            description=f"funded {campaign.budget} {campaign.currency} from the wallet",
+        ),
+    ]
+    # The campaign as the statement leaves it (nothing else changes these columns under the
+    # lock), without marking it changed in the session.
+    for key, value in activation.items():
+        set_committed_value(campaign, key, value)
+    if answer is not None:
+        # Its escrow holds exactly the budget (nothing moves it before the campaign is funded),
+        # nothing is reserved, and nobody has joined a draft.
+        view = CampaignView(
+            campaign=campaign,
+            allocation=allocation,
+            escrow_balance=campaign.budget,
+            escrow_reserved=0,
+            promoters=[],
+            caller_joined=False,
+        )
+        body = FundCampaignOut(campaign=campaign_out(view, advertiser=True), funding_intent=None)
+        stored = answer.stored_answer(200, body)
+        writes += [stored] if stored is not None else []
+    await ledger.send(session, together(*writes, result=transferred))
     return campaign
+
+
+def _as_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 FUND_CAMPAIGN_ANSWER = "campaigns.fund_campaign"
