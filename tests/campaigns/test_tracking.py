@@ -577,9 +577,12 @@ async def test_an_admin_rejects_a_promoters_pending_views_only(
 
     refused = await client.post(path, json={"reason": "click farm"}, headers=promoter.headers)
     assert_problem(refused, 403, "role_required")
-    assert_problem(
-        await client.post(path, json={"reason": ""}, headers=admin.headers), 422, "validation_error"
-    )
+    for bad in ("", "   ", "nul \u0000 inside", "x" * 501):
+        assert_problem(
+            await client.post(path, json={"reason": bad}, headers=admin.headers),
+            422,
+            "validation_error",
+        )
     nobody = f"/v1/admin/campaigns/{campaign_id}/promoters/{advertiser.id}/reject-views"
     assert_problem(
         await client.post(nobody, json={"reason": "x"}, headers=admin.headers), 404, "not_found"

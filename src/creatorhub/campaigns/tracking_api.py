@@ -4,16 +4,18 @@ browser follows it) and the admin's rejection of a promoter's pending views."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, StringConstraints
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from creatorhub.campaigns import tracking
 from creatorhub.db import DbSession
 from creatorhub.identity.deps import AdminPrincipal
+from creatorhub.identity.schemas import RequestModel
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import NotFound, Problem, problem_responses
 from creatorhub.kit.request_context import current_request
@@ -89,10 +91,12 @@ admin_router = APIRouter(
 )
 
 
-class RejectViewsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=500, description="Why, kept with each view")
+class RejectViewsIn(RequestModel):
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        Field(description="Why, kept with each view"),
+    ]
 
 
 class RejectViewsOut(BaseModel):
@@ -119,7 +123,7 @@ async def reject_views(
         session,
         campaign_id=campaign_id,
         promoter_id=promoter_id,
-        reason=body.reason.strip() or body.reason,
+        reason=body.reason,
         by=admin.id,
     )
     return RejectViewsOut(
