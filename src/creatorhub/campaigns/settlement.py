@@ -538,7 +538,7 @@ async def settle_now(database: Database, settings: Settings, now: datetime) -> S
 _ROLLUP = """
 WITH counts AS (
     SELECT v.promoter_campaign_id, (v.occurred_at AT TIME ZONE 'UTC')::date AS day,
-           min(v.campaign_id::text)::uuid AS campaign_id,
+           min(pc.campaign_id::text)::uuid AS campaign_id,
            count(*) FILTER (WHERE v.outcome IN ('pending', 'validated', 'rejected', 'paid'))
              AS counted,
            count(*) FILTER (WHERE v.outcome = 'duplicate') AS dropped_duplicate,
@@ -549,8 +549,11 @@ WITH counts AS (
            count(*) FILTER (WHERE v.validated_at IS NOT NULL) AS validated,
            count(*) FILTER (WHERE v.outcome = 'rejected') AS rejected,
            count(*) FILTER (WHERE v.outcome = 'paid') AS paid_views
-    FROM campaigns.views v
-    WHERE v.occurred_at >= :since AND v.occurred_at < :until {campaign_filter}
+    -- Through the promoter campaigns: each one's views by its index (promoter campaign, time).
+    FROM campaigns.promoter_campaigns pc
+    JOIN campaigns.views v ON v.promoter_campaign_id = pc.id
+     AND v.occurred_at >= :since AND v.occurred_at < :until
+    WHERE {campaigns}
     GROUP BY 1, 2
 )
 INSERT INTO campaigns.view_stats (
@@ -578,8 +581,14 @@ WHERE (view_stats.counted, view_stats.dropped_duplicate, view_stats.dropped_bot,
        EXCLUDED.dropped_rate_limited, EXCLUDED.dropped_inactive, EXCLUDED.dropped_over_cap,
        EXCLUDED.validated, EXCLUDED.rejected, EXCLUDED.paid_views, EXCLUDED.paid_amount)
 """
-_ROLLUP_ALL = text(_ROLLUP.format(campaign_filter=""))
-_ROLLUP_CAMPAIGN = text(_ROLLUP.format(campaign_filter="AND v.campaign_id = :campaign_id"))
+# All campaigns but those ended before the days rolled up (their figures stay as they were).
+_ROLLUP_ALL = text(
+    _ROLLUP.format(
+        campaigns="pc.campaign_id IN (SELECT id FROM campaigns.campaigns"
+        " WHERE ended_at IS NULL OR ended_at >= :since)"
+    )
+)
+_ROLLUP_CAMPAIGN = text(_ROLLUP.format(campaigns="pc.campaign_id = :campaign_id"))
 
 
 async def rollup_view_stats(
@@ -591,7 +600,8 @@ async def rollup_view_stats(
     campaign_id: uuid.UUID | None = None,
 ) -> int:
     """Recompute `view_stats` of the UTC days `since`..`until` (inclusive) from the views and
-    settlements, of one campaign or all; rows whose counts did not change are not written.
+    settlements, of one campaign or all (but those ended before `since`); rows whose counts
+    did not change are not written.
     Returns how many rows were written."""
     params: dict[str, Any] = {
         "since": day_start(since),
