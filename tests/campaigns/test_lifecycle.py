@@ -272,6 +272,11 @@ async def test_funding_from_the_wallet_moves_the_budget_into_the_escrow(
     }
     # The answer is the campaign as it is read afterwards.
     assert campaign == await campaign_of(client, campaign["id"], owner)
+    audited = (
+        "SELECT before->>'status' || ' -> ' || (after->>'status') FROM audit.audit_logs"
+        " WHERE action = 'campaigns.campaign.fund' AND entity_id = :c AND actor_id = :me"
+    )
+    assert await scalar(database, audited, c=campaign["id"], me=owner.id) == "draft -> active"
     assert (await wallet(client, owner.headers))["available"] == 5_000 - DEFAULT_BUDGET
     funding = "SELECT count(*) FROM ledger.transfers WHERE idempotency_key = :key"
     key = f"campaigns:campaign:{campaign['id']}:funding"
