@@ -232,7 +232,7 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
     "campaigns": {
         ("POST", "/v1/admin/advertisers/{user_id}/verification"): 9,
         ("GET", "/v1/campaigns"): 2,
-        ("POST", "/v1/campaigns"): 7,
+        ("POST", "/v1/campaigns"): 4,
         ("GET", "/v1/campaigns/browse"): 2,
         ("GET", "/v1/campaigns/participations"): 2,
         ("GET", "/v1/campaigns/{campaign_id}"): 2,

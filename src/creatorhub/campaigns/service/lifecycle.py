@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -195,50 +195,54 @@ def check_draft(draft: CampaignDraft, now: datetime) -> tuple[int, datetime]:
 async def create_campaign(
     session: AsyncSession, *, advertiser_id: uuid.UUID, draft: CampaignDraft, now: datetime
 ) -> Campaign:
+    """A draft, with its escrow account (created by the statement), and its audit row: one
+    statement after the checks."""
     budget, starts_at = check_draft(draft, now)
     campaign_id = uuid.uuid4()
-    escrow = await ledger.ensure_account(
-        session,
-        owner_type=OwnerType.CAMPAIGN,
-        owner_id=campaign_id,
-        kind=AccountKind.ESCROW,
-        currency=draft.currency,
+    created = (
+        insert(Campaign)
+        .values(
+            id=campaign_id,
+            advertiser_id=advertiser_id,
+            type=draft.type,
+            title=draft.title,
+            description=draft.description,
+            status=CampaignStatus.DRAFT.value,
+            currency=draft.currency,
+            budget=budget,
+            starts_at=starts_at,
+            ends_at=draft.ends_at,
+            categories=list(draft.categories),
+            languages=list(draft.languages),
+            min_followers=draft.min_followers,
+            cpv=draft.cpv,
+            max_views=draft.max_views,
+            max_views_per_promoter=draft.max_views_per_promoter,
+            destination_url=draft.destination_url,
+            min_budget=draft.min_budget,
+            max_budget=draft.max_budget,
+            commission_per_sale=draft.commission_per_sale,
+            tracking_method=draft.tracking_method,
+            escrow_account_id=ledger.account_ref(
+                owner_type=OwnerType.CAMPAIGN,
+                owner_id=campaign_id,
+                kind=AccountKind.ESCROW,
+                currency=draft.currency,
+            ),
+        )
+        .returning(*Campaign.__table__.columns)
+        .cte("created")
     )
-    campaign = Campaign(
-        id=campaign_id,
-        advertiser_id=advertiser_id,
-        type=draft.type,
-        title=draft.title,
-        description=draft.description,
-        status=CampaignStatus.DRAFT.value,
-        currency=draft.currency,
-        budget=budget,
-        starts_at=starts_at,
-        ends_at=draft.ends_at,
-        categories=list(draft.categories),
-        languages=list(draft.languages),
-        min_followers=draft.min_followers,
-        cpv=draft.cpv,
-        max_views=draft.max_views,
-        max_views_per_promoter=draft.max_views_per_promoter,
-        destination_url=draft.destination_url,
-        min_budget=draft.min_budget,
-        max_budget=draft.max_budget,
-        commission_per_sale=draft.commission_per_sale,
-        tracking_method=draft.tracking_method,
-        escrow_account_id=escrow,
-    )
-    session.add(campaign)
-    await session.flush()
-    await session.refresh(campaign)
-    await record_change(
-        session,
+    audited = change_insert(
         action="campaigns.campaign.create",
         entity_type="campaign",
-        entity_id=campaign.id,
+        entity_id=campaign_id,
         actor_id=advertiser_id,
-        after=snapshot(campaign),
+        after=select(func.to_jsonb(created.table_valued())).scalar_subquery(),
     )
+    query = select(Campaign).from_statement(together(audited, result=select(created)))
+    result = await ledger.send(session, query.execution_options(populate_existing=True))
+    campaign: Campaign = result.scalar_one()
     return campaign
 
 
