@@ -81,7 +81,7 @@ async def test_a_target_without_a_funding_handler_is_refused(
     owner = await account(client, roles=["brand"])
     before = await money(database)
     for target in (
-        {"target_type": "campaign", "target_id": str(uuid.uuid4())},  # no module funds these yet
+        {"target_type": "giveaway", "target_id": str(uuid.uuid4())},  # no module funds these yet
         {"target_type": "job"},  # a job, but which one
     ):
         response = await client.post(

@@ -73,8 +73,7 @@ ENDED_GRACE = timedelta(days=7)
 
 def validation_window(settings: Settings) -> timedelta:
     """How long a counted view waits before it is payable (`campaign_view_validation_hours`)."""
-    hours = getattr(settings, "campaign_view_validation_hours", 72)
-    return timedelta(hours=int(hours))
+    return timedelta(hours=settings.campaign_view_validation_hours)
 
 
 def day_start(day: date) -> datetime:
