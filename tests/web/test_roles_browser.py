@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from conftest import make_settings
 from creatorhub.app import create_app
@@ -47,8 +48,16 @@ WEBHOOK_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
-def live_server(database_url: str) -> Iterator[LiveServer]:
-    """The real app under uvicorn, in a thread, with its job worker (test_browser's has none)."""
+def live_server(database_url: str, app: FastAPI) -> Iterator[LiveServer]:
+    """The real app under uvicorn, in a thread, with its job worker (test_browser's has none).
+
+    It starts after the in-process `app` the tests make their accounts with: an app's start
+    points the process's job runtime (procrastinate's connector, the tasks' database, the
+    sandbox's in-process webhook target) at itself, and the worker running here must find
+    its own there, bound to its own event loop. Started the other way round, the worker's
+    jobs ran on the test loop's connections from this thread and could stall, holding their
+    locks (a registration then waited on them until the test's timeout).
+    """
     sock = loopback_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     # Earnings stay pending a week, so the creator's wallet shows one with its release date.
