@@ -59,6 +59,9 @@ OWN_CHECKS = """() => {
   if (!document.documentElement.lang) problems.push("no lang on <html>");
   const h1 = document.querySelectorAll("h1").length;
   if (h1 !== 1) problems.push(`${h1} h1 elements`);
+  // A title is a short text: markup in it means a template's block swallowed the page.
+  if (!document.title || document.title.includes("<") || document.title.length > 150)
+    problems.push(`title: ${document.title.slice(0, 80)}`);
   if (document.querySelectorAll("main").length !== 1) problems.push("not one <main>");
   const skip = document.querySelector("a.skip-link");
   if (!skip || !document.querySelector(skip.getAttribute("href"))) problems.push("skip link");
