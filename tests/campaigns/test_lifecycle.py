@@ -398,7 +398,12 @@ async def test_two_runs_of_the_refund_job_refund_once(
     async def run() -> int | None:
         async with database.session_scope() as session:
             return await service.issue_provider_refund(
-                session, provider_in(session), uuid.UUID(campaign["id"]), now=utcnow()
+                session,
+                provider_in(session),
+                uuid.UUID(campaign["id"]),
+                stage=service.RefundStage.END,
+                amount=DEFAULT_BUDGET,
+                now=utcnow(),
             )
 
     assert await asyncio.gather(run(), run()) == [DEFAULT_BUDGET, DEFAULT_BUDGET]

@@ -137,14 +137,33 @@ async def test_days_settle_with_the_fraction_carried(
         )
         == 76
     )
-    # No hold is left pending: each was posted in the transaction that made it.
-    holds = await fetch(
+    # One ledger group: each day's gross transfer keyed by its promoter campaign and day, and
+    # its fee; no hold (reserved and recorded in one statement under the campaign's lock).
+    transfers = await fetch(
         database,
-        "SELECT status, count(*) AS n FROM ledger.holds WHERE debit_account_id = :escrow"
-        " GROUP BY 1",
-        escrow=built.escrow_account_id,
+        "SELECT kind, amount, idempotency_key FROM ledger.transfers WHERE reference_id = :c"
+        " AND reference_type = 'campaign' AND kind <> 'escrow_funding' ORDER BY kind, amount",
+        c=str(built.campaign_id),
     )
-    assert [tuple(r.values()) for r in holds] == [("posted", 3)]
+    key = f"campaign-views:{pc}:"
+    assert [tuple(r.values()) for r in transfers] == [
+        ("campaign_earning", 17, f"{key}{D3}"),
+        ("campaign_earning", 23, f"{key}{D1}"),
+        ("campaign_earning", 36, f"{key}{D2}"),
+        ("platform_fee", 1, f"{key}{D3}:fee"),
+        ("platform_fee", 2, f"{key}{D1}:fee"),
+        ("platform_fee", 3, f"{key}{D2}:fee"),
+    ]
+    assert (
+        await one(
+            database,
+            "SELECT count(DISTINCT group_id) FROM ledger.transfers WHERE reference_id = :c"
+            " AND kind IN ('campaign_earning', 'platform_fee')",
+            c=str(built.campaign_id),
+        )
+        == 1
+    )
+    assert await one(database, "SELECT count(*) FROM ledger.holds") == 0
 
     # Re-running changes nothing.
     assert await settle(database, settings, after_window(D3) + timedelta(days=3)) == []

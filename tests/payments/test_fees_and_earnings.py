@@ -10,6 +10,7 @@ import pytest
 
 from creatorhub.db import Database
 from creatorhub.ledger import service as ledger
+from creatorhub.ledger.errors import InsufficientFunds
 from creatorhub.payments import earnings
 from creatorhub.payments.fees import compute_fee
 from helpers import account, assert_problem, grant_roles
@@ -162,3 +163,75 @@ async def test_unknown_currency_in_queries_is_refused(client: httpx.AsyncClient)
         await client.get("/v1/wallet?currency=XXX", headers=fan.headers), 422, "unknown_currency"
     )
     assert (await client.get("/v1/wallet", headers={})).status_code == 401
+
+
+async def test_many_earnings_move_as_one_group_with_each_payees_fee_once(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    admin = await account(client)
+    await grant_roles(database, admin.id, "admin")
+    payer_user = await account(client, roles=["brand"])
+    await fund_wallet(client, payer_user.headers, 100_00)
+    payees = [await account(client, roles=["creator"]) for _ in range(3)]
+    # The third payee pays no fee on tips (an override); the others the default 10 %.
+    override = await client.put(
+        "/v1/admin/fees/tip",
+        json={"basis_points": 0, "user_id": payees[2].id},
+        headers=admin.headers,
+    )
+    assert override.status_code == 200, override.text
+    # 18 orders: more than the ledger's one-by-one path takes, so its set-based path runs.
+    orders = [
+        earnings.EarningOrder(
+            payee_id=uuid.UUID(payees[n % 3].id),
+            gross=100 + n,
+            key=f"many-{n}",
+            reason=f"order {n}",
+        )
+        for n in range(18)
+    ]
+    now = datetime.now(UTC)
+
+    async def pay() -> list[earnings.Earning]:
+        async with database.session_scope() as session:
+            payer = await ledger.user_account(session, uuid.UUID(payer_user.id), "USD")
+            return await earnings.pay_earnings_many(
+                session,
+                orders,
+                payer_account_id=payer,
+                currency="USD",
+                kind="tip",
+                now=now,
+                hold_days=7,
+                fee_shards=16,
+            )
+
+    paid = await pay()
+    expected_fees = [0 if n % 3 == 2 else (100 + n) // 10 for n in range(18)]
+    assert [e.quote.fee for e in paid] == expected_fees
+    assert all(e.created and e.pending_until == now + timedelta(days=7) for e in paid)
+    gross = sum(100 + n for n in range(18))
+    assert (await wallet(client, payer_user.headers))["available"] == 100_00 - gross
+    for index, payee in enumerate(payees):
+        mine = [n for n in range(18) if n % 3 == index]
+        shown = await wallet(client, payee.headers)
+        net = sum(100 + n - expected_fees[n] for n in mine)
+        assert (shown["available"], shown["pending"]) == (0, net)
+        assert sorted(item["reason"] for item in shown["pending_items"]) == sorted(
+            f"order {n}" for n in mine
+        )
+
+    # A retried batch moves nothing and adds no pending item.
+    again = await pay()
+    assert not any(e.created or e.pending_until for e in again)
+    assert (await wallet(client, payer_user.headers))["available"] == 100_00 - gross
+    assert len((await wallet(client, payees[0].headers))["pending_items"]) == 6
+
+    # A batch the payer cannot cover is refused whole: nothing moves.
+    orders = [
+        earnings.EarningOrder(uuid.UUID(payees[0].id), 60_00, "too-much-1", "too much"),
+        earnings.EarningOrder(uuid.UUID(payees[1].id), 60_00, "too-much-2", "too much"),
+    ]
+    with pytest.raises(InsufficientFunds):
+        await pay()
+    assert (await wallet(client, payer_user.headers))["available"] == 100_00 - gross

@@ -3,11 +3,13 @@ per promoter and UTC day into earnings to the cent, within the funded budget, an
 into `view_stats`.
 
 **Validation.** A counted view (`pending`) becomes `validated` once its window has passed
-(`campaign_view_validation_hours`, 72 h by default): `validate_due_views`. An admin may reject
-pending views before that (the tracking part's route); rejected views are never paid.
+(`campaign_view_validation_hours`, 72 h by default): the settlement of its day does it in the
+statement that marks it paid (one write per view, not two), and `validate_due_views` does it
+for the views of the day the window ends in. An admin may reject pending views before that
+(the tracking part's route); rejected views are never paid.
 
 **Settlement** (`settle_due`, `settle_campaign`). A promoter campaign's day is settled once the
-whole day is past its window (every view of it validated or rejected), days in order, so that
+whole day is past its window (each of its views payable, or rejected), days in order, so that
 the fraction of a cent carried from one day to the next follows the days:
 
     amount      = (carry_before + views * cpv) // 100
@@ -20,23 +22,28 @@ created or lost (tests/campaigns/test_settlement_properties.py). The settled day
 with `settled_on`, and the campaign's `campaign_budget_allocations.spent_amount` and the
 promoter campaign's `spent_budget` grow by the amount, in the transaction that moves the money.
 
-**Budget control is absolute** (the reservation design). Everything a settlement does happens
-under the campaign's row lock, taken first (then its allocation row, then its promoter
-campaigns by id: the lock order every campaign money path keeps; the job takes it in one short
-transaction per promoter campaign, since the tracking link's clicks wait on it), and what it
-may pay is read after the lock: the least of the allocation left (`allocated - spent -
-refunded`) and the escrow account's unreserved balance (`balance - pending_debits`). It pays
-only the views that fit (the largest k with (carry + k * cpv) // 100 <= what is left); the
-others are `over_cap`, never paid, and a campaign that could not pay all its due views pauses
-itself (`budget_spent`). The money is then **reserved before it is recorded**: a ledger hold on
-the campaign's escrow for the day's amount (`ledger.create_hold`), posted to the promoter by
-`pay_earnings(hold_id=...)` (gross to the promoter's wallet, the platform fee out of it). The
-ledger refuses a hold the escrow's unreserved balance does not cover (its
-`prevent_negative_wallet` guard on a may-not-go-negative account, pending debits counted), and
-the allocation row's check (`spent + refunded <= allocated`) refuses the record: so even a path
-that skipped the campaign lock could not overspend, it would be refused and roll back whole.
-Each hold is created and posted in the same transaction, so none is left pending when it
-commits (ending a campaign has no settlement hold to void).
+**Budget control is absolute.** Everything a settlement does happens under the campaign's row
+lock, taken first (then its allocation row, then its promoter campaigns by id: the lock order
+every campaign money path keeps; the job settles a batch of promoter campaigns per transaction,
+since the tracking link's clicks wait on that lock), and what it may pay is read after the
+lock: the least of the allocation left (`allocated - spent - refunded`) and the escrow
+account's unreserved balance (`balance - pending_debits`: what no hold reserves). It pays only
+the views that fit (the largest k with (carry + k * cpv) // 100 <= what is left); the others
+are `over_cap`, never paid, and a campaign that could not pay all its due views pauses itself
+(`budget_spent`). The money then moves as **one ledger group** per batch
+(`payments.earnings.pay_earnings_many`): escrow → the promoter's wallet for each day paid, less
+the platform fee, the days keyed one by one. The ledger refuses the group if the escrow's
+unreserved balance does not cover it (its guard on a may-not-go-negative account, pending
+debits counted), and the allocation row's check (`spent + refunded <= allocated`) refuses the
+record: so even a path that skipped the campaign lock could not overspend, it would be refused
+and roll back whole. No hold is taken here: the amount is reserved and recorded in one
+statement under the lock, so a hold would be created and posted in the same breath, reserving
+nothing the lock does not; holds remain what other paths' pending spending (and ending) read
+through `pending_debits`.
+
+An ended campaign keeps in its escrow what its counted views can still earn
+(`service.ending`); settlement pays them from it, and once none waits, `refund_rest` returns
+what they did not earn.
 
 **Stats.** `rollup_view_stats` recomputes `view_stats` (counted, dropped by reason, validated,
 rejected, paid views and amount) per promoter campaign and day from `views` and
@@ -57,18 +64,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change
 from creatorhub.campaigns.models import CampaignStatus, PauseReason
-from creatorhub.campaigns.service import lock_campaign, pause_for_budget
+from creatorhub.campaigns.service import lock_campaign, pause_for_budget, refund_rest
 from creatorhub.config import Settings
 from creatorhub.db import Database
-from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import AccountKind
-from creatorhub.payments.earnings import pay_earnings
+from creatorhub.payments.earnings import EarningOrder, pay_earnings_many
 
 EARNING_KIND = "campaign_earning"  # the fee rule (10 % by default) and the ledger kind
 DEFAULT_WINDOW = timedelta(hours=72)
-# Ended campaigns are still settled for this long after their end (views counted before the
-# end and validated after it are paid from what was not refunded, or marked over cap).
-ENDED_GRACE = timedelta(days=7)
 
 
 def validation_window(settings: Settings) -> timedelta:
@@ -128,7 +130,7 @@ class DaySettled:
     fee: int
     carry_before: int
     carry_after: int
-    transfer_id: uuid.UUID | None  # the hold's posting (None: nothing paid)
+    transfer_id: uuid.UUID | None  # the gross transfer to the promoter (None: nothing paid)
 
 
 @dataclass
@@ -136,6 +138,8 @@ class CampaignSettled:
     campaign_id: uuid.UUID
     days: list[DaySettled] = field(default_factory=list)
     paused: bool = False
+    refunded: int = 0  # ended: what it kept for its last views and they did not earn
+    validated: int = 0  # views still pending when their day was settled (validated with it)
 
     @property
     def amount(self) -> int:
@@ -146,14 +150,22 @@ class CampaignSettled:
         return sum(day.due_views - day.paid_views for day in self.days)
 
 
-# Campaigns that may have validated views to settle: funded visibility campaigns still running
-# or ended recently.
+# Campaigns that may have validated views to settle: funded visibility campaigns still running;
+# ended ones with money still kept back for their last views (`service.ending`), or ended
+# recently enough that views counted before the end may still wait (they are all past their
+# window one day after it: settled then, paid or over cap).
 _CANDIDATES = text(
-    "SELECT id FROM campaigns.campaigns"
-    " WHERE type = 'visibility' AND funded_at IS NOT NULL"
-    " AND (status IN ('active', 'paused') OR ended_at >= :ended_since)"
-    " ORDER BY id"
+    "SELECT c.id, c.ended_at IS NOT NULL AS ended FROM campaigns.campaigns c"
+    " JOIN campaigns.campaign_budget_allocations b ON b.campaign_id = c.id"
+    " WHERE c.type = 'visibility'"
+    " AND (c.status IN ('active', 'paused') OR c.ended_at >= :ended_since"
+    "      OR b.allocated_amount - b.spent_amount - b.refunded_amount > 0)"
+    " ORDER BY c.id"
 )
+ENDED_SETTLING = timedelta(days=2)  # beyond the window: its last day, and a day's slack
+# Promoter campaigns settled per transaction: the campaign's lock (which its clicks wait for)
+# is held for one batch of them at a time.
+PROMOTERS_PER_TRANSACTION = 200
 
 # The campaign is locked first (the core's `lock_campaign`); then its allocation, with the
 # escrow's unreserved balance.
@@ -165,9 +177,9 @@ _LOCK_ALLOCATION = text(
     " WHERE b.campaign_id = :campaign_id FOR UPDATE OF b"
 )
 
-# Its promoter campaigns' validated views of unsettled days up to `through`, by promoter
-# campaign and day: each promoter campaign's views read by its index from the day after its
-# last settled one.
+# Its promoter campaigns' payable views (pending or validated: every view of a day up to
+# `through` is past its window) of unsettled days, by promoter campaign and day: each promoter
+# campaign's views read by its index from the day after its last settled one.
 _DUE = text(
     "SELECT pc.id AS promoter_campaign_id, pc.promoter_id,"
     " (v.occurred_at AT TIME ZONE 'UTC')::date AS day, count(*) AS views"
@@ -177,7 +189,7 @@ _DUE = text(
     " JOIN campaigns.views v ON v.promoter_campaign_id = pc.id"
     "  AND v.occurred_at >= coalesce((settled.last_day + 1)::timestamp AT TIME ZONE 'UTC',"
     "                                 '-infinity')"
-    "  AND v.occurred_at < :through_end AND v.outcome = 'validated'"
+    "  AND v.occurred_at < :through_end AND v.outcome IN ('pending', 'validated')"
     " WHERE pc.campaign_id = :campaign_id"
     "  AND (CAST(:only AS uuid[]) IS NULL OR pc.id = ANY(CAST(:only AS uuid[])))"
     " GROUP BY 1, 2, 3 ORDER BY 1, 3"
@@ -191,22 +203,27 @@ _LOCK_PROMOTERS = text(
 )
 
 # The due views of each planned (promoter campaign, day): the first k by id paid, the rest
-# over cap.
+# over cap. A day is due only once all of it is past its window, so its views still `pending`
+# are validated by this very statement (one write per view, not two); how many were is counted.
 _MARK_VIEWS = text(
     "WITH plan AS ("
     "  SELECT * FROM unnest(CAST(:pcs AS uuid[]), CAST(:days AS date[]), CAST(:ks AS bigint[]))"
     "  AS p(pc, day, k)),"
     " ranked AS ("
-    "  SELECT v.id, p.day, p.k,"
+    "  SELECT v.id, p.day, p.k, v.outcome = 'pending' AS was_pending,"
     "   row_number() OVER (PARTITION BY p.pc, p.day ORDER BY v.id) AS rn"
     "  FROM plan p JOIN campaigns.views v ON v.promoter_campaign_id = p.pc"
     "   AND v.occurred_at >= p.day::timestamp AT TIME ZONE 'UTC'"
     "   AND v.occurred_at < (p.day + 1)::timestamp AT TIME ZONE 'UTC'"
-    "   AND v.outcome = 'validated')"
-    " UPDATE campaigns.views v"
-    " SET outcome = CASE WHEN r.rn <= r.k THEN 'paid' ELSE 'over_cap' END,"
-    "     settled_on = CASE WHEN r.rn <= r.k THEN r.day END"
-    " FROM ranked r WHERE v.id = r.id AND v.outcome = 'validated'"
+    "   AND v.outcome IN ('pending', 'validated')),"
+    " marked AS ("
+    "  UPDATE campaigns.views v"
+    "  SET outcome = CASE WHEN r.rn <= r.k THEN 'paid' ELSE 'over_cap' END,"
+    "      settled_on = CASE WHEN r.rn <= r.k THEN r.day END,"
+    "      validated_at = coalesce(v.validated_at, :now)"
+    "  FROM ranked r WHERE v.id = r.id AND v.outcome IN ('pending', 'validated')"
+    "  RETURNING r.was_pending)"
+    " SELECT count(*) AS views, count(*) FILTER (WHERE was_pending) AS validated FROM marked"
 )
 
 _RECORD_SETTLEMENTS = text(
@@ -287,72 +304,61 @@ async def settle_campaign(
         row[0]: int(row[1]) for row in (await session.execute(_LOCK_PROMOTERS, {"ids": ids})).all()
     }
     cpv: int = campaign.cpv
-    currency: str = campaign.currency
     left = min(int(budget["left_in_allocation"]), int(budget["unreserved"]))
-    escrow: uuid.UUID = campaign.escrow_account_id
-    wallet_kind = AccountKind.WALLET_PENDING if hold_days else AccountKind.WALLET_AVAILABLE
     short = False
+    planned: list[tuple[Any, int, int, int, int]] = []  # row, paid, amount, carries
     for row in due:
         pc_id: uuid.UUID = row["promoter_campaign_id"]
-        day: date = row["day"]
         views = int(row["views"])
         carry_before = carries[pc_id]
         paid = min(views, payable_views(carry=carry_before, cpv=cpv, left=left))
-        if paid < views:
-            short = True
+        short = short or paid < views
         amount, carry_after = split_day(carry_before=carry_before, views=paid, cpv=cpv)
-        fee = 0
-        transfer_id: uuid.UUID | None = None
-        if amount > 0:
-            key = settlement_key(pc_id, day)
-            promoter: uuid.UUID = row["promoter_id"]
-            # Reserve first: the ledger refuses a hold the escrow's unreserved balance does
-            # not cover. Then post it to the promoter, less the platform fee.
-            wallet = await ledger.user_account(session, promoter, currency, wallet_kind)
-            hold = await ledger.create_hold(
-                session,
-                debit_account_id=escrow,
-                credit_account_id=wallet,
-                amount=amount,
-                kind=EARNING_KIND,
-                idempotency_key=key,
-                currency=currency,
-                reference_type="campaign",
-                reference_id=str(campaign_id),
-                metadata={"promoter_campaign_id": str(pc_id), "day": day.isoformat()},
-            )
-            earning = await pay_earnings(
-                session,
-                payee_id=promoter,
-                gross=amount,
-                currency=currency,
-                kind=EARNING_KIND,
-                key=key,
-                reason=f"campaign views of {day.isoformat()}: {campaign.title}",
-                now=now,
-                hold_days=hold_days,
-                fee_shards=fee_shards,
-                hold_id=hold.hold_id,
-                reference_type="campaign",
-                reference_id=str(campaign_id),
-            )
-            fee = earning.quote.fee
-            transfer_id = earning.transfers[0].transfer_id
         left -= amount
         if paid:
             carries[pc_id] = carry_after
+        planned.append((row, paid, amount, carry_before, carry_after if paid else carry_before))
+    # The money of every day paid, as one ledger group: escrow → each promoter's wallet (a
+    # transfer per promoter and day, keyed by them), each less its platform fee. The
+    # ledger refuses the whole group if the escrow's unreserved balance does not cover it.
+    orders = [
+        EarningOrder(
+            payee_id=row["promoter_id"],
+            gross=amount,
+            key=settlement_key(row["promoter_campaign_id"], row["day"]),
+            reason=f"campaign views of {row['day'].isoformat()}: {campaign.title}",
+        )
+        for row, _, amount, _, _ in planned
+        if amount > 0
+    ]
+    earnings = iter(
+        await pay_earnings_many(
+            session,
+            orders,
+            payer_account_id=campaign.escrow_account_id,
+            currency=campaign.currency,
+            kind=EARNING_KIND,
+            now=now,
+            hold_days=hold_days,
+            fee_shards=fee_shards,
+            reference_type="campaign",
+            reference_id=str(campaign_id),
+        )
+    )
+    for row, paid, amount, carry_before, carry_after in planned:
+        earning = next(earnings) if amount > 0 else None
         settled.days.append(
             DaySettled(
-                promoter_campaign_id=pc_id,
+                promoter_campaign_id=row["promoter_campaign_id"],
                 promoter_id=row["promoter_id"],
-                day=day,
-                due_views=views,
+                day=row["day"],
+                due_views=int(row["views"]),
                 paid_views=paid,
                 amount=amount,
-                fee=fee,
+                fee=earning.quote.fee if earning else 0,
                 carry_before=carry_before,
-                carry_after=carry_after if paid else carry_before,
-                transfer_id=transfer_id,
+                carry_after=carry_after,
+                transfer_id=earning.transfers[0].transfer_id if earning else None,
             )
         )
     await _record(session, settled, campaign_id=campaign_id, now=now)
@@ -386,18 +392,22 @@ async def _record(
     session: AsyncSession, settled: CampaignSettled, *, campaign_id: uuid.UUID, now: datetime
 ) -> None:
     days = settled.days
-    marked = await session.execute(
-        _MARK_VIEWS,
-        {
-            "pcs": [d.promoter_campaign_id for d in days],
-            "days": [d.day for d in days],
-            "ks": [d.paid_views for d in days],
-        },
-    )
+    marked = (
+        await session.execute(
+            _MARK_VIEWS,
+            {
+                "pcs": [d.promoter_campaign_id for d in days],
+                "days": [d.day for d in days],
+                "ks": [d.paid_views for d in days],
+                "now": now,
+            },
+        )
+    ).one()
     expected = sum(d.due_views for d in days)
-    if marked.rowcount != expected:  # type: ignore[attr-defined]
+    if marked.views != expected:
         # The campaign's locks keep its views still; a difference is a bug: pay nothing.
-        raise RuntimeError(f"settlement marked {marked.rowcount} views, expected {expected}")  # type: ignore[attr-defined]
+        raise RuntimeError(f"settlement marked {marked.views} views, expected {expected}")
+    settled.validated = int(marked.validated)
     paid = [d for d in days if d.paid_views > 0]
     if paid:
         await session.execute(
@@ -473,26 +483,22 @@ async def settle_due(
     by: uuid.UUID | None = None,
 ) -> SettlementRun:
     """Validate what is due, then settle every candidate campaign through the last settleable
-    day (or `through`, if earlier), one transaction per promoter campaign: one refusal does not
-    undo another's settlement, and no transaction holds the campaign's lock for long."""
+    day (or `through`, if earlier): one transaction per batch of its promoter campaigns
+    (`PROMOTERS_PER_TRANSACTION`), so that one refusal does not undo another batch's
+    settlement and no transaction holds the campaign's lock for long. An ended campaign whose
+    last views are settled then gets back what it kept for them and they did not earn."""
     last = settleable_through(now, window)
     day = last if through is None else min(through, last)
-    async with database.session_scope() as session:
-        validated = await validate_due_views(session, now, window=window)
-        candidates = [
-            row[0]
-            for row in (
-                await session.execute(_CANDIDATES, {"ended_since": now - ENDED_GRACE - window})
-            ).all()
-        ]
+    async with database.read_scope() as session:
+        candidates = (
+            await session.execute(_CANDIDATES, {"ended_since": now - window - ENDED_SETTLING})
+        ).all()
     results: list[CampaignSettled] = []
-    for campaign_id in candidates:
+    for campaign_id, ended in candidates:
         async with database.read_scope() as session:
             due = await due_promoter_campaigns(session, campaign_id, through=day)
         merged = CampaignSettled(campaign_id)
-        # One short transaction per promoter campaign (each takes the campaign's lock, which
-        # the tracking link's clicks take too: they wait one promoter's payment, not all).
-        for promoter_campaign_id in due:
+        for start in range(0, len(due), PROMOTERS_PER_TRANSACTION):
             async with database.session_scope() as session:
                 result = await settle_campaign(
                     session,
@@ -502,15 +508,26 @@ async def settle_due(
                     hold_days=hold_days,
                     fee_shards=fee_shards,
                     by=by,
-                    only=[promoter_campaign_id],
+                    only=due[start : start + PROMOTERS_PER_TRANSACTION],
                     roll_up=False,
                 )
             merged.days.extend(result.days)
             merged.paused = merged.paused or result.paused
+            merged.validated += result.validated
         if merged.days:
             async with database.session_scope() as session:
                 await roll_up_settled(session, merged, now=now)
             results.append(merged)
+        if ended:
+            async with database.session_scope() as session:
+                merged.refunded = await refund_rest(session, campaign_id, now=now)
+            if merged.refunded and not merged.days:
+                results.append(merged)
+    # Then the views past their window in days not settleable yet (the day the window ends
+    # in): validated, payable with their day.
+    async with database.session_scope() as session:
+        validated = await validate_due_views(session, now, window=window)
+    validated += sum(result.validated for result in results)
     return SettlementRun(through=day, validated=validated, campaigns=results)
 
 

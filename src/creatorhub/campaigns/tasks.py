@@ -31,16 +31,24 @@ log = structlog.get_logger(__name__)
         max_attempts=8, exponential_wait=2, retry_exceptions={ProviderError}
     ),
 )
-async def issue_refund(campaign_id: str) -> str:
-    """Refund an ended, provider-funded campaign's unspent budget to its charge (the provider
-    is called outside any lock; its idempotency key is derived from the campaign, so a retry
-    cannot refund twice)."""
+async def issue_refund(campaign_id: str, stage: str, amount: int) -> str:
+    """Refund `amount` of an ended, provider-funded campaign to its charge: what it did not
+    spend when it ended (`end`), or what it kept back for its last views and they did not earn
+    (`rest`). The provider is called outside any lock; its idempotency key is derived from the
+    campaign and the stage, so a retry cannot refund twice."""
     async with task_database().session_scope() as session:
-        amount = await service.issue_provider_refund(
-            session, provider_in(session), uuid.UUID(campaign_id), now=utcnow()
+        issued = await service.issue_provider_refund(
+            session,
+            provider_in(session),
+            uuid.UUID(campaign_id),
+            stage=service.RefundStage(stage),
+            amount=amount,
+            now=utcnow(),
         )
-    outcome = "nothing" if amount is None else "issued"
-    log.info("campaign_refund", campaign_id=campaign_id, outcome=outcome, amount=amount)
+    outcome = "nothing" if issued is None else "issued"
+    log.info(
+        "campaign_refund", campaign_id=campaign_id, stage=stage, outcome=outcome, amount=issued
+    )
     return outcome
 
 

@@ -166,6 +166,29 @@ async def user_account(
     )
 
 
+async def user_accounts(
+    session: AsyncSession,
+    user_ids: Sequence[uuid.UUID],
+    currency: str,
+    kind: AccountKind = AccountKind.WALLET_AVAILABLE,
+) -> dict[uuid.UUID, uuid.UUID]:
+    """`user_account` of many users in one round trip: {user id: account id}. Created in
+    the users' id order, so that two callers creating overlapping sets cannot deadlock."""
+    rows = await _call(
+        session,
+        "SELECT u.id, ledger.ensure_account('user', u.id, :kind, :currency, CAST(0 AS smallint),"
+        " :allow_negative) FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS u(id, n)"
+        " ORDER BY u.n",
+        {
+            "ids": sorted(set(user_ids)),
+            "kind": str(kind),
+            "currency": currency,
+            "allow_negative": kind in NEGATIVE_KINDS,
+        },
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 def user_account_ref(
     user_id: uuid.UUID, currency: str, kind: AccountKind = AccountKind.WALLET_AVAILABLE
 ) -> ColumnElement[uuid.UUID]:
@@ -211,6 +234,17 @@ async def fee_account(session: AsyncSession, currency: str, *, key: str, shards:
         currency=currency,
         shard=fee_shard_for(key, shards),
     )
+
+
+async def fee_accounts(session: AsyncSession, currency: str, *, shards: int) -> list[uuid.UUID]:
+    """Every fee sub-account of the currency in one round trip, by shard (`fee_shard_for`)."""
+    rows = await _call(
+        session,
+        "SELECT ledger.ensure_account('platform', :owner, 'platform_fees', :currency,"
+        " CAST(s AS smallint), false) FROM generate_series(0, :last) AS s ORDER BY s",
+        {"owner": PLATFORM_OWNER_ID, "currency": currency, "last": shards - 1},
+    )
+    return [row[0] for row in rows]
 
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:

@@ -9,16 +9,17 @@ reason, and `release_due_earnings` (a periodic job) moves it to the available wa
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
 from creatorhub.ledger.service import TransferResult, TransferSpec
-from creatorhub.payments.fees import FeeQuote, fee_transfer, quote
+from creatorhub.payments.fees import FeeQuote, compute_fee, fee_transfer, quote, quotes_for
 from creatorhub.payments.models import PendingEarning
 
 
@@ -112,6 +113,106 @@ async def pay_earnings(
         )
         await session.flush()
     return Earning(quote=fee, transfers=results, pending_until=pending_until)
+
+
+@dataclass(frozen=True)
+class EarningOrder:
+    """One payee's earning in a batch (`pay_earnings_many`): its own key and reason."""
+
+    payee_id: uuid.UUID
+    gross: int
+    key: str
+    reason: str
+
+
+async def pay_earnings_many(
+    session: AsyncSession,
+    orders: Sequence[EarningOrder],
+    *,
+    payer_account_id: uuid.UUID,
+    currency: str,
+    kind: str,
+    now: datetime,
+    hold_days: int,
+    fee_shards: int,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+) -> list[Earning]:
+    """`pay_earnings` of many orders from one payer account, all or none, in five round
+    trips whatever their number: the fee rules, the payees' wallets, the fee accounts, one
+    ledger group (each order's gross transfer and its fee transfer, keyed like
+    `pay_earnings`'s, so that re-running an order moves nothing) and the pending earnings.
+    The ledger refuses the whole group if the payer cannot cover it. Answers an `Earning`
+    per order, in order."""
+    if not orders:
+        return []
+    payees = sorted({order.payee_id for order in orders})
+    rates = await quotes_for(session, kind=kind, payees=payees)
+    kind_of_wallet = AccountKind.WALLET_PENDING if hold_days else AccountKind.WALLET_AVAILABLE
+    wallets = await ledger.user_accounts(session, payees, currency, kind_of_wallet)
+    fee_accounts = await ledger.fee_accounts(session, currency, shards=fee_shards)
+    specs: list[TransferSpec] = []
+    fee_quotes: list[FeeQuote] = []
+    for order in orders:
+        basis_points, fixed = rates[order.payee_id]
+        fee = FeeQuote(
+            kind=kind,
+            gross=order.gross,
+            fee=compute_fee(order.gross, basis_points, fixed),
+            basis_points=basis_points,
+            fixed_amount=fixed,
+        )
+        fee_quotes.append(fee)
+        wallet = wallets[order.payee_id]
+        specs.append(
+            TransferSpec(
+                debit_account_id=payer_account_id,
+                credit_account_id=wallet,
+                amount=order.gross,
+                kind=kind,
+                idempotency_key=order.key,
+                currency=currency,
+                reference_type=reference_type,
+                reference_id=reference_id,
+            )
+        )
+        if fee.fee:
+            specs.append(
+                TransferSpec(
+                    debit_account_id=wallet,
+                    credit_account_id=fee_accounts[ledger.fee_shard_for(order.key, fee_shards)],
+                    amount=fee.fee,
+                    kind="platform_fee",
+                    idempotency_key=f"{order.key}:fee",
+                    currency=currency,
+                    reference_type=reference_type,
+                    reference_id=reference_id,
+                    metadata=fee.metadata(),
+                )
+            )
+    results = iter(await ledger.apply_transfers(session, specs))
+    earnings: list[Earning] = []
+    pending: list[dict[str, object]] = []
+    release_at = now + timedelta(days=hold_days)
+    for order, fee in zip(orders, fee_quotes, strict=True):
+        transfers = [next(results)] + ([next(results)] if fee.fee else [])
+        waiting = bool(hold_days) and fee.net > 0 and transfers[0].created
+        earnings.append(Earning(fee, transfers, release_at if waiting else None))
+        if waiting:
+            pending.append(
+                {
+                    "user_id": order.payee_id,
+                    "amount": fee.net,
+                    "currency": currency,
+                    "reason": order.reason,
+                    "source_type": reference_type,
+                    "source_id": reference_id,
+                    "release_at": release_at,
+                }
+            )
+    if pending:
+        await session.execute(insert(PendingEarning), pending)
+    return earnings
 
 
 async def release_due_earnings(session: AsyncSession, now: datetime, *, limit: int = 500) -> int:

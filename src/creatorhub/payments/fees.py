@@ -37,6 +37,15 @@ class FeeQuote:
     def net(self) -> int:
         return self.gross - self.fee
 
+    def metadata(self) -> dict[str, object]:
+        """What the fee transfer records of how it was computed."""
+        return {
+            "fee_of": self.kind,
+            "gross": self.gross,
+            "basis_points": self.basis_points,
+            "fixed_amount": self.fixed_amount,
+        }
+
 
 def compute_fee(gross: int, basis_points: int, fixed_amount: int) -> int:
     """The fee on `gross`: floor(gross * bps / 10 000) + fixed, at most the gross."""
@@ -151,6 +160,24 @@ async def quote(
     )
 
 
+async def quotes_for(
+    session: AsyncSession, *, kind: str, payees: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """`quote`'s rule for many payees in one round trip: {payee: (basis points, fixed)},
+    each payee's override where there is one, else the default (no rule: no fee)."""
+    found = (
+        await session.scalars(
+            select(FeeRule).where(
+                FeeRule.transaction_kind == kind,
+                FeeRule.user_id.is_(None) | FeeRule.user_id.in_(list(payees)),
+            )
+        )
+    ).all()
+    default = next(((r.basis_points, r.fixed_amount) for r in found if r.user_id is None), (0, 0))
+    overrides = {r.user_id: (r.basis_points, r.fixed_amount) for r in found if r.user_id}
+    return {payee: overrides.get(payee, default) for payee in payees}
+
+
 async def fee_transfer(
     session: AsyncSession,
     *,
@@ -176,11 +203,6 @@ async def fee_transfer(
             currency=currency,
             reference_type=reference_type,
             reference_id=reference_id,
-            metadata={
-                "fee_of": fee.kind,
-                "gross": fee.gross,
-                "basis_points": fee.basis_points,
-                "fixed_amount": fee.fixed_amount,
-            },
+            metadata=fee.metadata(),
         )
     ]

@@ -64,6 +64,12 @@ FLASHES.update(
         "campaign_paused": ("ok", "The campaign is paused: views do not count until it resumes."),
         "campaign_resumed": ("ok", "The campaign is active again."),
         "campaign_ended": ("ok", "The campaign has ended; what was not spent is refunded."),
+        "campaign_ended_keeping": (
+            "ok",
+            "The campaign has ended. What its views still in validation can earn stays in"
+            " escrow until they are settled; the rest is refunded, and so will be what they"
+            " do not earn.",
+        ),
         "campaign_cancelled": ("ok", "The draft is cancelled; no money had moved."),
         "campaign_already_ended": ("ok", "The campaign had ended already; nothing changed."),
     }
@@ -491,9 +497,8 @@ async def end_campaign(
         return redirect(
             f"/brand/campaigns/{campaign_id}", flash="campaign_already_ended", request=request
         )
-    flash = (
-        "campaign_cancelled"
-        if ending.campaign.status == CampaignStatus.CANCELLED
-        else "campaign_ended"
-    )
+    if ending.campaign.status == CampaignStatus.CANCELLED:
+        flash = "campaign_cancelled"
+    else:
+        flash = "campaign_ended_keeping" if ending.kept_for_views else "campaign_ended"
     return redirect(f"/brand/campaigns/{campaign_id}", flash=flash, request=request)

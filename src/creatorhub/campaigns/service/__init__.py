@@ -12,21 +12,27 @@ from creatorhub.campaigns.service.common import (
     lock_campaign,
     no_such_campaign,
 )
-from creatorhub.campaigns.service.lifecycle import (
-    FUND_CAMPAIGN_ANSWER,
-    CampaignDraft,
+from creatorhub.campaigns.service.ending import (
     Ending,
-    advertiser_campaigns,
-    campaign_view,
-    create_campaign,
+    RefundStage,
     end_campaign,
     end_if_due,
     ended_campaign_ids,
+    issue_provider_refund,
+    refund_key,
+    refund_rest,
+    waiting_views,
+)
+from creatorhub.campaigns.service.lifecycle import (
+    FUND_CAMPAIGN_ANSWER,
+    CampaignDraft,
+    advertiser_campaigns,
+    campaign_view,
+    create_campaign,
     fund_campaign_answer,
     fund_from_wallet,
     fund_through_provider,
     funding_credited,
-    issue_provider_refund,
     own_view,
     pause,
     pause_for_budget,
@@ -45,6 +51,7 @@ __all__ = [
     "CampaignDraft",
     "CampaignView",
     "Ending",
+    "RefundStage",
     "advertiser_campaigns",
     "browse",
     "campaign_view",
@@ -66,11 +73,14 @@ __all__ = [
     "participations",
     "pause",
     "pause_for_budget",
+    "refund_key",
+    "refund_rest",
     "resolve_funding_target",
     "resume",
     "unreserved_escrow",
     "visibility_budget",
     "visible_campaign",
+    "waiting_views",
 ]
 
 # Registered on import: this package is imported by both the API and the worker's task modules.

@@ -3,10 +3,8 @@
 Money: the funded budget moves into the campaign's own ledger escrow account (owner type
 `campaign`) from the advertiser's available wallet, or from a provider charge confirmed by
 webhook; `campaign_budget_allocations` records it in the same transaction (allocated), and
-what is spent (part C) and refunded. Ending voids every hold still reserving escrow money (part
-C's settlements in flight) and refunds what the escrow still holds: to the advertiser's wallet
-at once, or, when a provider charge paid it, back to that charge through a job that calls the
-provider outside any lock (`issue_provider_refund`).
+what is spent (part C) and refunded. Ending, and the refunds that follow it, live in
+`ending.py`.
 
 Lock order, always: the campaign row, its allocation, promoter campaigns (by id), the ledger.
 Every state check happens after the lock, in the same transaction.
@@ -20,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import UpdateBase
@@ -34,34 +31,26 @@ from creatorhub.campaigns.models import (
     PauseReason,
 )
 from creatorhub.campaigns.service.common import (
-    ENDED,
     CampaignConflict,
     CampaignView,
     keyset,
     lock_allocation,
-    lock_campaign,
     lock_own_campaign,
     no_such_campaign,
     view_query,
     views_of,
 )
 from creatorhub.db import insert_of, together
-from creatorhub.jobs import defer, job_app
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import Unprocessable
 from creatorhub.kit.idempotency import Responder
 from creatorhub.ledger import service as ledger
-from creatorhub.ledger.models import Account, AccountKind, Hold, OwnerType, Transfer
+from creatorhub.ledger.models import Account, AccountKind, OwnerType
 from creatorhub.payments.funding import FundingTarget, create_intent
 from creatorhub.payments.models import FundingIntent
 from creatorhub.payments.providers.base import PaymentProvider
 
-# Deferred by name: the tasks module imports this package.
-REFUND_TASK = "creatorhub.campaigns.tasks.issue_refund"
 FUNDING_KEY = "campaigns:campaign:{}:funding"  # the ledger key of the funding transfer
-REFUND_KEY = "campaigns:campaign:{}:refund"  # the ledger key of the refund transfer
-# A campaign's provider refund has one id, whoever asks for it (the provider's idempotency).
-REFUND_NAMESPACE = uuid.UUID("5b0f7d3e-4c1a-4e38-9a52-0c3e1f0d2a14")
 
 
 def visibility_budget(cpv: int, max_views: int) -> int:
@@ -521,7 +510,7 @@ async def funding_credited(session: AsyncSession, intent: FundingIntent) -> Fund
 # --- pause, resume ----------------------------------------------------------------------------
 
 
-async def _set_status(
+async def set_status(
     session: AsyncSession,
     campaign: Campaign,
     *,
@@ -556,7 +545,7 @@ async def pause(
             f"the campaign is {campaign.status}: only an active one pauses",
             code="campaign_not_active",
         )
-    return await _set_status(
+    return await set_status(
         session,
         campaign,
         action="campaigns.campaign.pause",
@@ -576,7 +565,7 @@ async def pause_for_budget(
     if campaign.status == CampaignStatus.ACTIVE or (
         campaign.status == CampaignStatus.PAUSED and campaign.pause_reason != reason
     ):
-        return await _set_status(
+        return await set_status(
             session,
             campaign,
             action="campaigns.campaign.pause",
@@ -617,7 +606,7 @@ async def resume(
     left = await unreserved_escrow(session, campaign)
     if left <= 0:
         raise CampaignConflict("the campaign's budget is spent", code="budget_spent")
-    return await _set_status(
+    return await set_status(
         session,
         campaign,
         action="campaigns.campaign.resume",
@@ -626,186 +615,3 @@ async def resume(
         status=CampaignStatus.ACTIVE.value,
         pause_reason=None,
     )
-
-
-# --- ending -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ending:
-    campaign: Campaign
-    refunded: int  # what was not spent: to the wallet now, or to the charge by the job
-    refund_to_provider: bool  # issued later by a job (the provider is called outside the lock)
-
-
-async def end_campaign(
-    session: AsyncSession, campaign_id: uuid.UUID, *, by: uuid.UUID | None, now: datetime
-) -> Ending:
-    """End a campaign (its advertiser `by`, or None: its end date): a draft is cancelled
-    (nothing was paid in); a funded one is completed: every hold on its escrow voided, what
-    the escrow holds refunded to where the budget came from, the allocation's refunded_amount
-    recorded with the transfer. 409 `campaign_ended` when it has ended already."""
-    campaign = await lock_campaign(session, campaign_id)
-    if by is not None and campaign.advertiser_id != by:
-        raise no_such_campaign()
-    if campaign.status in ENDED:
-        raise CampaignConflict(f"the campaign is {campaign.status}", code="campaign_ended")
-    if campaign.status == CampaignStatus.DRAFT:
-        campaign = await _set_status(
-            session,
-            campaign,
-            action="campaigns.campaign.cancel",
-            actor=by,
-            now=now,
-            status=CampaignStatus.CANCELLED.value,
-            pause_reason=None,
-            ended_at=now,
-        )
-        return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
-    # One statement: the allocation, locked; the escrow's balance; the holds still reserving
-    # escrow money (settlements not posted), in the ledger's own lock order (by the credit
-    # account) so that two endings sharing promoters cannot deadlock. Voiding them leaves the
-    # balance as it is and frees all of it: the balance is what is left.
-    held = (
-        select(func.array_agg(aggregate_order_by(Hold.id, Hold.credit_account_id, Hold.id)))
-        .where(Hold.debit_account_id == campaign.escrow_account_id, Hold.status == "pending")
-        .scalar_subquery()
-    )
-    row = (
-        await session.execute(
-            select(CampaignBudgetAllocation, Account.balance, held)
-            .join(Account, Account.id == campaign.escrow_account_id)
-            .where(CampaignBudgetAllocation.campaign_id == campaign.id)
-            .with_for_update(of=CampaignBudgetAllocation)
-            .execution_options(populate_existing=True)
-        )
-    ).one()  # a funded campaign has its allocation (written in the same transaction)
-    allocation, left, hold_ids = row[0], int(row[1]), list(row[2] or [])
-    for hold_id in hold_ids:
-        await ledger.void_hold(session, hold_id)
-    campaign = await _set_status(
-        session,
-        campaign,
-        action="campaigns.campaign.end",
-        actor=by,
-        now=now,
-        status=CampaignStatus.COMPLETED.value,
-        pause_reason=None,
-        ended_at=now,
-    )
-    if left <= 0:
-        return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
-    # The refund is the allocation's at once (nothing more can be spent from it: settlement
-    # pays at most allocated - spent - refunded); the money follows in this transaction to the
-    # wallet, or from the refund job once the provider has refunded the charge.
-    await session.execute(
-        update(CampaignBudgetAllocation)
-        .where(CampaignBudgetAllocation.id == allocation.id)
-        .values(refunded_amount=CampaignBudgetAllocation.refunded_amount + left, updated_at=now)
-    )
-    if allocation.funding_source == "provider":
-        await defer(session, job_app.configure_task(REFUND_TASK), campaign_id=str(campaign.id))
-        return Ending(campaign=campaign, refunded=left, refund_to_provider=True)
-    wallet = await ledger.user_account(
-        session, campaign.advertiser_id, campaign.currency, AccountKind.WALLET_AVAILABLE
-    )
-    await ledger.transfer(
-        session,
-        ledger.TransferSpec(
-            debit_account_id=campaign.escrow_account_id,
-            credit_account_id=wallet,
-            amount=left,
-            kind="refund",
-            idempotency_key=REFUND_KEY.format(campaign.id),
-            currency=campaign.currency,
-            reference_type="campaign",
-            reference_id=str(campaign.id),
-        ),
-    )
-    return Ending(campaign=campaign, refunded=left, refund_to_provider=False)
-
-
-async def issue_provider_refund(
-    session: AsyncSession, provider: PaymentProvider, campaign_id: uuid.UUID, *, now: datetime
-) -> int | None:
-    """Refund an ended, provider-funded campaign's unspent budget to its charge, once (the
-    `issue_refund` job). The amount was fixed when it ended (the allocation's
-    refunded_amount, which nothing can spend since); the escrow still holds it.
-
-    The provider is called outside any transaction: the amount is read and that transaction
-    ended first; then, in a second one with the campaign locked, the transfer escrow →
-    provider clearing under the campaign's refund key (the ledger's idempotency: a second run
-    moves nothing). The provider's idempotency key is derived from the campaign's id, so two
-    runs ask for one refund. Answers the amount (None: nothing to refund)."""
-    key = REFUND_KEY.format(campaign_id)
-    row = (
-        await session.execute(
-            select(
-                Campaign,
-                CampaignBudgetAllocation.refunded_amount,
-                FundingIntent.provider_reference,
-                select(Transfer.id).where(Transfer.idempotency_key == key).exists(),
-            )
-            .join(CampaignBudgetAllocation, CampaignBudgetAllocation.campaign_id == Campaign.id)
-            .join(FundingIntent, FundingIntent.id == CampaignBudgetAllocation.funding_intent_id)
-            .where(Campaign.id == campaign_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    campaign, amount, reference, done = row
-    if campaign.status not in ENDED or amount <= 0 or reference is None:
-        return None
-    if done:
-        return int(amount)
-    await session.commit()  # nothing is held while the provider answers
-    await provider.refund(
-        refund_id=uuid.uuid5(REFUND_NAMESPACE, str(campaign.id)),
-        payment_reference=reference,
-        amount=amount,
-    )
-    campaign = await lock_campaign(session, campaign_id)
-    clearing = await ledger.platform_account(
-        session, AccountKind.PROVIDER_CLEARING, campaign.currency
-    )
-    await ledger.transfer(
-        session,
-        ledger.TransferSpec(
-            debit_account_id=campaign.escrow_account_id,
-            credit_account_id=clearing,
-            amount=amount,
-            kind="refund",
-            idempotency_key=key,
-            currency=campaign.currency,
-            reference_type="campaign",
-            reference_id=str(campaign.id),
-        ),
-    )
-    return int(amount)
-
-
-async def ended_campaign_ids(
-    session: AsyncSession, now: datetime, *, limit: int
-) -> list[uuid.UUID]:
-    """Campaigns past their end date that have not ended (drafts included: cancelled)."""
-    rows = await session.scalars(
-        select(Campaign.id)
-        .where(Campaign.status.not_in(ENDED), Campaign.ends_at <= now)
-        .order_by(Campaign.ends_at, Campaign.id)
-        .limit(limit)
-    )
-    return list(rows)
-
-
-async def end_if_due(session: AsyncSession, campaign_id: uuid.UUID, now: datetime) -> Ending | None:
-    """End one campaign whose end date has passed, unless ended or locked meanwhile (the
-    next run takes it)."""
-    due = await session.scalar(
-        select(Campaign.id)
-        .where(Campaign.id == campaign_id, Campaign.status.not_in(ENDED), Campaign.ends_at <= now)
-        .with_for_update(skip_locked=True)
-    )
-    if due is None:
-        return None
-    return await end_campaign(session, campaign_id, by=None, now=now)
