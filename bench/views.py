@@ -207,6 +207,8 @@ def dedupe(url: str, data: bytes) -> float:
         conn.commit()
 
         def work() -> None:
+            # A batch job's memory for its sorts (the settlement's ledger call has the same).
+            conn.execute("SET work_mem = '64MB'")
             _copy(conn, "bench_raw_views", data)
             conn.execute(DEDUPE_VIEWS)
             conn.execute(DEDUPE_UNIQUE)

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -277,6 +278,8 @@ class PromoterCampaign(Base):
             name="counts_nonneg",
         ),
         Index("ix_promoter_campaigns_promoter", "promoter_id", "joined_at"),
+        # What the views' key refers to (a view's promoter campaign and campaign, together).
+        UniqueConstraint("id", "campaign_id"),
         {"schema": SCHEMA},
     )
 
@@ -318,6 +321,12 @@ class View(Base):
             postgresql_where=text("outcome = 'pending'"),
         ),
         Index("ix_views_promoter_campaign_day", "promoter_campaign_id", "occurred_at"),
+        # One key for both columns: the view's campaign is its promoter campaign's (a single
+        # check per inserted view, where a key per column checked twice and allowed a mismatch).
+        ForeignKeyConstraint(
+            ["promoter_campaign_id", "campaign_id"],
+            [f"{SCHEMA}.promoter_campaigns.id", f"{SCHEMA}.promoter_campaigns.campaign_id"],
+        ),
         # The rate limit: a visitor's recent clicks across all campaigns.
         Index(
             "ix_views_source_recent",
@@ -329,12 +338,8 @@ class View(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    campaign_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey(f"{SCHEMA}.campaigns.id"), nullable=False
-    )
-    promoter_campaign_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey(f"{SCHEMA}.promoter_campaigns.id"), nullable=False
-    )
+    campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    promoter_campaign_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     visitor_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     # The visitor across campaigns (a keyed hash of address and user agent under the day's
