@@ -187,7 +187,6 @@ async def _add_profiles(session: AsyncSession, account: DemoAccount, user: User)
                 user_id=user.id,
                 company_name=account.brand.company_name,
                 website=account.brand.website,
-                verification_status="verified",
                 business_categories=list(account.brand.categories),
             )
         )

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from creatorhub.campaigns import service, settlement, tracking
-from creatorhub.campaigns.models import Campaign
+from creatorhub.campaigns.models import AdvertiserDetails, Campaign
 from creatorhub.config import Settings
 from creatorhub.db import Database
 from creatorhub.kit.clock import utcnow
@@ -107,6 +107,13 @@ async def load_demo_campaigns(
     codes: dict[tuple[str, str], str] = {}  # (campaign title, promoter e-mail) -> tracking code
     ids: dict[str, uuid.UUID] = {}
     async with database.session_scope() as session:
+        # The demo's advertisers, verified by the platform (as an administrator would).
+        session.add_all(
+            AdvertiserDetails(
+                user_id=users[brand], verification_status="verified", verified_at=start
+            )
+            for brand in sorted({spec.brand for spec in DEMO_CAMPAIGNS})
+        )
         for spec in DEMO_CAMPAIGNS:
             draft = service.CampaignDraft(
                 type="visibility",

@@ -44,13 +44,6 @@ class AccountStatus(StrEnum):
     DELETED = "deleted"
 
 
-class BrandVerification(StrEnum):
-    UNVERIFIED = "unverified"
-    PENDING = "pending"
-    VERIFIED = "verified"
-    REJECTED = "rejected"
-
-
 class EmailTokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose, not a secret
@@ -204,24 +197,18 @@ class FollowerEstimate(Base):
 
 
 class BrandProfile(Base):
-    """A brand's company profile (seed 002 `advertiser_details`, `advertiser_type_mappings`)."""
+    """A brand's company profile (seed 002 `advertiser_details`, `advertiser_type_mappings`).
+    The platform's verification of the advertiser is campaigns' (`campaigns.advertiser_details`,
+    with its workflow): one status, kept where it is decided."""
 
     __tablename__ = "brand_profiles"
-    __table_args__ = (
-        CheckConstraint(
-            f"verification_status IN ({_sql_list(BrandVerification)})", name="verification_known"
-        ),
-        {"schema": SCHEMA},
-    )
+    __table_args__ = ({"schema": SCHEMA},)
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey(f"{SCHEMA}.users.id", ondelete="CASCADE"), primary_key=True
     )
     company_name: Mapped[str] = mapped_column(String(200), nullable=False)
     website: Mapped[str | None] = mapped_column(String(2048))
-    verification_status: Mapped[str] = mapped_column(
-        Text, nullable=False, server_default=BrandVerification.UNVERIFIED.value
-    )
     business_categories: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
     )

@@ -210,7 +210,6 @@ class BrandProfileIn(RequestModel):
 class BrandProfileOut(BaseModel):
     company_name: str
     website: str | None
-    verification_status: str
     business_categories: list[str]
 
 

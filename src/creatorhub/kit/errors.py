@@ -11,6 +11,7 @@ Anything else unexpected becomes a 500 `internal_error` whose details stay in th
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -352,9 +353,44 @@ def _database_unavailable_response(request: Request, exc: BaseException) -> Resp
     )
 
 
+# SQLSTATEs that say this transaction lost a race with another and was rolled back whole:
+# a serialization failure (40001), a deadlock (40P01), a lock not available (55P03, with a
+# lock timeout). Nothing the request did was kept, and the same request sent again may pass.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+CONFLICT_RETRY_AFTER_SECONDS = 1
+
+
+def concurrent_conflict(exc: BaseException) -> bool:
+    """Whether `exc` (following SQLAlchemy's `.orig` and the chain) is a transaction rolled
+    back for conflicting with a concurrent one (`_CONFLICT_SQLSTATES`)."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.Error) and current.sqlstate in _CONFLICT_SQLSTATES:
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and isinstance(current.orig, BaseException):
+            current = current.orig
+            continue
+        current = current.__cause__ or current.__context__
+    return False
+
+
 async def _handle_database_error(request: Request, exc: Exception) -> Response:
     if database_unavailable(exc):
         return _database_unavailable_response(request, exc)
+    if concurrent_conflict(exc):
+        # Not a defect: answered like any problem (a page for a browser), one log line.
+        note_in_access_log(request, error="concurrent_change", cause=error_summary(exc))
+        problem = Conflict(
+            "another request changed the same records at the same moment; nothing was"
+            " changed by this one: send it again",
+            code="concurrent_change",
+            headers={"Retry-After": str(CONFLICT_RETRY_AFTER_SECONDS)},
+        )
+        answer = request.app.exception_handlers[Problem](request, problem)
+        response: Response = await answer if inspect.isawaitable(answer) else answer
+        return response
     # A defect (bad SQL, a violated constraint nobody translated): on to
     # `unexpected_error_response`, which logs it with its traceback as a 500.
     raise exc
