@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # --- auth -----------------------------------------------------------------------------
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+    page_session_idle_seconds: int = Field(
+        default=2 * 3_600,
+        ge=60,
+        description="a web page session unused this long ends (each use extends it, up to the"
+        " refresh token's lifetime from the sign-in)",
+    )
     email_token_ttl_seconds: int = Field(default=86_400, ge=60)
     password_reset_ttl_seconds: int = Field(default=3_600, ge=60)
     login_window_seconds: int = Field(default=900, ge=10)
@@ -264,6 +270,10 @@ class Settings(BaseSettings):
     @property
     def refresh_token_ttl(self) -> timedelta:
         return timedelta(seconds=self.refresh_token_ttl_seconds)
+
+    @property
+    def page_session_idle(self) -> timedelta:
+        return timedelta(seconds=self.page_session_idle_seconds)
 
 
 @lru_cache(maxsize=1)

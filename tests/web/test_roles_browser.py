@@ -127,6 +127,12 @@ class Person:
         try:
             await self.page.screenshot(path=str(SHOTS / f"{stem}_phone.png"), full_page=True)
             assert await fits_the_screen(self.page), f"{name}: scrolls sideways at phone width"
+            # However many entries a role has, its navigation is one row (that scrolls).
+            rows = await self.page.evaluate(
+                "new Set([...document.querySelectorAll('.main-nav li')]"
+                ".map((li) => li.offsetTop)).size"
+            )
+            assert rows <= 1, f"{name}: the navigation takes {rows} lines at phone width"
         finally:
             await self.page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
         violations = await self.page.evaluate("window.__cspViolations")

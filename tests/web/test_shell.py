@@ -553,3 +553,56 @@ async def test_the_sign_in_page_says_when_the_browser_is_signed_in(app: FastAPI)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.18", 40010))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anonymous:
         assert 'id="signed-in-note"' not in (await anonymous.get("/login")).text
+
+
+async def test_a_page_session_ends_when_idle_and_each_use_extends_it_within_its_lifetime(
+    app: FastAPI, database: Database
+) -> None:
+    """Idle 2 h (the default) ends a page session; a use moves its end 2 h ahead (at most once
+    a minute), never past 30 days (the refresh token's lifetime) from the sign-in."""
+
+    async def expiry() -> tuple[float, float]:
+        """(seconds from now to the token's end, seconds from its sign-in to its end)."""
+        async with database.read_scope() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT extract(epoch FROM expires_at - now()),"
+                        " extract(epoch FROM expires_at - created_at)"
+                        " FROM identity.auth_tokens WHERE kind = 'page'"
+                    )
+                )
+            ).one()
+        return float(row[0]), float(row[1])
+
+    async def set_token(expires_in: str, *, signed_in_ago: str | None = None) -> None:
+        async with database.session_scope() as session:
+            await session.execute(
+                text(
+                    "UPDATE identity.auth_tokens SET"
+                    " expires_at = now() + CAST(:expires_in AS interval),"
+                    " created_at = coalesce(now() - CAST(:ago AS interval), created_at)"
+                    " WHERE kind = 'page'"
+                ),
+                {"expires_in": expires_in, "ago": signed_in_ago},
+            )
+
+    two_hours = 2 * 3600
+    async with signed_in_client(app) as (browser, _):
+        left, _ = await expiry()
+        assert two_hours - 60 < left <= two_hours
+        # Unused for 90 minutes: the next page puts the end 2 h ahead again.
+        await set_token("30 minutes")
+        assert (await browser.get("/account")).status_code == 200
+        left, _ = await expiry()
+        assert two_hours - 60 < left <= two_hours
+        # Signed in almost 30 days ago: a use extends it to the 30 days, not 2 h past now.
+        await set_token("5 minutes", signed_in_ago="30 days -10 minutes")
+        assert (await browser.get("/account")).status_code == 200
+        left, lifetime = await expiry()
+        assert 9 * 60 < left <= 10 * 60 and lifetime == 30 * 86_400
+        # Idle past its end: the session has ended, the login page says so.
+        await set_token("-1 second")
+        answer = await browser.get("/account")
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
+        assert "Your session has ended" in (await browser.get("/login")).text

@@ -211,7 +211,7 @@ async def optional_principal(request: Request, session: DbSession) -> Principal 
     if token is None:
         return None
     try:
-        return await browser_principal(session, token)
+        return await browser_principal(session, request.app.state.settings, token)
     except Unauthorized:
         return None
 
@@ -223,7 +223,7 @@ async def signed_in(request: Request, session: DbSession) -> SignedIn:
     principal = None
     if token is not None:
         try:
-            principal = await browser_principal(session, token)
+            principal = await browser_principal(session, request.app.state.settings, token)
         except Unauthorized:
             principal = None
     if principal is None:

@@ -8,7 +8,9 @@ spent one presented again means a copy exists, so the whole session is revoked.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -309,8 +311,16 @@ async def authenticate(
 ) -> Principal:
     """The principal behind a token of `kind` (an API access token; a page's cookie is
     `page`, `browser.browser_principal`), or 401 with the reason, naming the token `what`."""
+    row = await authenticated_row(session, token, kind=kind, what=what)
+    return Principal.of_row(row, row["auth_session_id"], session)
+
+
+async def authenticated_row(
+    session: AsyncSession, token: str, *, kind: str, what: str
+) -> Mapping[str, Any]:
+    """`authenticate`'s checked row (the token's expiry, its session, the user's columns)."""
     bound = AUTHENTICATION.bind({"token_hash": token_hash(token), "kind": kind})
-    row = (await send(session, bound)).mappings().first()
+    row: Mapping[str, Any] | None = (await send(session, bound)).mappings().first()
     if row is None:
         raise Unauthorized(f"the {what} is not valid", code="invalid_token")
     if row["session_revoked_at"] is not None:
@@ -319,7 +329,7 @@ async def authenticate(
         raise Unauthorized(f"the {what} has expired", code="token_expired")
     if row["status"] == AccountStatus.DELETED.value:
         raise Unauthorized("the account no longer exists", code="invalid_token")
-    return Principal.of_row(row, row["auth_session_id"], session)
+    return row
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> dict[str, int]:
