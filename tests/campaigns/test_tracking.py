@@ -24,7 +24,7 @@ from sqlalchemy import select, text, update
 
 import campaign_helpers
 from creatorhub.campaigns import tracking
-from creatorhub.campaigns.models import Campaign, PromoterCampaign, View, ViewSalt
+from creatorhub.campaigns.models import Campaign, PromoterCampaign, UniqueView, View, ViewSalt
 from creatorhub.config import Settings
 from creatorhub.db import Database, libpq_url
 from creatorhub.jobs import JobRuntime
@@ -533,9 +533,17 @@ async def test_each_day_has_its_own_salt_and_old_salts_are_deleted(
     async with database.read_scope() as session:
         kept = set((await session.execute(select(ViewSalt.day))).scalars())
     assert kept == {today.date(), today.date() - timedelta(days=1)}
+    # The dedupe keys of those days go too; the views keep their outcomes.
+    async with database.session_scope() as session:
+        assert await tracking.delete_old_unique_views(session, today=today.date()) == 2
+        keys = set((await session.execute(select(UniqueView.day))).scalars())
+        outcomes = list((await session.execute(select(View.outcome))).scalars())
+    assert keys == {today.date(), today.date() - timedelta(days=1)}
+    assert outcomes == ["pending"] * 4
     # Deleting again changes nothing; clicks go on under today's salt.
     async with database.session_scope() as session:
         assert await tracking.delete_old_salts(session, today=today.date()) == 0
+        assert await tracking.delete_old_unique_views(session, today=today.date()) == 0
     assert await click(database, settings, code, ip="198.51.100.9", now=today) == "pending"
 
 

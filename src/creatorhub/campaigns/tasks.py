@@ -126,10 +126,13 @@ async def roll_up_view_stats(timestamp: int) -> int:
 @job_app.task(queue="maintenance", queueing_lock="delete_old_view_salts")
 async def delete_old_view_salts(timestamp: int) -> int:
     """Hourly: delete the visitor-hash salts of the days before yesterday, after which no
-    stored hash can be recomputed from an address (campaigns.tracking)."""
+    stored hash can be recomputed from an address, and those days' dedupe keys, which no click
+    looks up any more (campaigns.tracking)."""
     from creatorhub.campaigns import tracking
 
+    today = utcnow().date()
     async with task_database().session_scope() as session:
-        deleted = await tracking.delete_old_salts(session, today=utcnow().date())
-    log.info("view_salts_deleted", deleted=deleted)
+        deleted = await tracking.delete_old_salts(session, today=today)
+        keys = await tracking.delete_old_unique_views(session, today=today)
+    log.info("view_salts_deleted", deleted=deleted, unique_views_deleted=keys)
     return deleted

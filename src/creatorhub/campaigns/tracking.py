@@ -56,7 +56,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from creatorhub.audit.service import record_change
-from creatorhub.campaigns.models import ViewOutcome, ViewSalt
+from creatorhub.campaigns.models import UniqueView, ViewOutcome, ViewSalt
 from creatorhub.config import Settings
 from creatorhub.db import Database, Prepared, send
 from creatorhub.kit.errors import NotFound
@@ -369,6 +369,16 @@ async def delete_old_salts(session: AsyncSession, *, today: date) -> int:
     straddle midnight): their hashes can no longer be recomputed from any address."""
     result = await session.execute(delete(ViewSalt).where(ViewSalt.day < today - timedelta(days=1)))
     forget_salts()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_old_unique_views(session: AsyncSession, *, today: date) -> int:
+    """Delete the dedupe keys of the days before yesterday: a click only ever looks up its own
+    UTC day's keys (yesterday's stay for clicks that straddle midnight), so older ones only
+    grew the table by a row per counted view. The views keep what was decided."""
+    result = await session.execute(
+        delete(UniqueView).where(UniqueView.day < today - timedelta(days=1))
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
