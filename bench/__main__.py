@@ -11,7 +11,9 @@ default, or the one behind `--database-url`/`DATABASE_URL`, where the scratch da
 3. batch: one `ledger.apply_transfers` call of 5,000 and of 20,000 transfers, from Python.
 4. http: wrk against the reference endpoint (bench/reference_app.py) and the product's
    `POST /v1/funding` and claims, with 1 and 2 app processes (bench/http_money.py).
-5. profile (only when asked, `--only profile`): where an app process spends its CPU under
+5. views: dedupe + validation + settlement of `--views` raw campaign views (1,000,000),
+   against `COPY` of the same rows (bench/views.py).
+6. profile (only when asked, `--only profile`): where an app process spends its CPU under
    wrk's load, sampled by py-spy (bench/profile.py).
 
 Then `creatorhub.ledger.verify` on the scratch database (zero violations expected: the run is
@@ -32,10 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import database, http_money, ledger, pgbench, report
+from bench import database, http_money, ledger, pgbench, report, views
 
-SECTIONS = ("pgbench", "ledger", "batch", "http", "profile")
-DEFAULT_SECTIONS = ("pgbench", "ledger", "batch", "http")
+SECTIONS = ("pgbench", "ledger", "batch", "http", "views", "profile")
+DEFAULT_SECTIONS = ("pgbench", "ledger", "batch", "http", "views")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -104,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--tpcb-scale", type=int, default=10, help="pgbench -i -s (default 10)")
     add("--batch-sizes", default="5000,20000", help="batch: transfers per call")
     add("--batch-repeats", type=int, default=5, help="batch: calls per size")
+    add("--views", type=int, default=1_000_000, help="views: raw views (default 1,000,000)")
     add(
         "--output",
         type=Path,
@@ -342,6 +345,17 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "batch": lambda: run_batch_section(server, args, figures),
             "http": lambda: run_http_section(server, args, figures),
+            "views": lambda: figures.__setitem__(
+                "campaign_views",
+                views.measure(
+                    server.url,
+                    views=args.views,
+                    campaigns=10,
+                    promoters=100,
+                    days=4,
+                    duplicates=0.1,
+                ),
+            ),
             # With the HTTP section when both run (see run_http_section).
             "profile": lambda: (
                 None if "http" in args.sections else run_http_section(server, args, figures)

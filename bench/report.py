@@ -154,6 +154,16 @@ def targets(figures: dict[str, Any]) -> list[Target]:
                     at_most=True,
                 ),
             ]
+    views = figures.get("campaign_views")
+    if views:
+        found.append(
+            Target(
+                "campaign views: dedupe + validation + settlement",
+                f"views/s >= {views['target_views_per_s']:,}",
+                _number(views.get("pipeline_views_per_s")),
+                float(views["target_views_per_s"]),
+            )
+        )
     for p in process_counts(figures):
         op = http_figures(figures, TRACKING, p)
         if not op:
@@ -370,10 +380,26 @@ def markdown(document: dict[str, Any]) -> str:
         f"| batch, transfers/s (median call of the better size) | {_fmt(document.get('ledger_batch_transfers_per_s'))} |",  # noqa: E501
         f"| `ledger verify` violations after the run | {_fmt((document.get('verify') or {}).get('violations'))} |",  # noqa: E501
     ]
+    views = document.get("campaign_views")
+    if views:
+        lines += [
+            "",
+            f"| campaign views ({views['views']:,} raw, `bench/views.py`) | seconds | views/s |",
+            "| --- | ---: | ---: |",
+            f"| `COPY` of the raw rows (reference) | {_fmt(views['copy_seconds'], 2)} | {_fmt(views['copy_views_per_s'])} |",  # noqa: E501
+            f"| dedupe | {_fmt(views['dedupe_seconds'], 2)} | |",
+            f"| validation + settlement | {_fmt(views['validation_and_settlement_seconds'], 2)} | {_fmt(views['settlement_views_per_s'])} |",  # noqa: E501
+            f"| dedupe + validation + settlement (target ≥ {views['target_views_per_s']:,}) | | {_bold_if_missed(views['pipeline_views_per_s'], views['target_views_per_s'])} ({_fmt(views['pipeline_to_copy'], 2)}× COPY) |",  # noqa: E501
+        ]
     errors = document.get("errors", []) + (http.get("errors") or [])
     if errors:
         lines += ["", *(f"- error: {e[:300]}" for e in errors)]
     return "\n".join(lines) + "\n"
+
+
+def _bold_if_missed(value: Any, threshold: float) -> str:
+    text = _fmt(value)
+    return f"**{text}**" if _at_least(value, threshold) is False else text
 
 
 def _at_least(value: Any, threshold: float) -> bool | None:

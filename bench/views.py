@@ -4,6 +4,8 @@ raw views, against `COPY` of the same rows in the same run.
     .venv/bin/python -m bench.views --database-url postgresql://postgres@127.0.0.1/postgres \
         --views 1000000
 
+`make bench` runs it too (its `views` section, `--views` there too), on its scratch database.
+
 A scratch database (`creatorhub_bench_views`) is created and migrated; one funded visibility
 campaign per 1,000 promoters... (`--campaigns`, `--promoters`) gets `--views` raw views spread
 over `--days` UTC days, a share of them (`--duplicates`) the same visitor again on the same
@@ -45,6 +47,7 @@ from creatorhub.db import libpq_url
 RESULTS = Path(__file__).resolve().parent / "results"
 FIRST_DAY = date(2026, 1, 5)
 WINDOW = timedelta(hours=72)
+TARGET_VIEWS_PER_S = 100_000  # issue 14: dedupe + validation + settlement
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -248,58 +251,75 @@ async def validate_and_settle(url: str) -> tuple[float, dict[str, int]]:
     return settling, counts
 
 
+def measure(
+    url: str, *, views: int, campaigns: int, promoters: int, days: int, duplicates: float
+) -> dict[str, Any]:
+    """The whole measurement on the migrated database `url` (`make bench`'s `views` section
+    runs it on its scratch database; the ledger is verified after every section there, by
+    `main` here)."""
+    built = setup(url, campaigns, promoters)
+    data = raw_rows(built, views, days, duplicates)
+    copy_s = reference_copy(url, data)
+    print(f"  COPY (reference): {copy_s:.2f} s, {views / copy_s:,.0f} views/s", flush=True)
+    dedupe_s = dedupe(url, data)
+    print(f"  dedupe: {dedupe_s:.2f} s", flush=True)
+    settlement_s, counts = asyncio.run(validate_and_settle(url))
+    print(f"  validation + settlement: {settlement_s:.2f} s", flush=True)
+    pipeline = dedupe_s + settlement_s
+    figures = {
+        "views": views,
+        "campaigns": campaigns,
+        "promoters_per_campaign": promoters,
+        "days": days,
+        "duplicate_share": duplicates,
+        "copy_seconds": round(copy_s, 3),
+        "dedupe_seconds": round(dedupe_s, 3),
+        "validation_and_settlement_seconds": round(settlement_s, 3),
+        "settlement_views_per_s": round(counts["validated"] / settlement_s),
+        "copy_views_per_s": round(views / copy_s),
+        "pipeline_views_per_s": round(views / pipeline),
+        "pipeline_to_copy": round(copy_s / pipeline, 3),
+        # Settlement moves money as one ledger group per batch of promoter campaigns (a
+        # transfer and its fee per promoter and day).
+        "settlement_promoter_days_per_s": round(counts["promoter_days"] / settlement_s, 1),
+        "target_views_per_s": TARGET_VIEWS_PER_S,
+        "counts": counts,
+    }
+    print(
+        f"  dedupe + validation + settlement: {pipeline:.2f} s,"
+        f" {figures['pipeline_views_per_s']:,} views/s"
+        f" ({figures['pipeline_to_copy']:.2f} x COPY); {counts}",
+        flush=True,
+    )
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     figures: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "views": args.views,
-        "campaigns": args.campaigns,
-        "promoters_per_campaign": args.promoters,
-        "days": args.days,
-        "duplicate_share": args.duplicates,
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     with database.scratch_server(
         args.database_url, keep=args.keep, name=args.scratch_database
     ) as server:
         figures["server"] = server.version
-        built = setup(server.url, args.campaigns, args.promoters)
-        data = raw_rows(built, args.views, args.days, args.duplicates)
-        copy_s = reference_copy(server.url, data)
-        print(f"COPY (reference): {copy_s:.2f} s, {args.views / copy_s:,.0f} views/s", flush=True)
-        dedupe_s = dedupe(server.url, data)
-        print(f"dedupe: {dedupe_s:.2f} s", flush=True)
-        settlement_s, counts = asyncio.run(validate_and_settle(server.url))
-        print(f"validation + settlement: {settlement_s:.2f} s", flush=True)
+        figures.update(
+            measure(
+                server.url,
+                views=args.views,
+                campaigns=args.campaigns,
+                promoters=args.promoters,
+                days=args.days,
+                duplicates=args.duplicates,
+            )
+        )
         from creatorhub.ledger.verify import verify
 
         violations = verify(server.url)
-    pipeline = dedupe_s + settlement_s
-    figures.update(
-        {
-            "copy_seconds": round(copy_s, 3),
-            "dedupe_seconds": round(dedupe_s, 3),
-            "validation_and_settlement_seconds": round(settlement_s, 3),
-            "settlement_views_per_s": round(counts["validated"] / settlement_s),
-            "copy_views_per_s": round(args.views / copy_s),
-            "pipeline_views_per_s": round(args.views / pipeline),
-            "pipeline_to_copy": round(copy_s / pipeline, 3),
-            # Settlement moves money as one ledger group per batch of promoter campaigns (a
-            # transfer and its fee per promoter and day).
-            "settlement_promoter_days_per_s": round(counts["promoter_days"] / settlement_s, 1),
-            "target_views_per_s": 100_000,
-            "counts": counts,
-            "verify_violations": [str(v) for v in violations],
-            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-        }
-    )
-    print(
-        f"dedupe + validation + settlement: {pipeline:.2f} s,"
-        f" {figures['pipeline_views_per_s']:,} views/s"
-        f" ({figures['pipeline_to_copy']:.2f} x COPY); {counts}; ledger violations:"
-        f" {len(violations)}",
-        flush=True,
-    )
+    figures["verify_violations"] = [str(v) for v in violations]
+    figures["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"ledger violations: {len(violations)}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"written: {args.output}")

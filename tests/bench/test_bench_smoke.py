@@ -51,7 +51,8 @@ def test_a_short_run_of_every_section_produces_its_figures(
         sys.executable,
         *("-m", "bench", "--database-url", pg_server_url),
         *("--scratch-database", f"creatorhub_bench_smoke_{os.getpid()}"),
-        *("--only", "pgbench,ledger,batch,http,profile"),
+        *("--only", "pgbench,ledger,batch,http,views,profile"),
+        *("--views", "3000"),
         *("--duration", "1", "--warmup", "0", "--clients", "2", "--tpcb-scale", "1"),
         *("--batch-sizes", "1000", "--batch-repeats", "1"),
         *("--connections", "2", "--app-processes", "1", "--open-loop-connections", "8"),
@@ -88,7 +89,15 @@ def test_a_short_run_of_every_section_produces_its_figures(
     money_targets = [t for t in figures["targets"] if t["name"].startswith(("funding", "claim"))]
     assert len(money_targets) == 8 and all(t["value"] is not None for t in money_targets)
 
+    views = figures["campaign_views"]
+    assert views["views"] == 3000 and views["counts"]["validated"] > 2000
+    assert views["counts"]["paid_views"] == views["counts"]["validated"]
+    assert views["pipeline_views_per_s"] > 0 and views["copy_views_per_s"] > 0
+    (views_target,) = [t for t in figures["targets"] if t["name"].startswith("campaign views")]
+    assert views_target["value"] == views["pipeline_views_per_s"]
+
     tables = output.with_suffix(".md").read_text()
+    assert "| campaign views (3,000 raw, `bench/views.py`) |" in tables
     assert "| HTTP (wrk), req/s by connections |" in tables
     assert "POST /v1/marketplace/jobs/{uid}/claims" in tables
     assert docs.read_text() == docs_before  # only `--docs` (make bench) writes the page

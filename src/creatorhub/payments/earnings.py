@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
 from creatorhub.ledger.service import TransferResult, TransferSpec
-from creatorhub.payments.fees import FeeQuote, compute_fee, fee_transfer, quote, quotes_for
+from creatorhub.payments.fees import (
+    FeeQuote,
+    compute_fee,
+    fee_spec,
+    fee_transfer,
+    quote,
+    quotes_for,
+)
 from creatorhub.payments.models import PendingEarning
 
 
@@ -178,16 +185,14 @@ async def pay_earnings_many(
         )
         if fee.fee:
             specs.append(
-                TransferSpec(
-                    debit_account_id=wallet,
-                    credit_account_id=fee_accounts[ledger.fee_shard_for(order.key, fee_shards)],
-                    amount=fee.fee,
-                    kind="platform_fee",
-                    idempotency_key=f"{order.key}:fee",
+                fee_spec(
+                    fee,
+                    wallet,
+                    fee_accounts[ledger.fee_shard_for(order.key, fee_shards)],
                     currency=currency,
+                    key=order.key,
                     reference_type=reference_type,
                     reference_id=reference_id,
-                    metadata=fee.metadata(),
                 )
             )
     results = iter(await ledger.apply_transfers(session, specs))

@@ -194,15 +194,38 @@ async def fee_transfer(
         return []
     fees = await ledger.fee_account(session, currency, key=key, shards=shards)
     return [
-        TransferSpec(
-            debit_account_id=payee_account_id,
-            credit_account_id=fees,
-            amount=fee.fee,
-            kind="platform_fee",
-            idempotency_key=f"{key}:fee",
+        fee_spec(
+            fee,
+            payee_account_id,
+            fees,
             currency=currency,
+            key=key,
             reference_type=reference_type,
             reference_id=reference_id,
-            metadata=fee.metadata(),
         )
     ]
+
+
+def fee_spec(
+    fee: FeeQuote,
+    payee_account_id: uuid.UUID,
+    fee_account_id: uuid.UUID,
+    *,
+    currency: str,
+    key: str,
+    reference_type: str | None,
+    reference_id: str | None,
+) -> TransferSpec:
+    """The transfer of a (non-zero) fee from the payee's account to a fee account, keyed by
+    the earning's key (`key:fee`)."""
+    return TransferSpec(
+        debit_account_id=payee_account_id,
+        credit_account_id=fee_account_id,
+        amount=fee.fee,
+        kind="platform_fee",
+        idempotency_key=f"{key}:fee",
+        currency=currency,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        metadata=fee.metadata(),
+    )
