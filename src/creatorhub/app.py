@@ -23,6 +23,7 @@ from creatorhub.audit.api import router as audit_router
 from creatorhub.campaigns.api import router as campaigns_router
 from creatorhub.campaigns.stats_api import router as campaign_stats_router
 from creatorhub.campaigns.tracking_api import router as campaign_tracking_router
+from creatorhub.campaigns.work.api import router as campaign_work_router
 from creatorhub.config import Settings, get_settings
 from creatorhub.db import Database
 from creatorhub.embedded_db import resolve_database_url
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         marketplace_router,
         analytics_router,
         campaigns_router,
+        campaign_work_router,
         campaign_stats_router,
         campaign_tracking_router,
         social_router,

@@ -179,6 +179,13 @@ class Campaign(Base):
             "views_counted >= 0 AND (max_views IS NULL OR views_counted <= max_views)",
             name="views_counted_within_max",
         ),
+        # Consultant and seller: what the accepted applications agreed never passes max_budget.
+        CheckConstraint(
+            "committed_budget >= 0 AND (max_budget IS NULL OR committed_budget <= max_budget)",
+            name="committed_within_max_budget",
+        ),
+        # What an application's key refers to (the campaign and its type, together).
+        UniqueConstraint("id", "type", name="uq_campaigns_id_type"),
         Index("ix_campaigns_advertiser_created", "advertiser_id", "created_at"),
         Index(
             "ix_campaigns_active_type",
@@ -217,6 +224,8 @@ class Campaign(Base):
     # Consultant and seller.
     min_budget: Mapped[int | None] = mapped_column(BigInteger)
     max_budget: Mapped[int | None] = mapped_column(BigInteger)
+    # The accepted applications' agreed amounts (issue 15), kept under this row's lock.
+    committed_budget: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     # Salesman.
     commission_per_sale: Mapped[int | None] = mapped_column(Integer)  # basis points
     tracking_method: Mapped[str | None] = mapped_column(Text)

@@ -42,6 +42,7 @@ from creatorhub.campaigns.service.common import (
     no_such_campaign,
 )
 from creatorhub.campaigns.service.lifecycle import set_status
+from creatorhub.campaigns.work.models import WORK_TYPES
 from creatorhub.jobs import defer, job_app
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import Account, AccountKind, Hold, Transfer
@@ -134,6 +135,11 @@ async def end_campaign(
             ended_at=now,
         )
         return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
+    if campaign.type in WORK_TYPES:
+        # Deferred import: the work package builds on this one.
+        from creatorhub.campaigns.work.service.deliverables import close_for_end
+
+        await close_for_end(session, campaign, by=by, now=now)
     # One statement: the allocation, locked; the escrow's balance; the holds still reserving
     # escrow money, in the ledger's own lock order (by the credit account) so that two endings
     # sharing promoters cannot deadlock. Voiding them leaves the balance as it is and frees

@@ -36,6 +36,7 @@ from creatorhub.campaigns.service.common import (
     keyset,
     no_such_campaign,
 )
+from creatorhub.campaigns.work.models import WORK_TYPES
 from creatorhub.identity.models import CreatorProfile
 from creatorhub.identity.service import follower_total_of
 from creatorhub.kit.clock import utcnow
@@ -105,7 +106,7 @@ def no_such_participation() -> NotFound:
     return NotFound("you have not joined this campaign", code="participation_not_found")
 
 
-async def _campaign_for_promoter(
+async def campaign_for_promoter(
     session: AsyncSession, campaign_id: uuid.UUID, promoter_id: uuid.UUID
 ) -> tuple[Campaign, int]:
     """The campaign, locked FOR SHARE, with the promoter's follower total (one statement); a
@@ -130,13 +131,19 @@ async def join(
     """Join an active campaign: a participation with a tracking code of one's own
     (`secrets.token_urlsafe(12)`: 16 characters, 96 random bits). Refusals: a paused (409
     `campaign_paused`) or ended (409 `campaign_ended`) campaign, one's own campaign (403
-    `own_campaign`: paying oneself for one's views), too few followers (403
+    `own_campaign`: paying oneself for one's views), a consultant or seller campaign (409
+    `application_required`: it selects its promoters from applications), too few followers (403
     `not_enough_followers`), joined already (409 `already_joined`); one who left joins again
     with the same code.
 
     The participation is inserted first (ON CONFLICT DO NOTHING: a join racing this one waits
     for it and inserts nothing); only when there is one already is it read, to join again."""
-    campaign, followers = await _campaign_for_promoter(session, campaign_id, promoter_id)
+    campaign, followers = await campaign_for_promoter(session, campaign_id, promoter_id)
+    if campaign.type in WORK_TYPES:
+        raise CampaignConflict(
+            f"a {campaign.type} campaign selects its promoters: apply to it",
+            code="application_required",
+        )
     if campaign.status == CampaignStatus.PAUSED:
         raise CampaignConflict("the campaign is paused", code="campaign_paused")
     if campaign.status in ENDED or (campaign.ends_at is not None and campaign.ends_at <= now):
