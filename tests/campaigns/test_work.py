@@ -368,3 +368,84 @@ async def test_racing_approvals_and_a_cancellation_pay_once_and_never_past_the_b
     ended = await campaign_helpers.end(client, cid, owner)
     assert ended.status_code == 200, ended.text
     assert (await wallet(client, owner.headers))["available"] == 20_000
+
+
+async def test_refusals_of_the_wrong_party_and_of_decisions_out_of_turn(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner = await campaign_helpers.advertiser(client, funds=100_000)
+    # The advertiser is a creator too: the role lets them call the promoter's routes, the
+    # application's party refuses them.
+    await grant_roles(database, owner.id, "creator")
+    campaign = await funded_work_campaign(client, owner)
+    promoter = await campaign_helpers.promoter(client)
+    await grant_roles(database, promoter.id, "brand")
+    application = await apply(client, campaign["id"], promoter, 60_000)
+    app_id = application["id"]
+    response = await client.post(
+        f"/v1/campaign-applications/{app_id}/reject",
+        json={"reason": "mine"},
+        headers=promoter.headers,
+    )
+    assert_problem(response, 403, "not_the_advertiser")
+    response = await client.post(
+        f"/v1/campaign-applications/{app_id}/withdraw", headers=owner.headers
+    )
+    assert_problem(response, 403, "not_the_applicant")
+    await accept(client, app_id, owner)
+    # A consultant campaign with its promoter takes no more applications.
+    late = await campaign_helpers.promoter(client)
+    response = await client.post(
+        f"/v1/campaigns/{campaign['id']}/applications",
+        json={"proposed_rate": 60_000},
+        headers=late.headers,
+    )
+    assert_problem(response, 409, "promoter_selected")
+
+    piece = await agreed(client, app_id, owner, promoter, 20_000)
+    admin = await account(client)
+    await grant_roles(database, admin.id, "admin")
+    response = await client.post(
+        f"/v1/admin/campaign-deliverables/{piece}/resolve",
+        json={"decision": "pay", "note": "too early"},
+        headers=admin.headers,
+    )
+    assert_problem(response, 409, "not_disputed")
+    await submit(client, piece, promoter)
+    await call(
+        client,
+        "POST",
+        f"/v1/campaign-deliverables/{piece}/request-changes",
+        owner,
+        json={"reason": "redo"},
+    )
+    await call(
+        client,
+        "POST",
+        f"/v1/campaign-deliverables/{piece}/dispute",
+        promoter,
+        json={"reason": "no"},
+    )
+    for body in (
+        {"decision": "partial", "amount": 20_000, "note": "all of it is not partial"},
+        {"decision": "partial", "note": "how much?"},
+        {"decision": "refund", "amount": 5, "note": "an amount with a refund"},
+    ):
+        response = await client.post(
+            f"/v1/admin/campaign-deliverables/{piece}/resolve", json=body, headers=admin.headers
+        )
+        assert_problem(response, 422, "partial_amount_invalid")
+    refunded = await call(
+        client,
+        "POST",
+        f"/v1/admin/campaign-deliverables/{piece}/resolve",
+        admin,
+        json={"decision": "refund", "note": "the work was not delivered"},
+    )
+    assert (refunded["status"], refunded["paid_amount"], refunded["resolution"]) == (
+        "cancelled",
+        None,
+        "refund",
+    )
+    assert (await wallet(client, promoter.headers))["available"] == 0
+    assert await escrow(client, campaign["id"], owner) == (100_000, 0)

@@ -63,6 +63,7 @@ from round_trips_admin_pages import world as admin_pages_world
 from round_trips_campaign_pages import world as campaign_pages_world
 from round_trips_campaign_settlement import world as campaign_settlement_world
 from round_trips_campaign_tracking import world as campaign_tracking_world
+from round_trips_campaign_work import world as campaign_work_world
 from round_trips_campaigns import world as campaigns_world
 from round_trips_creator_pages import world as creator_pages_world
 from round_trips_settings_pages import world as settings_pages_world
@@ -856,6 +857,8 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "campaigns": campaigns_world,
     "campaign_tracking": campaign_tracking_world,
     "campaign_settlement": campaign_settlement_world,
+    # Seed 002's consultant and seller work (issue 15).
+    "campaign_work": campaign_work_world,
     "web_campaigns": campaign_pages_world,
 }
 

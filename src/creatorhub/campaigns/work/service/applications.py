@@ -247,16 +247,14 @@ async def accept(
     session: AsyncSession, *, application_id: uuid.UUID, actor_id: uuid.UUID, now: datetime
 ) -> CampaignApplication:
     """Accept the other party's open offer: the application is accepted at its amount, which
-    the campaign commits from its range. Refusals: the campaign not funded (409
-    `campaign_not_funded`) or ended, a consultant campaign with its promoter (409
+    the campaign commits from its range (an application exists only for a funded campaign:
+    drafts take none). Refusals: the campaign ended, a consultant campaign with its promoter (409
     `promoter_selected`), an amount past what is left of `max_budget` (409
     `over_max_budget`). A consultant campaign's other pending applications are rejected
     (`SELECTED_ANOTHER`)."""
     campaign, application, party = await locked_application(session, application_id, actor_id)
     _refuse_decided(application)
     refuse_ended(campaign, now)
-    if campaign.status == CampaignStatus.DRAFT:
-        raise CampaignConflict("the campaign is not funded yet", code="campaign_not_funded")
     offer = await _open_offer(session, application.id)
     _refuse_own_offer(offer, party)
     if campaign.type == "consultant" and await _has_accepted(session, campaign.id):
