@@ -139,13 +139,13 @@ async def load_demo_work(
         await applications.accept(
             session, application_id=sarah.id, actor_id=users[SARAH], now=start + timedelta(hours=6)
         )
-        pieces = []
+        pieces: list[uuid.UUID] = []
         for title, amount, due in (
             ("Audience audit", 200_00, 3),
             ("Content plan", 200_00, 10),
             ("Launch-week coaching", 100_00, 20),
         ):
-            piece = await deliverables.propose(
+            proposed = await deliverables.propose(
                 session,
                 application_id=sarah.id,
                 advertiser_id=bright,
@@ -155,7 +155,7 @@ async def load_demo_work(
                 amount=amount,
                 now=start + timedelta(hours=7),
             )
-            pieces.append(piece.id)
+            pieces.append(proposed.id)
         audit, plan, _coaching = pieces
         for piece in (audit, plan):
             await deliverables.agree(

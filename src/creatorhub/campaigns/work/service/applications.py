@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change, snapshot
 from creatorhub.campaigns.models import Campaign, CampaignStatus
-from creatorhub.campaigns.service.common import ENDED, CampaignConflict, lock_campaign
+from creatorhub.campaigns.service.common import ENDED, CampaignConflict
 from creatorhub.campaigns.service.participation import campaign_for_promoter
 from creatorhub.campaigns.work.models import (
     WORK_TYPES,
@@ -148,17 +149,42 @@ async def _has_accepted(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
     return found is not None
 
 
+async def lock_campaign_of(session: AsyncSession, campaign_id: Any) -> Campaign | None:
+    """The campaign whose id `campaign_id` (a scalar subquery over the application or the
+    deliverable) names, locked FOR UPDATE: the first lock of every work step, one statement."""
+    campaign: Campaign | None = await session.scalar(
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update(of=Campaign)
+        .execution_options(populate_existing=True)
+    )
+    return campaign
+
+
+def party_of(
+    campaign: Campaign, application: CampaignApplication, actor_id: uuid.UUID
+) -> OfferParty | None:
+    if actor_id == application.promoter_id:
+        return OfferParty.PROMOTER
+    if actor_id == campaign.advertiser_id:
+        return OfferParty.ADVERTISER
+    return None
+
+
 async def locked_application(
     session: AsyncSession, application_id: uuid.UUID, actor_id: uuid.UUID
 ) -> tuple[Campaign, CampaignApplication, OfferParty]:
-    """The application's campaign, then the application, locked; with the caller's party
-    (404 `application_not_found` for anyone but its promoter and the campaign's advertiser)."""
-    campaign_id = await session.scalar(
-        select(CampaignApplication.campaign_id).where(CampaignApplication.id == application_id)
+    """The application's campaign, then the application, locked (two statements); with the
+    caller's party (404 `application_not_found` for anyone but its promoter and the campaign's
+    advertiser)."""
+    campaign = await lock_campaign_of(
+        session,
+        select(CampaignApplication.campaign_id)
+        .where(CampaignApplication.id == application_id)
+        .scalar_subquery(),
     )
-    if campaign_id is None:
+    if campaign is None:
         raise no_such_application()
-    campaign = await lock_campaign(session, campaign_id)
     application = await session.scalar(
         select(CampaignApplication)
         .where(CampaignApplication.id == application_id)
@@ -166,11 +192,10 @@ async def locked_application(
         .execution_options(populate_existing=True)
     )
     assert application is not None  # applications are never deleted
-    if actor_id == application.promoter_id:
-        return campaign, application, OfferParty.PROMOTER
-    if actor_id == campaign.advertiser_id:
-        return campaign, application, OfferParty.ADVERTISER
-    raise no_such_application()
+    party = party_of(campaign, application, actor_id)
+    if party is None:
+        raise no_such_application()
+    return campaign, application, party
 
 
 async def _open_offer(session: AsyncSession, application_id: uuid.UUID) -> ApplicationOffer:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.audit.service import record_change, snapshot
 from creatorhub.campaigns.models import Campaign, CampaignBudgetAllocation
-from creatorhub.campaigns.service.common import CampaignConflict, lock_campaign
+from creatorhub.campaigns.service.common import CampaignConflict
 from creatorhub.campaigns.work.models import (
     ApplicationOffer,
     ApplicationStatus,
@@ -42,7 +42,9 @@ from creatorhub.campaigns.work.models import (
     WorkStatus,
 )
 from creatorhub.campaigns.work.service.applications import (
+    lock_campaign_of,
     locked_application,
+    party_of,
     refuse_ended,
 )
 from creatorhub.config import Settings
@@ -131,43 +133,35 @@ def _not_advertiser() -> NotFound:
 async def _locked(
     session: AsyncSession, deliverable_id: uuid.UUID, actor_id: uuid.UUID, role: str
 ) -> tuple[Campaign, CampaignApplication, CampaignDeliverable]:
-    """The deliverable's campaign, application and the deliverable, locked in that order;
-    404 unless `actor_id` is its campaign's advertiser (`role` advertiser), its promoter
-    (promoter) or anyone (admin: the route checked the role)."""
-    application_id = await session.scalar(
-        select(CampaignDeliverable.application_id).where(CampaignDeliverable.id == deliverable_id)
+    """The deliverable's campaign, then its application and the deliverable, locked (two
+    statements: the campaign's lock serializes the rest); 404 unless `actor_id` is its
+    campaign's advertiser (`role` advertiser), its promoter (promoter) or anyone (admin: the
+    route checked the role)."""
+    campaign = await lock_campaign_of(
+        session,
+        select(CampaignDeliverable.campaign_id)
+        .where(CampaignDeliverable.id == deliverable_id)
+        .scalar_subquery(),
     )
-    if application_id is None:
+    if campaign is None:
         raise no_such_deliverable()
-    if role == "admin":
-        campaign_id = await session.scalar(
-            select(CampaignApplication.campaign_id).where(CampaignApplication.id == application_id)
-        )
-        assert campaign_id is not None
-        campaign = await lock_campaign(session, campaign_id)
-        application = await session.scalar(
-            select(CampaignApplication)
-            .where(CampaignApplication.id == application_id)
+    row = (
+        await session.execute(
+            select(CampaignApplication, CampaignDeliverable)
+            .join(
+                CampaignDeliverable,
+                CampaignDeliverable.application_id == CampaignApplication.id,
+            )
+            .where(CampaignDeliverable.id == deliverable_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        assert application is not None
-    else:
-        try:
-            campaign, application, party = await locked_application(
-                session, application_id, actor_id
-            )
-        except NotFound:
-            raise no_such_deliverable() from None
-        if party.value != role:
+    ).one()
+    application, deliverable = row[0], row[1]
+    if role != "admin":
+        party = party_of(campaign, application, actor_id)
+        if party is None or party.value != role:
             raise no_such_deliverable()
-    deliverable = await session.scalar(
-        select(CampaignDeliverable)
-        .where(CampaignDeliverable.id == deliverable_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert deliverable is not None
     return campaign, application, deliverable
 
 
@@ -297,16 +291,22 @@ async def submit_work(
     return deliverable
 
 
-async def _current_work(session: AsyncSession, deliverable_id: uuid.UUID) -> CampaignWork | None:
-    work: CampaignWork | None = await session.scalar(
-        select(CampaignWork)
-        .where(CampaignWork.deliverable_id == deliverable_id)
-        .order_by(CampaignWork.revision.desc())
-        .limit(1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+async def _review_work(
+    session: AsyncSession,
+    deliverable_id: uuid.UUID,
+    status: WorkStatus,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    """The submitted work (the deliverable's last revision) reviewed: one statement."""
+    await session.execute(
+        update(CampaignWork)
+        .where(
+            CampaignWork.deliverable_id == deliverable_id,
+            CampaignWork.status == WorkStatus.SUBMITTED.value,
+        )
+        .values(status=status.value, review_note=note, reviewed_at=now)
     )
-    return work
 
 
 async def approve(
@@ -323,10 +323,7 @@ async def approve(
         session, deliverable_id, advertiser_id, "advertiser"
     )
     _refuse_status(deliverable, DeliverableStatus.SUBMITTED)
-    work = await _current_work(session, deliverable.id)
-    if work is not None:
-        work.status = WorkStatus.APPROVED.value
-        work.reviewed_at = now
+    await _review_work(session, deliverable.id, WorkStatus.APPROVED, now)
     before = snapshot(deliverable)
     await _pay(session, settings, campaign, application, deliverable, deliverable.amount, now)
     await _audit(session, "approve", deliverable, advertiser_id, before)
@@ -344,15 +341,8 @@ async def _pay(
 ) -> None:
     """Post `amount` of the deliverable's hold to the promoter (the rest, if any, released to
     the campaign), less the fee; record it on the deliverable, the application and the
-    campaign's allocation (locked after the application: the module's lock order)."""
+    campaign's allocation."""
     assert deliverable.hold_id is not None
-    allocation = await session.scalar(
-        select(CampaignBudgetAllocation)
-        .where(CampaignBudgetAllocation.campaign_id == campaign.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert allocation is not None  # a funded campaign's deliverable was held on its escrow
     earning = await pay_earnings(
         session,
         payee_id=deliverable.promoter_id,
@@ -376,8 +366,12 @@ async def _pay(
     application.paid_amount += amount
     application.committed_amount -= deliverable.amount - amount
     application.updated_at = now
-    allocation.spent_amount += amount
-    allocation.updated_at = now
+    # The allocation's spend, in one statement (the campaign's lock serializes it).
+    await session.execute(
+        update(CampaignBudgetAllocation)
+        .where(CampaignBudgetAllocation.campaign_id == campaign.id)
+        .values(spent_amount=CampaignBudgetAllocation.spent_amount + amount, updated_at=now)
+    )
     await session.flush()
 
 
@@ -392,11 +386,7 @@ async def request_changes(
     """Reject the submitted work, saying what to change: the promoter resubmits or disputes."""
     _, _, deliverable = await _locked(session, deliverable_id, advertiser_id, "advertiser")
     _refuse_status(deliverable, DeliverableStatus.SUBMITTED)
-    work = await _current_work(session, deliverable.id)
-    if work is not None:
-        work.status = WorkStatus.CHANGES_REQUESTED.value
-        work.review_note = reason
-        work.reviewed_at = now
+    await _review_work(session, deliverable.id, WorkStatus.CHANGES_REQUESTED, now, reason)
     before = snapshot(deliverable)
     deliverable.status = DeliverableStatus.CHANGES_REQUESTED.value
     deliverable.updated_at = now
