@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         le=24 * 90,
         description="hours a counted view of a tracking link waits before it becomes payable",
     )
+    campaign_sale_refund_window_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description="days a salesman campaign's sale waits for a refund before its commission "
+        "is credited to the promoter's wallet",
+    )
     campaign_clicks_per_minute: int = Field(
         default=30,
         ge=1,

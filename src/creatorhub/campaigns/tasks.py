@@ -136,3 +136,20 @@ async def delete_old_view_salts(timestamp: int) -> int:
         keys = await tracking.delete_old_unique_views(session, today=today)
     log.info("view_salts_deleted", deleted=deleted, unique_views_deleted=keys)
     return deleted
+
+
+# --- issue 15: salesman campaigns -------------------------------------------------------------
+
+
+@job_app.periodic(cron="27 * * * *", periodic_id="verify_campaign_sales")
+@job_app.task(queue="maintenance", queueing_lock="verify_campaign_sales")
+async def verify_campaign_sales(timestamp: int) -> int:
+    """Hourly: credit the commissions of the sales whose refund window has passed to their
+    promoters' wallets (campaigns.sales.service); each sale once, whatever reruns."""
+    from creatorhub.campaigns.sales import service as sales
+    from creatorhub.jobs import task_settings
+
+    verified = await sales.verify_all_due(task_database(), task_settings(), utcnow())
+    if verified:
+        log.info("campaign_sales_verified", count=verified)
+    return verified

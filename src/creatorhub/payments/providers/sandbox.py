@@ -46,6 +46,36 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+def check_signature(
+    secret: str,
+    payload: bytes,
+    header: str | None,
+    *,
+    now: datetime,
+    tolerance_seconds: int,
+    header_name: str,
+) -> None:
+    """Check a `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<payload>">` header (several `v1`
+    while a secret is rolled): `WebhookSignatureError` if it is missing, malformed or wrong,
+    `WebhookStaleError` if its time is further from `now` than the tolerance. The sandbox's
+    webhooks and the campaigns' sales webhooks are signed this way."""
+    if not header:
+        raise WebhookSignatureError(f"missing {header_name} header")
+    parts: dict[str, list[str]] = {}
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        parts.setdefault(key, []).append(value)
+    try:
+        timestamp = int(parts["t"][0])
+    except (KeyError, ValueError):
+        raise WebhookSignatureError("malformed signature header") from None
+    expected = sign(secret, payload, timestamp).split("v1=", 1)[1]
+    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+        raise WebhookSignatureError("signature does not match")
+    if abs(now.timestamp() - timestamp) > tolerance_seconds:
+        raise WebhookStaleError(f"signature timestamp {timestamp} outside the tolerance")
+
+
 def make_event(event_type: str, obj: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
     return {
         "id": f"evt_sbx_{uuid.uuid4().hex}",
@@ -187,21 +217,14 @@ class SandboxProvider:
         self, payload: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> ProviderEvent:
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER)
-        if not header:
-            raise WebhookSignatureError(f"missing {SIGNATURE_HEADER} header")
-        parts: dict[str, list[str]] = {}
-        for item in header.split(","):
-            key, _, value = item.strip().partition("=")
-            parts.setdefault(key, []).append(value)
-        try:
-            timestamp = int(parts["t"][0])
-        except (KeyError, ValueError):
-            raise WebhookSignatureError("malformed signature header") from None
-        expected = sign(self.webhook_secret, payload, timestamp).split("v1=", 1)[1]
-        if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
-            raise WebhookSignatureError("signature does not match")
-        if abs(now.timestamp() - timestamp) > self.tolerance_seconds:
-            raise WebhookStaleError(f"signature timestamp {timestamp} outside the tolerance")
+        check_signature(
+            self.webhook_secret,
+            payload,
+            header,
+            now=now,
+            tolerance_seconds=self.tolerance_seconds,
+            header_name=SIGNATURE_HEADER,
+        )
         try:
             event = json.loads(payload)
             obj = event["data"]["object"]
