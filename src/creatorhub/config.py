@@ -165,6 +165,13 @@ class Settings(BaseSettings):
         description="days a salesman campaign's sale waits for a refund before its commission "
         "is credited to the promoter's wallet",
     )
+    campaign_referral_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="days after a click of a promoter's referral link in which a sale the shop "
+        "attributes to it counts (the shop keeps the last clicked code: last click wins)",
+    )
     campaign_clicks_per_minute: int = Field(
         default=30,
         ge=1,

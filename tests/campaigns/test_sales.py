@@ -31,10 +31,10 @@ def salesman_body(**overrides: Any) -> dict[str, Any]:
         "title": "Sneaker sales",
         "budget": BUDGET,
         "commission_per_sale": 1_000,  # 10 %
-        "tracking_method": "coupon",
+        "tracking_method": "ref_link",
+        "destination_url": "https://shop.example.com/sneakers?color=red",
         "cpv": None,
         "max_views": None,
-        "destination_url": None,
     }
     body.update(overrides)
     return body
@@ -101,6 +101,14 @@ async def test_sales_and_refunds_by_coupon_and_referral_code_to_the_cent(
     bad = await client.put(f"/v1/campaigns/{cid}/coupon", json={"code": "a"}, headers=ben.headers)
     assert_problem(bad, 422, "coupon_invalid")
 
+    # Ben's referral link: recorded, then on to the shop with his code.
+    followed = await client.get(f"/r/{ben_code}")
+    assert followed.status_code == 302
+    assert followed.headers["location"] == (
+        f"https://shop.example.com/sneakers?color=red&ref={ben_code}"
+    )
+    assert (await client.get("/r/nobody-at-all")).status_code == 404  # a page, as for /t/
+    assert await scalar(database, "SELECT count(*) FROM campaigns.referral_clicks") == 1
     first = await deliver(client, cid, secret, event("sale", "o-1", 12_345, coupon="anna10"))
     assert first.status_code == 200, first.text
     assert first.json() == {
@@ -217,6 +225,7 @@ async def test_a_sale_past_the_budget_is_recorded_without_commission_and_pauses_
     cid = campaign["id"]
     promoter = await campaign_helpers.promoter(client)
     code = (await campaign_helpers.join(client, cid, promoter))["tracking_code"]
+    assert (await client.get(f"/r/{code}")).status_code == 302
     fits = await deliver(client, cid, secret, event("sale", "a", 9_000, ref=code))
     assert fits.json()["commission"] == 900
     over = await deliver(client, cid, secret, event("sale", "b", 2_000, ref=code))
@@ -245,8 +254,8 @@ async def test_the_hourly_job_verifies_the_due_commissions_once(
     cid = campaign["id"]
     promoter = await campaign_helpers.promoter(client)
     code = (await campaign_helpers.join(client, cid, promoter))["tracking_code"]
-    old = datetime.now(UTC) - timedelta(days=31)
-    sale = event("sale", "old", 5_000, ref=code, occurred_at=old.isoformat())
+    assert (await client.get(f"/r/{code}")).status_code == 302
+    sale = event("sale", "old", 5_000, ref=code)
     assert (await deliver(client, cid, secret, sale)).status_code == 200
     await scalar(
         database,
@@ -267,6 +276,7 @@ async def test_webhook_chaos_concurrent_replays_and_reordered_refunds_record_eac
     cid = campaign["id"]
     promoter = await campaign_helpers.promoter(client)
     code = (await campaign_helpers.join(client, cid, promoter))["tracking_code"]
+    assert (await client.get(f"/r/{code}")).status_code == 302
     orders = {f"c-{n}": 1_000 + n * 111 for n in range(8)}
     refunded = {"c-1", "c-4", "c-6"}
     deliveries = []

@@ -2,7 +2,7 @@
 operation, counted in a world of its own ("campaign_sales") by tests/platform/test_round_trips.py.
 
 The shop's webhook is counted for a new sale (its commission held on the escrow), the hot path
-of the shop's reporting.
+of the shop's reporting; the referral link for a click (one statement).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ async def world(w: Any) -> None:
         "title": "Round trips",
         "budget": 10_000,
         "commission_per_sale": 1_000,
-        "tracking_method": "coupon",
+        "tracking_method": "ref_link",
+        "destination_url": "https://shop.example.com/round-trips",
         "cpv": None,
         "max_views": None,
-        "destination_url": None,
     }
     campaign = await campaign_helpers.funded_campaign(client, owner, **body)
     at = {"campaign_id": campaign["id"]}
     promoter = await campaign_helpers.promoter(client)
-    await campaign_helpers.join(client, campaign["id"], promoter)
+    code = (await campaign_helpers.join(client, campaign["id"], promoter))["tracking_code"]
+    await rec.call("GET", "/r/{code}", at={"code": code}, status=302)
     secret = await rec.call(
         "POST", "/v1/campaigns/{campaign_id}/sales-webhook-secret", at=at, headers=owner.headers
     )

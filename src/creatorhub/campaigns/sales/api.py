@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from creatorhub.campaigns.sales import service
@@ -18,7 +19,7 @@ from creatorhub.identity.models import Role
 from creatorhub.identity.schemas import RequestModel
 from creatorhub.identity.service import Principal
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import problem_responses
+from creatorhub.kit.errors import NotFound, problem_responses
 from creatorhub.kit.state import AppSettings
 
 router = APIRouter(
@@ -112,6 +113,27 @@ async def sales_event(
         now=utcnow(),
     )
     return SaleEventAnswer(**answer.__dict__)
+
+
+@router.get(
+    "/r/{code}",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "to the shop, with ref=<code>"}},
+    summary="A promoter's referral link",
+)
+async def referral_link(
+    code: Annotated[str, Path(max_length=64)], session: DbSession
+) -> RedirectResponse:
+    """Recorded, then on to the campaign's shop with `ref=<code>`; an unknown code is a 404."""
+    destination = await service.follow_referral(session, code, utcnow())
+    if destination is None:
+        raise NotFound("this referral link does not exist")  # a page, as for /t/{code}
+    return RedirectResponse(
+        destination,
+        status_code=302,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 @router.put(

@@ -1,5 +1,6 @@
 """Tables of salesman campaigns: seed 002's `sales_records`, the promoters' coupon codes and
-the campaigns' webhook secrets (sealed with the platform's keyring, like social tokens).
+the campaigns' webhook secrets (sealed with the platform's keyring, like social tokens), and
+the clicks of the promoters' referral links.
 
 A sale's commission (`amount * commission_per_sale // 10000`, the fraction of a cent to the
 advertiser) is held on the campaign's escrow when the sale is recorded; after the refund window
@@ -138,3 +139,21 @@ class SalesWebhookSecret(Base):
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     key_id: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = inserted_at()
+
+
+class ReferralClick(Base):
+    """A click of a promoter's referral link (`/r/{code}`) in a salesman campaign. A sale the
+    shop attributes to a referral code counts when that code was clicked in the referral window
+    (`campaign_referral_window_days`) before the sale."""
+
+    __tablename__ = "referral_clicks"
+    __table_args__ = (
+        Index("ix_referral_clicks_promoter_campaign", "promoter_campaign_id", "clicked_at"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    promoter_campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{SCHEMA}.promoter_campaigns.id"), nullable=False
+    )
+    clicked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

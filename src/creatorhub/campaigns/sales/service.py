@@ -11,6 +11,11 @@ refund that arrives before its sale is recorded (reversed) so that the sale, arr
 pays nothing. A sale is traced to a promoter by their coupon code or their referral code (their
 participation's tracking code); its commission is `amount * commission_per_sale // 10000`.
 
+Referral links (`GET /r/{code}`): each click is recorded and the visitor sent to the campaign's
+destination with `ref=<code>` added; the shop keeps the code in its own (first-party) cookie,
+the last click's code replacing an earlier one, and reports it with the sale. A referral code
+counts when its link was clicked in the referral window (30 days) before the sale.
+
 Locks: the campaign row FOR UPDATE first (a campaign's sales are recorded one at a time: its
 escrow's unreserved balance, read under that lock, decides whether a commission fits), then
 the sale, then the ledger.
@@ -23,9 +28,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +48,7 @@ from creatorhub.campaigns.models import (
 from creatorhub.campaigns.sales.models import (
     Attribution,
     CouponCode,
+    ReferralClick,
     SalesRecord,
     SaleStatus,
     SalesWebhookSecret,
@@ -264,10 +271,30 @@ def _answer(sale: SalesRecord, *, duplicate: bool) -> SaleAnswer:
     return SaleAnswer(sale.order_id, sale.status, sale.commission, duplicate)
 
 
+async def _clicked_within(
+    session: AsyncSession, promoter_campaign_id: uuid.UUID, at: datetime, window: timedelta
+) -> bool:
+    clicked = await session.scalar(
+        select(ReferralClick.id)
+        .where(
+            ReferralClick.promoter_campaign_id == promoter_campaign_id,
+            ReferralClick.clicked_at <= at,
+            ReferralClick.clicked_at >= at - window,
+        )
+        .limit(1)
+    )
+    return clicked is not None
+
+
 async def _attributed(
-    session: AsyncSession, campaign: Campaign, event: SaleEvent
+    session: AsyncSession,
+    campaign: Campaign,
+    event: SaleEvent,
+    occurred_at: datetime,
+    window: timedelta,
 ) -> tuple[PromoterCampaign, Attribution, str]:
-    """The participation the sale's coupon (first) or referral code names."""
+    """The participation the sale's coupon (first) or referral code names; a referral code
+    counts when its link was clicked in the window before the sale (422 `referral_expired`)."""
     if event.coupon:
         code = event.coupon.strip().upper()
         found = await session.scalar(
@@ -285,6 +312,11 @@ async def _attributed(
             )
         )
         if found is not None:
+            if not await _clicked_within(session, found.id, occurred_at, window):
+                raise Unprocessable(
+                    "this referral link was not clicked in the referral window before the sale",
+                    code="referral_expired",
+                )
             return found, Attribution.REF_LINK, event.ref
     raise Unprocessable(
         "neither the coupon nor the referral code is a promoter's in this campaign",
@@ -295,10 +327,13 @@ async def _attributed(
 async def _sale(
     session: AsyncSession, settings: Settings, campaign: Campaign, event: SaleEvent, now: datetime
 ) -> SaleAnswer:
-    participation, attribution, code = await _attributed(session, campaign, event)
+    occurred_at = min(event.occurred_at or now, now)  # a shop's clock ahead of ours: now
+    window = timedelta(days=settings.campaign_referral_window_days)
+    participation, attribution, code = await _attributed(
+        session, campaign, event, occurred_at, window
+    )
     assert campaign.commission_per_sale is not None
     commission = commission_of(event.amount, campaign.commission_per_sale)
-    occurred_at = event.occurred_at or now
     status = SaleStatus.PENDING
     hold_id = None
     if (
@@ -391,6 +426,30 @@ async def _refund(
     sale.refunded_at = now
     await session.flush()
     return _answer(sale, duplicate=False)
+
+
+# --- referral links ---------------------------------------------------------------------------
+
+_REFERRAL_CLICK = text(
+    "WITH link AS (SELECT p.id, c.destination_url FROM campaigns.promoter_campaigns AS p"
+    " JOIN campaigns.campaigns AS c ON c.id = p.campaign_id"
+    " WHERE p.tracking_code = :code AND c.type = 'salesman' AND c.destination_url IS NOT NULL),"
+    " clicked AS (INSERT INTO campaigns.referral_clicks (promoter_campaign_id, clicked_at)"
+    " SELECT link.id, :now FROM link RETURNING promoter_campaign_id)"
+    " SELECT link.destination_url FROM link"
+)
+
+
+async def follow_referral(session: AsyncSession, code: str, now: datetime) -> str | None:
+    """Record a click of the referral link `code` and answer where it leads: the campaign's
+    destination with `ref=<code>` added, for the shop to keep in its own cookie (None: no
+    salesman campaign's link; nothing recorded). One statement."""
+    destination = await session.scalar(_REFERRAL_CLICK, {"code": code, "now": now})
+    if destination is None:
+        return None
+    parts = urlsplit(destination)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), ("ref", code)])
+    return str(urlunsplit(parts._replace(query=query)))
 
 
 # --- verification -----------------------------------------------------------------------------

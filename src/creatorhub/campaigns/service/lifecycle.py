@@ -93,6 +93,15 @@ def _require(draft: CampaignDraft, *fields: str) -> None:
             raise _bad(f"a {draft.type} campaign needs {name}", "campaign_parameter_missing", name)
 
 
+def _check_destination(url: str) -> None:
+    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        raise _bad(
+            "destination_url must be an http(s) address",
+            "destination_url_invalid",
+            "destination_url",
+        )
+
+
 def _refuse_foreign(draft: CampaignDraft, *fields: str) -> None:
     for name in fields:
         if getattr(draft, name) is not None:
@@ -103,7 +112,8 @@ def _refuse_foreign(draft: CampaignDraft, *fields: str) -> None:
             )
 
 
-VISIBILITY_FIELDS = ("cpv", "max_views", "max_views_per_promoter", "destination_url")
+VIEW_FIELDS = ("cpv", "max_views", "max_views_per_promoter")
+VISIBILITY_FIELDS = (*VIEW_FIELDS, "destination_url")
 RANGE_FIELDS = ("min_budget", "max_budget")
 SALESMAN_FIELDS = ("commission_per_sale", "tracking_method")
 
@@ -138,13 +148,7 @@ def check_draft(draft: CampaignDraft, now: datetime) -> tuple[int, datetime]:
                 "promoter_cap_invalid",
                 "max_views_per_promoter",
             )
-        url = draft.destination_url or ""
-        if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
-            raise _bad(
-                "destination_url must be an http(s) address",
-                "destination_url_invalid",
-                "destination_url",
-            )
+        _check_destination(draft.destination_url or "")
         needed = visibility_budget(draft.cpv, draft.max_views)
         budget = needed if budget is None else budget
         if budget < needed:
@@ -166,7 +170,11 @@ def check_draft(draft: CampaignDraft, now: datetime) -> tuple[int, datetime]:
             raise _bad("the budget must cover max_budget", "budget_not_covering", "budget")
     else:
         _require(draft, *SALESMAN_FIELDS)
-        _refuse_foreign(draft, *VISIBILITY_FIELDS, *RANGE_FIELDS)
+        _refuse_foreign(draft, *VIEW_FIELDS, *RANGE_FIELDS)
+        if draft.tracking_method == "ref_link" or draft.destination_url is not None:
+            # The referral link (`/r/{code}`) sends visitors to the shop.
+            _require(draft, "destination_url")
+            _check_destination(draft.destination_url or "")
         assert draft.commission_per_sale is not None
         if not 1 <= draft.commission_per_sale <= 10_000:
             raise _bad(

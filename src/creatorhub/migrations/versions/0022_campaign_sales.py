@@ -1,5 +1,6 @@
 """campaign sales: salesman campaigns' sales records (seed 002 `sales_records`), the
-promoters' coupon codes and the campaigns' sealed sales-webhook secrets (issue 15). Payments'
+promoters' coupon codes, the campaigns' sealed sales-webhook secrets and the clicks of
+referral links (issue 15). Payments'
 fee rules gain the kind `campaign_commission` (10 %, like every kind of earnings).
 
 Revision ID: 0022_campaign_sales
@@ -150,6 +151,26 @@ def upgrade() -> None:
         unique=False,
         schema="campaigns",
     )
+    op.create_table(
+        "referral_clicks",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("promoter_campaign_id", sa.UUID(), nullable=False),
+        sa.Column("clicked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["promoter_campaign_id"],
+            ["campaigns.promoter_campaigns.id"],
+            name=op.f("fk_referral_clicks_promoter_campaign_id_promoter_campaigns"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_referral_clicks")),
+        schema="campaigns",
+    )
+    op.create_index(
+        "ix_referral_clicks_promoter_campaign",
+        "referral_clicks",
+        ["promoter_campaign_id", "clicked_at"],
+        unique=False,
+        schema="campaigns",
+    )
     op.execute(
         sa.text(
             "INSERT INTO payments.fee_rules (transaction_kind, basis_points, fixed_amount)"
@@ -159,6 +180,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_referral_clicks_promoter_campaign", table_name="referral_clicks", schema="campaigns"
+    )
+    op.drop_table("referral_clicks", schema="campaigns")
     op.execute(
         sa.text("DELETE FROM payments.fee_rules WHERE transaction_kind = 'campaign_commission'")
     )
