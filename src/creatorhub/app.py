@@ -59,6 +59,9 @@ from creatorhub.web.admin import router as admin_pages_router
 from creatorhub.web.brand import router as brand_pages_router
 from creatorhub.web.campaign_pages import router as campaign_pages_router
 from creatorhub.web.campaign_promoter_pages import router as campaign_promoter_pages_router
+from creatorhub.web.campaign_work_admin_pages import router as campaign_work_admin_pages_router
+from creatorhub.web.campaign_work_pages import router as campaign_work_pages_router
+from creatorhub.web.campaign_work_promoter_pages import router as campaign_work_promoter_router
 from creatorhub.web.creator import router as creator_pages_router
 from creatorhub.web.errors import install_page_errors
 from creatorhub.web.funds import router as funds_pages_router
@@ -188,6 +191,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         studio_pages_router,
         campaign_pages_router,
         campaign_promoter_pages_router,
+        campaign_work_pages_router,
+        campaign_work_promoter_router,
+        campaign_work_admin_pages_router,
         admin_pages_router,
         workspace_pages_router,
     ]

@@ -188,6 +188,13 @@ async def test_sales_and_refunds_by_coupon_and_referral_code_to_the_cent(
         assert_problem(response, status, code)
     assert await scalar(database, "SELECT count(*) FROM campaigns.sales_records") == before
 
+    expired = await deliver(
+        client,
+        cid,
+        secret,
+        event("sale", "x-9", 100, ref=ben_code, occurred_at="2020-01-01T00:00:00Z"),
+    )
+    assert_problem(expired, 422, "referral_expired")
     # Past the refund window the commission is credited, less the fee, once.
     later = datetime.now(UTC) + timedelta(days=settings.campaign_sale_refund_window_days, hours=1)
     assert await sales.verify_all_due(database, settings, later) == 1
@@ -296,3 +303,78 @@ async def test_webhook_chaos_concurrent_replays_and_reordered_refunds_record_eac
     assert await sales.verify_all_due(database, settings, later) == len(kept)
     fees = sum((amount // 10) // 10 for amount in kept.values())
     assert (await wallet(client, promoter.headers))["available"] == expected - fees
+
+
+async def test_a_csv_import_records_each_row_once_and_reports_the_refused_ones(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner = await campaign_helpers.advertiser(client, funds=BUDGET)
+    campaign, secret = await salesman_campaign(client, owner)
+    cid = campaign["id"]
+    promoter = await campaign_helpers.promoter(client)
+    code = (await campaign_helpers.join(client, cid, promoter))["tracking_code"]
+    assert (await client.get(f"/r/{code}")).status_code == 302
+    await client.put(f"/v1/campaigns/{cid}/coupon", json={"code": "KAI5"}, headers=promoter.headers)
+    assert (await deliver(client, cid, secret, event("sale", "w-1", 1_000, coupon="KAI5"))).json()[
+        "status"
+    ] == "pending"
+    csv_body = (
+        "order_id,amount,currency,coupon,ref,type\n"
+        "w-1,1000,USD,KAI5,,\n"  # the webhook recorded it: a duplicate
+        "i-1,2500,USD,kai5,,\n"
+        f"i-2,4000,USD,,{code},sale\n"
+        "i-2,4000,USD,,,refund\n"
+        "i-3,abc,USD,KAI5,,\n"
+        "i-4,100,EUR,KAI5,,\n"
+        "i-5,100,USD,NOBODY,,\n"
+    )
+    response = await client.post(
+        f"/v1/campaigns/{cid}/sales/import",
+        content=csv_body.encode(),
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["recorded"], report["duplicates"]) == (3, 1)
+    assert [(r["line"], r["code"]) for r in report["refused"]] == [
+        (6, "sale_event_invalid"),
+        (7, "currency_mismatch"),
+        (8, "code_unknown"),
+    ]
+    rows = await scalar(database, "SELECT count(*) FROM campaigns.sales_records")
+    assert rows == 3  # w-1, i-1, i-2 (reversed)
+    assert await escrow(client, cid, owner) == (BUDGET, 100 + 250)
+    again = await client.post(
+        f"/v1/campaigns/{cid}/sales/import",
+        content=csv_body.encode(),
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
+    assert (again.json()["recorded"], again.json()["duplicates"]) == (0, 4)
+    assert len(again.json()["refused"]) == 3
+    header = await client.post(
+        f"/v1/campaigns/{cid}/sales/import",
+        content=b"order,amount\n1,2\n",
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
+    assert_problem(header, 422, "csv_header_invalid")
+    many = "order_id,amount,currency\n" + "".join(f"m-{n},100,USD\n" for n in range(10_001))
+    too_many = await client.post(
+        f"/v1/campaigns/{cid}/sales/import",
+        content=many.encode(),
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
+    assert_problem(too_many, 422, "csv_too_many_rows")
+    assert await scalar(database, "SELECT count(*) FROM campaigns.sales_records") == 3
+    latin = await client.post(
+        f"/v1/campaigns/{cid}/sales/import",
+        content="order_id,amount,currency\nü,1,USD\n".encode("latin-1"),
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
+    assert_problem(latin, 422, "csv_not_utf8")
+    other = await campaign_helpers.advertiser(client)
+    hidden = await client.post(
+        f"/v1/campaigns/{cid}/sales/import",
+        content=csv_body.encode(),
+        headers={**other.headers, "Content-Type": "text/csv"},
+    )
+    assert_problem(hidden, 404, "campaign_not_found")

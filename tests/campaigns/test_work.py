@@ -182,6 +182,11 @@ async def test_a_consultant_campaign_from_application_to_refund(
     assert (await wallet(client, owner.headers))["available"] == 20_000 + 45_000
     allocation = ended.json()["allocation"]
     assert (allocation["spent_amount"], allocation["refunded_amount"]) == (55_000, 45_000)
+    # Both applicants keep seeing the ended campaign (its public view); an outsider does not.
+    seen = await campaign_helpers.campaign_of(client, cid, second)
+    assert (seen["status"], seen["view"]) == ("completed", "public")
+    gone = await client.get(f"/v1/campaigns/{cid}", headers=outsider.headers)
+    assert_problem(gone, 404, "campaign_not_found")
     final = await call(client, "GET", f"/v1/campaign-applications/{other_id}", second)
     assert (final["status"], final["reject_reason"]) == (
         "rejected",

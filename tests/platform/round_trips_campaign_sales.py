@@ -54,5 +54,12 @@ async def world(w: Any) -> None:
         content=raw,
         headers={"Creatorhub-Signature": signature, "Content-Type": "application/json"},
     )
+    await rec.call(
+        "POST",
+        "/v1/campaigns/{campaign_id}/sales/import",
+        at=at,
+        content=b"order_id,amount,currency,coupon\nr-2,3000,USD,ROUND10\n",
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
     await rec.call("GET", "/v1/campaigns/{campaign_id}/sales", at=at, headers=owner.headers)
     await rec.call("GET", "/v1/campaign-sales", headers=promoter.headers)

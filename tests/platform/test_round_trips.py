@@ -61,9 +61,11 @@ from psycopg import sql
 from round_trip_pins import PINS
 from round_trips_admin_pages import world as admin_pages_world
 from round_trips_campaign_pages import world as campaign_pages_world
+from round_trips_campaign_sales import world as campaign_sales_world
 from round_trips_campaign_settlement import world as campaign_settlement_world
 from round_trips_campaign_tracking import world as campaign_tracking_world
 from round_trips_campaign_work import world as campaign_work_world
+from round_trips_campaign_work_pages import world as campaign_work_pages_world
 from round_trips_campaigns import world as campaigns_world
 from round_trips_creator_pages import world as creator_pages_world
 from round_trips_settings_pages import world as settings_pages_world
@@ -859,7 +861,9 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "campaign_settlement": campaign_settlement_world,
     # Seed 002's consultant and seller work (issue 15).
     "campaign_work": campaign_work_world,
+    "campaign_sales": campaign_sales_world,
     "web_campaigns": campaign_pages_world,
+    "web_campaign_work": campaign_work_pages_world,
 }
 
 

@@ -1,6 +1,8 @@
 """The advertiser's campaign pages (issue 14): their campaigns by status with the wallet, a new
-visibility campaign, and one campaign's dashboard (budget, buttons that fund, pause, resume and
-end it, spend per promoter, and views and spend per day as a chart).
+campaign (visibility, or consultant and seller work with its budget range: issue 15), and one
+campaign's dashboard (budget, buttons that fund, pause, resume and end it, spend per promoter,
+and views and spend per day as a chart; for consultant and seller work its applications and
+deliverables instead, whose forms are campaign_work_pages').
 
 Every handler calls the campaign services the API calls (`campaigns.service`,
 `campaigns.stats`), never the API over HTTP, as the signed-in brand. Another advertiser's
@@ -33,6 +35,8 @@ from creatorhub.campaigns.models import CampaignStatus
 from creatorhub.campaigns.schemas import CampaignCreate
 from creatorhub.campaigns.service.common import ENDED
 from creatorhub.campaigns.service.lifecycle import visibility_budget
+from creatorhub.campaigns.work.models import WORK_TYPES
+from creatorhub.campaigns.work.service import reads as work_reads
 from creatorhub.db import DbSession
 from creatorhub.identity.models import Role
 from creatorhub.kit.clock import utcnow
@@ -41,6 +45,7 @@ from creatorhub.payments import wallet
 from creatorhub.payments.schemas import check_currency
 from creatorhub.web.account import problem_field
 from creatorhub.web.acting import field_errors, may_act, minor_units, money, refusals_as_pages
+from creatorhub.web.campaign_work_view import presented, words
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, navigation, render
 from creatorhub.web.session import FLASHES, SignedIn, page_role, redirect
@@ -125,9 +130,10 @@ async def campaigns_dashboard(request: Request, me: Brand, session: DbSession) -
     )
 
 
-# --- a new visibility campaign -----------------------------------------------------------------
+# --- a new campaign -------------------------------------------------------------------------------
 
 FIELDS = (
+    "type",
     "title",
     "description",
     "destination_url",
@@ -137,7 +143,11 @@ FIELDS = (
     "max_views_per_promoter",
     "starts_on",
     "ends_on",
+    "min_budget",
+    "max_budget",
 )
+# The types the form starts: visibility (views bought at a price), or work in a budget range.
+FORM_TYPES = ("visibility", *WORK_TYPES)
 
 
 def _new_form(
@@ -148,7 +158,7 @@ def _new_form(
     budget: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    defaults = {"currency": "USD", "max_views": "1000"}
+    defaults = {"type": "visibility", "currency": "USD", "max_views": "1000"}
     return render(
         request,
         "campaign_brand_new.html",
@@ -166,23 +176,22 @@ def _day(text: str) -> date | None:
     return datetime.strptime(text, "%Y-%m-%d").date()  # noqa: DTZ007 - a day, read as UTC
 
 
-def _campaign_create(
-    values: dict[str, str], now: datetime
-) -> tuple[CampaignCreate | None, dict[str, str], str | None]:
-    """The form's values as the API's request model, or a message per field at fault; with
-    the budget the campaign will take (when the rate and the views are readable)."""
-    errors: dict[str, str] = {}
-    body: dict[str, Any] = {
-        "type": "visibility",
-        "title": values["title"].strip(),
-        "description": values["description"].strip(),
-        "destination_url": values["destination_url"].strip(),
-        "currency": values["currency"].strip().upper(),
-    }
-    try:
-        body["currency"] = check_currency(body["currency"])
-    except ValueError as error:
-        errors["currency"] = str(error)[:1].upper() + str(error)[1:] + "."
+def _range_fields(values: dict[str, str], body: dict[str, Any], errors: dict[str, str]) -> None:
+    """A consultant or seller campaign's range, typed in the currency (its budget is the
+    range's top, the service's default)."""
+    for name, noun in (("min_budget", "minimum budget"), ("max_budget", "maximum budget")):
+        if "currency" in errors:
+            return
+        try:
+            body[name] = minor_units(values[name], body["currency"], noun=noun)
+        except ValueError as error:
+            errors[name] = str(error)
+
+
+def _visibility_fields(
+    values: dict[str, str], body: dict[str, Any], errors: dict[str, str]
+) -> None:
+    body["destination_url"] = values["destination_url"].strip()
     if "currency" not in errors:
         try:
             body["cpv"] = minor_units(values["cpv"], body["currency"], noun="price per 100 views")
@@ -199,6 +208,29 @@ def _campaign_create(
             body[name] = int(text)
         except ValueError:
             errors[name] = f"Enter {label} as a whole number."
+
+
+def _campaign_create(
+    values: dict[str, str], now: datetime
+) -> tuple[CampaignCreate | None, dict[str, str], str | None]:
+    """The form's values as the API's request model, or a message per field at fault; with
+    the budget the campaign will take (when the rate and the views are readable)."""
+    errors: dict[str, str] = {}
+    kind = values["type"] if values["type"] in FORM_TYPES else "visibility"
+    body: dict[str, Any] = {
+        "type": kind,
+        "title": values["title"].strip(),
+        "description": values["description"].strip(),
+        "currency": values["currency"].strip().upper(),
+    }
+    try:
+        body["currency"] = check_currency(body["currency"])
+    except ValueError as error:
+        errors["currency"] = str(error)[:1].upper() + str(error)[1:] + "."
+    if kind in WORK_TYPES:
+        _range_fields(values, body, errors)
+    else:
+        _visibility_fields(values, body, errors)
     try:
         starts = _day(values["starts_on"])
         # A start today starts now (midnight has passed); a later one at its midnight (UTC).
@@ -220,6 +252,8 @@ def _campaign_create(
     cpv, views = body.get("cpv"), body.get("max_views")
     if isinstance(cpv, int) and isinstance(views, int) and cpv > 0 and views > 0:
         budget = money(visibility_budget(cpv, views), body["currency"])
+    if isinstance(body.get("max_budget"), int):
+        budget = money(body["max_budget"], body["currency"])
     try:
         draft = CampaignCreate.model_validate(body)
     except ValidationError as error:
@@ -241,6 +275,7 @@ async def create_campaign(
     _: FormChecked,
     me: Brand,
     session: DbSession,
+    type: Short = "visibility",
     title: Short = "",
     description: Annotated[str, Form(max_length=10_000)] = "",
     destination_url: Annotated[str, Form(max_length=2048)] = "",
@@ -250,9 +285,12 @@ async def create_campaign(
     max_views_per_promoter: Short = "",
     starts_on: Short = "",
     ends_on: Short = "",
+    min_budget: Short = "",
+    max_budget: Short = "",
 ) -> Response:
     may_act(me, moves_money=False)
     values = {
+        "type": type if type in FORM_TYPES else "visibility",
         "title": title,
         "description": description,
         "destination_url": destination_url,
@@ -262,6 +300,8 @@ async def create_campaign(
         "max_views_per_promoter": max_views_per_promoter,
         "starts_on": starts_on,
         "ends_on": ends_on,
+        "min_budget": min_budget,
+        "max_budget": max_budget,
     }
     now = utcnow()
     draft, errors, budget = _campaign_create(values, now)
@@ -401,6 +441,20 @@ def _zero_counts() -> dict[str, int]:
 async def campaign_page(
     request: Request, campaign_id: uuid.UUID, me: Brand, session: DbSession
 ) -> Response:
+    return await brand_campaign_page(request, campaign_id, me, session)
+
+
+async def brand_campaign_page(
+    request: Request,
+    campaign_id: uuid.UUID,
+    me: SignedIn,
+    session: DbSession,
+    *,
+    failed: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The campaign's dashboard; `failed` is a work form's refusal shown on it (the form's
+    `key`, the `message` and what was typed, `values`: campaign_work_pages)."""
     view = await service.own_view(session, campaign_id, me.principal.id)
     campaign = view.campaign
     today = utcnow().date()
@@ -420,18 +474,28 @@ async def campaign_page(
         )
         for p in figures.promoters
     }
+    # Consultant and seller campaigns: their applications, offers, deliverables and works.
+    applications = None
+    if campaign.type in WORK_TYPES:
+        found = await work_reads.campaign_applications(session, campaign_id, me.principal.id)
+        applications = [presented(body) for body in found]
     return render(
         request,
         "campaign_brand.html",
-        campaign=campaign,
-        view=view,
-        figures=figures,
-        pending=pending,
-        chart=chart_of(figures, campaign.currency),
-        money=money,
-        when=when,
-        labels=STATUS_LABELS,
-        reasons=PAUSE_REASONS,
+        status_code,
+        **words(
+            campaign=campaign,
+            view=view,
+            figures=figures,
+            pending=pending,
+            chart=chart_of(figures, campaign.currency),
+            applications=applications,
+            failed=failed or {},
+            today=today.isoformat(),
+            when=when,
+            labels=STATUS_LABELS,
+            reasons=PAUSE_REASONS,
+        ),
     )
 
 

@@ -20,12 +20,17 @@ from fastapi.responses import HTMLResponse, Response
 from creatorhub.campaigns import service, stats
 from creatorhub.campaigns.models import PromoterCampaign
 from creatorhub.campaigns.service.present import tracking_link
+from creatorhub.campaigns.work.models import WORK_TYPES
+from creatorhub.campaigns.work.service import page_reads
+from creatorhub.config import Settings
 from creatorhub.db import DbSession
 from creatorhub.identity.models import Role
 from creatorhub.kit.clock import utcnow
+from creatorhub.kit.errors import NotFound
 from creatorhub.kit.state import AppSettings
 from creatorhub.web.acting import may_act, money
 from creatorhub.web.campaign_pages import PAUSE_REASONS, STATUS_LABELS, when
+from creatorhub.web.campaign_work_view import presented, words
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import navigation, render
 from creatorhub.web.session import FLASHES, SignedIn, page_role, redirect
@@ -82,8 +87,55 @@ async def campaign_page(
     session: DbSession,
     settings: AppSettings,
 ) -> Response:
-    view, _ = await service.visible_campaign(session, campaign_id, me.principal.id)
+    return await creator_campaign_page(request, campaign_id, me, session, settings)
+
+
+async def creator_campaign_page(
+    request: Request,
+    campaign_id: uuid.UUID,
+    me: SignedIn,
+    session: DbSession,
+    settings: Settings,
+    *,
+    failed: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The campaign as the promoter sees it; for a consultant or seller campaign, their
+    application (`failed`: a work form's refusal shown on it, campaign_work_pages)."""
+    application: dict[str, Any] | None = None
+    try:
+        if failed is None:
+            view, _ = await service.visible_campaign(session, campaign_id, me.principal.id)
+        else:  # a refusal of what they did on it a moment ago: shown whatever its status
+            view = await service.campaign_view(session, campaign_id, me.principal.id)
+    except NotFound:
+        # A consultant or seller campaign stays visible to the promoters who applied to it.
+        view = await service.campaign_view(session, campaign_id, me.principal.id)
+        if view.campaign.type in WORK_TYPES:
+            application = await page_reads.promoter_application(
+                session, campaign_id, me.principal.id
+            )
+        if application is None:
+            raise
     campaign = view.campaign
+    if campaign.type in WORK_TYPES:
+        if application is None:
+            application = await page_reads.promoter_application(
+                session, campaign_id, me.principal.id
+            )
+        return render(
+            request,
+            "campaign_work_creator.html",
+            status_code,
+            **words(
+                campaign=campaign,
+                application=presented(application) if application else None,
+                failed=failed or {},
+                when=when,
+                labels=STATUS_LABELS,
+                reasons=PAUSE_REASONS,
+            ),
+        )
     mine: dict[str, Any] | None = next(
         (p for p in view.promoters if p["promoter_id"] == str(me.principal.id)), None
     )

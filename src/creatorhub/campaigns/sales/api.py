@@ -19,7 +19,7 @@ from creatorhub.identity.models import Role
 from creatorhub.identity.schemas import RequestModel
 from creatorhub.identity.service import Principal
 from creatorhub.kit.clock import utcnow
-from creatorhub.kit.errors import NotFound, problem_responses
+from creatorhub.kit.errors import NotFound, Unprocessable, problem_responses
 from creatorhub.kit.state import AppSettings
 
 router = APIRouter(
@@ -74,6 +74,18 @@ class SalesOut(BaseModel):
     items: list[SaleOut]
 
 
+class RowRefusalOut(BaseModel):
+    line: int
+    code: str
+    detail: str
+
+
+class ImportReportOut(BaseModel):
+    recorded: int
+    duplicates: int = Field(description="orders recorded before: nothing changed")
+    refused: list[RowRefusalOut] = Field(description="rows not recorded, each with its reason")
+
+
 @router.post(
     "/v1/campaigns/{campaign_id}/sales-webhook-secret",
     response_model=WebhookSecretOut,
@@ -115,13 +127,7 @@ async def sales_event(
     return SaleEventAnswer(**answer.__dict__)
 
 
-@router.get(
-    "/r/{code}",
-    status_code=302,
-    response_class=RedirectResponse,
-    responses={302: {"description": "to the shop, with ref=<code>"}},
-    summary="A promoter's referral link",
-)
+@router.get("/r/{code}", include_in_schema=False)  # a link people follow, as /t/{code}
 async def referral_link(
     code: Annotated[str, Path(max_length=64)], session: DbSession
 ) -> RedirectResponse:
@@ -166,3 +172,41 @@ async def my_sales(principal: CreatorPrincipal, session: DbSession, limit: Limit
     """Pending in their refund window, verified (credited to your wallet), or reversed."""
     sales = await service.promoter_sales(session, principal.id, limit=limit)
     return SalesOut(items=[SaleOut.model_validate(service.sale_out(s)) for s in sales])
+
+
+@router.post(
+    "/v1/campaigns/{campaign_id}/sales/import",
+    response_model=ImportReportOut,
+    openapi_extra={
+        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+    },
+    summary="Import your shop's sales and refunds (CSV)",
+)
+async def import_sales(
+    campaign_id: uuid.UUID,
+    request: Request,
+    principal: BrandPrincipal,
+    session: DbSession,
+    settings: AppSettings,
+) -> ImportReportOut:
+    """A header line naming `order_id,amount,currency` and any of `coupon,ref,occurred_at,type`
+    (`sale` by default, or `refund`); up to 10,000 rows, each recorded as the webhook would
+    record it. A refused row is reported with its line and code; the others are recorded."""
+    raw = await request.body()
+    try:
+        text_body = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Unprocessable("the CSV must be UTF-8", code="csv_not_utf8") from None
+    report = await service.import_csv(
+        session,
+        settings,
+        campaign_id=campaign_id,
+        advertiser_id=principal.id,
+        text_body=text_body,
+        now=utcnow(),
+    )
+    return ImportReportOut(
+        recorded=report.recorded,
+        duplicates=report.duplicates,
+        refused=[RowRefusalOut(**r.__dict__) for r in report.refused],
+    )

@@ -23,6 +23,8 @@ the sale, then the ledger.
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -64,7 +66,7 @@ from creatorhub.campaigns.service.participation import no_such_participation
 from creatorhub.config import Settings
 from creatorhub.db import Database, is_unique_violation
 from creatorhub.kit.crypto import keyring_from_settings
-from creatorhub.kit.errors import BadRequest, Unprocessable
+from creatorhub.kit.errors import BadRequest, Problem, Unprocessable
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
 from creatorhub.payments.earnings import pay_earnings
@@ -250,6 +252,14 @@ async def record_event(
     event = parse_event(payload)
     campaign = await lock_campaign(session, campaign_id)
     _refuse_not_salesman(campaign)
+    return await apply_event(session, settings, campaign, event, now)
+
+
+async def apply_event(
+    session: AsyncSession, settings: Settings, campaign: Campaign, event: SaleEvent, now: datetime
+) -> SaleAnswer:
+    """Record one sale or refund of the locked salesman campaign (the webhook's and the CSV
+    import's common step)."""
     if event.currency != campaign.currency:
         raise Unprocessable(
             f"the campaign's sales are in {campaign.currency}", code="currency_mismatch"
@@ -265,6 +275,106 @@ async def record_event(
     if existing is not None:
         return _answer(existing, duplicate=True)
     return await _sale(session, settings, campaign, event, now)
+
+
+# --- CSV import -------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = ("order_id", "amount", "currency", "coupon", "ref", "occurred_at", "type")
+IMPORT_MAX_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class RowRefusal:
+    line: int
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    recorded: int
+    duplicates: int
+    refused: list[RowRefusal]
+
+
+def _rows(text_body: str) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text_body))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = {"order_id", "amount", "currency"} - set(header)
+    unknown = set(header) - set(IMPORT_COLUMNS)
+    if missing or unknown:
+        raise Unprocessable(
+            "the CSV's header names the columns "
+            + ", ".join(IMPORT_COLUMNS)
+            + " (order_id, amount and currency required)"
+            + (f"; missing: {', '.join(sorted(missing))}" if missing else "")
+            + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""),
+            code="csv_header_invalid",
+        )
+    rows: list[tuple[int, dict[str, str]]] = []
+    for row in reader:
+        if len(rows) >= IMPORT_MAX_ROWS:
+            raise Unprocessable(
+                f"at most {IMPORT_MAX_ROWS} rows per import", code="csv_too_many_rows"
+            )
+        cleaned = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        rows.append((reader.line_num, cleaned))
+    return rows
+
+
+def _event_of(row: dict[str, str]) -> SaleEvent:
+    try:
+        amount = int(row.get("amount", ""))
+    except ValueError:
+        amount = 0  # refused below with the other faults of the row
+    return SaleEvent.model_validate(
+        {
+            "type": row.get("type") or "sale",
+            "order_id": row.get("order_id", ""),
+            "amount": amount,
+            "currency": row.get("currency", ""),
+            "coupon": row.get("coupon") or None,
+            "ref": row.get("ref") or None,
+            "occurred_at": row.get("occurred_at") or None,
+        }
+    )
+
+
+async def import_csv(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    campaign_id: uuid.UUID,
+    advertiser_id: uuid.UUID,
+    text_body: str,
+    now: datetime,
+) -> ImportReport:
+    """The advertiser's CSV of sales and refunds (columns `IMPORT_COLUMNS`, a header line
+    first; `type` defaults to sale), each row applied as a webhook event would be, in a
+    savepoint of its own: a refused row is reported with its line and code and changes
+    nothing, the others are recorded; an order recorded before counts as a duplicate."""
+    campaign = await lock_own_campaign(session, campaign_id, advertiser_id)
+    _refuse_not_salesman(campaign)
+    recorded = duplicates = 0
+    refused: list[RowRefusal] = []
+    for line, row in _rows(text_body):
+        try:
+            event = _event_of(row)
+        except ValidationError as error:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
+            refused.append(RowRefusal(line, "sale_event_invalid", f"invalid: {fields}"))
+            continue
+        try:
+            async with session.begin_nested():
+                answer = await apply_event(session, settings, campaign, event, now)
+        except Problem as problem:
+            refused.append(RowRefusal(line, problem.code, problem.detail or ""))
+            continue
+        if answer.duplicate:
+            duplicates += 1
+        else:
+            recorded += 1
+    return ImportReport(recorded, duplicates, refused)
 
 
 def _answer(sale: SalesRecord, *, duplicate: bool) -> SaleAnswer:

@@ -15,6 +15,7 @@ from creatorhub.campaigns.models import (
     CampaignStatus,
     PromoterCampaign,
 )
+from creatorhub.campaigns.work.models import CampaignApplication
 from creatorhub.kit.errors import Conflict, NotFound
 from creatorhub.ledger.models import Account
 
@@ -136,13 +137,23 @@ def view_query(caller: uuid.UUID | None, *, with_promoters: bool) -> Select[Any]
         if with_promoters
         else func.jsonb_build_array()
     )
+    # Joined (visibility, salesman) or applied (consultant, seller): the caller keeps seeing
+    # the campaign once it is no longer active.
     joined = (
-        select(PromoterCampaign.id)
-        .where(
-            PromoterCampaign.campaign_id == Campaign.id,
-            PromoterCampaign.promoter_id == caller,
+        or_(
+            select(PromoterCampaign.id)
+            .where(
+                PromoterCampaign.campaign_id == Campaign.id,
+                PromoterCampaign.promoter_id == caller,
+            )
+            .exists(),
+            select(CampaignApplication.id)
+            .where(
+                CampaignApplication.campaign_id == Campaign.id,
+                CampaignApplication.promoter_id == caller,
+            )
+            .exists(),
         )
-        .exists()
         if caller is not None
         else literal(False)
     )

@@ -136,7 +136,8 @@ async def end_campaign(
         )
         return Ending(campaign=campaign, refunded=0, refund_to_provider=False)
     if campaign.type in WORK_TYPES:
-        # Deferred import: the work package builds on this one.
+        # campaigns.work builds on this package (its locks and refusals), and ending a work
+        # campaign needs its deliverables closed first: an import cycle on purpose.
         from creatorhub.campaigns.work.service.deliverables import close_for_end
 
         await close_for_end(session, campaign, by=by, now=now)
