@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from creatorhub.audit import models as audit_models
 from creatorhub.campaigns import models as campaigns_models
+from creatorhub.campaigns.billing import models as campaign_billing_models
 from creatorhub.campaigns.sales import models as campaign_sales_models
 from creatorhub.campaigns.work import models as campaign_work_models
 from creatorhub.db import Base
@@ -36,6 +37,7 @@ MODEL_MODULES = (
     campaigns_models,
     campaign_work_models,
     campaign_sales_models,
+    campaign_billing_models,
 )
 
 metadata = Base.metadata

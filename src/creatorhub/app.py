@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from creatorhub import __version__
 from creatorhub.audit.api import router as audit_router
 from creatorhub.campaigns.api import router as campaigns_router
+from creatorhub.campaigns.billing.api import router as campaign_billing_router
 from creatorhub.campaigns.sales.api import router as campaign_sales_router
 from creatorhub.campaigns.stats_api import router as campaign_stats_router
 from creatorhub.campaigns.tracking_api import router as campaign_tracking_router
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         campaigns_router,
         campaign_work_router,
         campaign_sales_router,
+        campaign_billing_router,
         campaign_stats_router,
         campaign_tracking_router,
         social_router,

@@ -271,6 +271,11 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/v1/campaigns/{campaign_id}/applications"): 2,
         ("POST", "/v1/campaigns/{campaign_id}/applications"): 9,
     },
+    "campaign_billing": {
+        ("POST", "/v1/admin/billing-summaries/{period}"): 5,
+        ("GET", "/v1/me/billing-summaries/{period}"): 3,
+        ("GET", "/v1/me/billing-summaries/{period}/csv"): 3,
+    },
     "campaign_sales": {
         ("GET", "/r/{code}"): 1,
         ("GET", "/v1/campaign-sales"): 2,

@@ -60,6 +60,7 @@ from fastapi import FastAPI
 from psycopg import sql
 from round_trip_pins import PINS
 from round_trips_admin_pages import world as admin_pages_world
+from round_trips_campaign_billing import world as campaign_billing_world
 from round_trips_campaign_pages import world as campaign_pages_world
 from round_trips_campaign_sales import world as campaign_sales_world
 from round_trips_campaign_settlement import world as campaign_settlement_world
@@ -862,6 +863,7 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     # Seed 002's consultant and seller work (issue 15).
     "campaign_work": campaign_work_world,
     "campaign_sales": campaign_sales_world,
+    "campaign_billing": campaign_billing_world,
     "web_campaigns": campaign_pages_world,
     "web_campaign_work": campaign_work_pages_world,
 }

@@ -153,3 +153,25 @@ async def verify_campaign_sales(timestamp: int) -> int:
     if verified:
         log.info("campaign_sales_verified", count=verified)
     return verified
+
+
+@job_app.periodic(cron="40 2 1 * *", periodic_id="summarize_campaign_billing")
+@job_app.task(queue="maintenance", queueing_lock="summarize_campaign_billing")
+async def summarize_campaign_billing(timestamp: int) -> int:
+    """On the 1st: the month that ended, summarized for everyone from the ledger
+    (`billing_period_summaries`); rerunning replaces the rows with the same figures."""
+    from datetime import timedelta
+
+    from creatorhub.campaigns.billing import service as billing
+    from creatorhub.jobs import task_settings
+
+    now = utcnow()
+    last_month = (now.replace(day=1) - timedelta(days=1)).date().replace(day=1)
+    async with task_database().session_scope() as session:
+        rows = len(
+            await billing.compute_month(
+                session, last_month, minimum=task_settings().payout_minimum_amount, now=now
+            )
+        )
+    log.info("campaign_billing_summarized", period=last_month.isoformat(), rows=rows)
+    return rows

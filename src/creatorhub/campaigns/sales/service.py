@@ -446,6 +446,7 @@ async def _sale(
     commission = commission_of(event.amount, campaign.commission_per_sale)
     status = SaleStatus.PENDING
     hold_id = None
+    sale_id = uuid.uuid4()  # named before the hold, which refers to it
     if (
         campaign.status != CampaignStatus.ACTIVE
         or participation.status != ParticipationStatus.ACTIVE
@@ -468,8 +469,8 @@ async def _sale(
                 kind=COMMISSION_KIND,
                 idempotency_key=f"campaigns:sale:{campaign.id}:{event.order_id}:hold",
                 currency=campaign.currency,
-                reference_type="campaign",
-                reference_id=str(campaign.id),
+                reference_type="sales_record",
+                reference_id=str(sale_id),
             )
             hold_id = hold.hold_id
             await session.execute(
@@ -478,6 +479,7 @@ async def _sale(
                 .values(budget_held=PromoterCampaign.budget_held + commission)
             )
     sale = SalesRecord(
+        id=sale_id,
         campaign_id=campaign.id,
         promoter_campaign_id=participation.id,
         promoter_id=participation.promoter_id,
