@@ -60,6 +60,7 @@ from creatorhub.web.admin import router as admin_pages_router
 from creatorhub.web.brand import router as brand_pages_router
 from creatorhub.web.campaign_pages import router as campaign_pages_router
 from creatorhub.web.campaign_promoter_pages import router as campaign_promoter_pages_router
+from creatorhub.web.campaign_sales_pages import router as campaign_sales_pages_router
 from creatorhub.web.campaign_work_admin_pages import router as campaign_work_admin_pages_router
 from creatorhub.web.campaign_work_pages import router as campaign_work_pages_router
 from creatorhub.web.campaign_work_promoter_pages import router as campaign_work_promoter_router
@@ -68,6 +69,7 @@ from creatorhub.web.errors import install_page_errors
 from creatorhub.web.funds import router as funds_pages_router
 from creatorhub.web.pages import router as pages_router
 from creatorhub.web.settings import router as settings_pages_router
+from creatorhub.web.statements_pages import router as statements_pages_router
 from creatorhub.web.studio import router as studio_pages_router
 from creatorhub.web.wallet_pages import router as wallet_pages_router
 from creatorhub.workspace.api import routers as workspace_routers
@@ -190,12 +192,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         funds_pages_router,
         creator_pages_router,
         wallet_pages_router,
+        statements_pages_router,
         studio_pages_router,
         campaign_pages_router,
         campaign_promoter_pages_router,
         campaign_work_pages_router,
         campaign_work_promoter_router,
         campaign_work_admin_pages_router,
+        campaign_sales_pages_router,
         admin_pages_router,
         workspace_pages_router,
     ]

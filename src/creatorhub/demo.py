@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.campaigns.demo import DEMO_CAMPAIGNS, load_demo_campaigns
+from creatorhub.campaigns.sales.demo import DEMO_SALES_CAMPAIGNS, load_demo_sales
 from creatorhub.campaigns.work.demo import DEMO_WORK_CAMPAIGNS, load_demo_work
 from creatorhub.config import Settings
 from creatorhub.db import Database
@@ -277,6 +278,7 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
             "demo_campaigns_loaded", titles=await load_demo_campaigns(database, settings, users)
         )
         log.info("demo_work_loaded", titles=await load_demo_work(database, settings, users))
+        log.info("demo_sales_loaded", titles=await load_demo_sales(database, settings, users))
     finally:
         await database.dispose()
     typer.echo("\nDemo accounts (password for all: " + DEMO_PASSWORD + ")")
@@ -298,6 +300,8 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
         typer.echo(f"  {campaign.title:<34} {campaign.brand:<32} {campaign.shows}")
     for work in DEMO_WORK_CAMPAIGNS:
         typer.echo(f"  {work.title:<34} {work.brand:<32} {work.shows}")
+    for selling in DEMO_SALES_CAMPAIGNS:
+        typer.echo(f"  {selling.title:<34} {selling.brand:<32} {selling.shows}")
     if workspace.review_url is not None:
         typer.echo(f"\nA client review link, shown only now: {workspace.review_url}")
     return created

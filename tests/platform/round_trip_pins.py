@@ -276,6 +276,10 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("GET", "/v1/me/billing-summaries/{period}"): 3,
         ("GET", "/v1/me/billing-summaries/{period}/csv"): 3,
     },
+    "web_statements": {
+        ("GET", "/statements"): 3,
+        ("GET", "/statements/{period}.csv"): 3,
+    },
     "campaign_sales": {
         ("GET", "/r/{code}"): 1,
         ("GET", "/v1/campaign-sales"): 2,
@@ -326,5 +330,11 @@ PINS: dict[str, dict[tuple[str, str], int]] = {
         ("POST", "/creator/campaigns/{campaign_id}/deliverables/{deliverable_id}/agree"): 9,
         ("POST", "/creator/campaigns/{campaign_id}/deliverables/{deliverable_id}/dispute"): 7,
         ("POST", "/creator/campaigns/{campaign_id}/deliverables/{deliverable_id}/works"): 9,
+    },
+    "web_campaign_sales": {
+        ("POST", "/brand/campaigns/{campaign_id}/sales-webhook-secret"): 11,
+        ("POST", "/brand/campaigns/{campaign_id}/sales-webhook-secret/rotate"): 11,
+        ("POST", "/brand/campaigns/{campaign_id}/sales/import"): 18,
+        ("POST", "/creator/campaigns/{campaign_id}/coupon"): 7,
     },
 }

@@ -20,3 +20,19 @@ async def world(w: Any) -> None:
     await rec.call("GET", "/v1/me/billing-summaries/{period}/csv", at=at, headers=owner.headers)
     admin = await w.admin()
     await rec.call("POST", "/v1/admin/billing-summaries/{period}", at=at, headers=admin.headers)
+
+
+async def pages_world(w: Any) -> None:
+    """The statement page and its CSV ("web_statements"), as the advertiser above reads them."""
+    from web_helpers import recording_in, signed_in_browser
+
+    rec, client = w.rec, w.client
+    owner = await campaign_helpers.advertiser(client, funds=campaign_helpers.DEFAULT_BUDGET)
+    await campaign_helpers.funded_campaign(client, owner)
+    period = datetime.now(UTC).strftime("%Y-%m")
+    async with signed_in_browser(w.app, owner.email) as browser:
+        with recording_in(rec, browser):
+            await rec.call("GET", "/statements", status=200)
+            await rec.call(
+                "GET", "/statements/{period}.csv", url=f"/statements/{period}.csv", status=200
+            )

@@ -356,17 +356,20 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     # Money came in through the sandbox once (the second run added nothing): the brands paid
     # their funded jobs and got the unfilled slots back, the creators hold their approved
     # slots and the tip minus the 10 % fee; the ledger is sound. The brands funded their demo
-    # campaigns (5000 and 900); sarah's settled views paid 30, 27 after the fee.
+    # campaigns (5000 and 900); sarah's settled views paid 30, 27 after the fee. The work
+    # campaigns took 60000 of the brand's and 40000 of Northwind's; sarah's approved audit paid
+    # 20000, 18000 after the fee. The salesman campaign took 30000 of the brand's; sarah's
+    # verified commission paid 1890, 1701 after the fee.
     balances_sql = (
         "SELECT string_agg(u.email || '=' || a.balance, ',' ORDER BY u.email)"
         " FROM ledger.accounts a JOIN identity.users u ON u.id = a.owner_id"
         " WHERE a.kind = 'wallet_available'"
     )
     assert await scalar(database, balances_sql) == (
-        "brand@creatorhub.example=235000,fan@creatorhub.example=7500,"
+        "brand@creatorhub.example=145000,fan@creatorhub.example=7500,"
         "kai@creatorhub.example=54000,leo@creatorhub.example=3001,"
         "mia@creatorhub.example=0,nora@creatorhub.example=0,"
-        "northwind@creatorhub.example=259099,sarah@creatorhub.example=2277"
+        "northwind@creatorhub.example=219099,sarah@creatorhub.example=21978"
     )
     assert verify(database.url) == []
 

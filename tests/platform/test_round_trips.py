@@ -60,9 +60,11 @@ from fastapi import FastAPI
 from psycopg import sql
 from round_trip_pins import PINS
 from round_trips_admin_pages import world as admin_pages_world
+from round_trips_campaign_billing import pages_world as statements_pages_world
 from round_trips_campaign_billing import world as campaign_billing_world
 from round_trips_campaign_pages import world as campaign_pages_world
 from round_trips_campaign_sales import world as campaign_sales_world
+from round_trips_campaign_sales_pages import world as campaign_sales_pages_world
 from round_trips_campaign_settlement import world as campaign_settlement_world
 from round_trips_campaign_tracking import world as campaign_tracking_world
 from round_trips_campaign_work import world as campaign_work_world
@@ -864,8 +866,10 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "campaign_work": campaign_work_world,
     "campaign_sales": campaign_sales_world,
     "campaign_billing": campaign_billing_world,
+    "web_statements": statements_pages_world,
     "web_campaigns": campaign_pages_world,
     "web_campaign_work": campaign_work_pages_world,
+    "web_campaign_sales": campaign_sales_pages_world,
 }
 
 

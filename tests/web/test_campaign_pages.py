@@ -452,3 +452,43 @@ async def test_the_demo_campaign_shows_views_in_every_state_on_both_dashboards(
         assert text_of(page.text, "figure-paid") == "12"
         assert text_of(page.text, "figure-validated") == "8"
         assert text_of(page.text, "figure-pending") == "7"
+
+    # The demo salesman campaign: a sale in every state, on both pages (issue 15).
+    from creatorhub.campaigns.sales.demo import SALESMAN
+
+    async with database.read_scope() as session:
+        sold = (
+            await session.execute(
+                text(
+                    "SELECT s.order_id, s.status, s.commission, s.attributed_by"
+                    " FROM campaigns.sales_records s"
+                    " JOIN campaigns.campaigns c ON c.id = s.campaign_id"
+                    " WHERE c.title = :title ORDER BY s.order_id"
+                ),
+                {"title": SALESMAN.title},
+            )
+        ).all()
+        salesman_id = await session.scalar(
+            text("SELECT id FROM campaigns.campaigns WHERE title = :title"),
+            {"title": SALESMAN.title},
+        )
+    assert [tuple(row) for row in sold] == [
+        ("WB-1001", "verified", 1_890, "coupon"),
+        ("WB-1002", "reversed", 0, "ref_link"),
+        ("WB-1003", "pending", 2_190, "coupon"),
+        ("WB-1004", "pending", 1_299, "ref_link"),
+        ("WB-1005", "reversed", 0, None),  # its refund came first: the sale paid nothing
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as brand:
+        await page_login(brand, "brand@creatorhub.example", password=DEMO_PASSWORD)
+        page = await brand.get(f"/brand/campaigns/{salesman_id}")
+        assert text_of(page.text, "sales-count") == "5"
+        assert text_of(page.text, "sales-pending") == "USD 34.89 (2 sales, held on the campaign)"
+        assert text_of(page.text, "sales-verified") == "USD 18.90 (1 sale, paid)"
+        assert text_of(page.text, "sales-reversed") == "2"
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as sarah:
+        await page_login(sarah, "sarah@creatorhub.example", password=DEMO_PASSWORD)
+        page = await sarah.get(f"/creator/campaigns/{salesman_id}")
+        assert text_of(page.text, "coupon-code") == SALESMAN.coupon
+        assert text_of(page.text, "sales-verified") == "USD 18.90 (1 sale)"
+        assert text_of(page.text, "sales-net") == "USD 17.01"  # less the 10 % fee

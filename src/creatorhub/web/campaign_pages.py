@@ -1,8 +1,9 @@
 """The advertiser's campaign pages (issue 14): their campaigns by status with the wallet, a new
-campaign (visibility, or consultant and seller work with its budget range: issue 15), and one
-campaign's dashboard (budget, buttons that fund, pause, resume and end it, spend per promoter,
-and views and spend per day as a chart; for consultant and seller work its applications and
-deliverables instead, whose forms are campaign_work_pages').
+campaign (visibility, consultant and seller work with its budget range, or salesman with its
+commission: issue 15), and one campaign's dashboard (budget, buttons that fund, pause, resume
+and end it, spend per promoter, and views and spend per day as a chart; for consultant and
+seller work its applications and deliverables instead, whose forms are campaign_work_pages';
+for a salesman campaign its sales, webhook and import, whose forms are campaign_sales_pages').
 
 Every handler calls the campaign services the API calls (`campaigns.service`,
 `campaigns.stats`), never the API over HTTP, as the signed-in brand. Another advertiser's
@@ -22,7 +23,6 @@ with a title and a description, and the same figures in a table below it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -31,7 +31,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from creatorhub.campaigns import service, stats
-from creatorhub.campaigns.models import CampaignStatus
+from creatorhub.campaigns.models import CampaignStatus, CampaignType
 from creatorhub.campaigns.schemas import CampaignCreate
 from creatorhub.campaigns.service.common import ENDED
 from creatorhub.campaigns.service.lifecycle import visibility_budget
@@ -45,6 +45,8 @@ from creatorhub.payments import wallet
 from creatorhub.payments.schemas import check_currency
 from creatorhub.web.account import problem_field
 from creatorhub.web.acting import field_errors, may_act, minor_units, money, refusals_as_pages
+from creatorhub.web.campaign_chart import chart_of
+from creatorhub.web.campaign_sales_view import brand_sales, sales_words, salesman_fields
 from creatorhub.web.campaign_work_view import presented, words
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import PageError, navigation, render
@@ -145,9 +147,14 @@ FIELDS = (
     "ends_on",
     "min_budget",
     "max_budget",
+    "commission",
+    "tracking_method",
+    "budget",
+    "shop_url",
 )
-# The types the form starts: visibility (views bought at a price), or work in a budget range.
-FORM_TYPES = ("visibility", *WORK_TYPES)
+# The types the form starts: visibility (views bought at a price), work in a budget range, or
+# a commission on each sale (salesman).
+FORM_TYPES = ("visibility", *WORK_TYPES, "salesman")
 
 
 def _new_form(
@@ -158,7 +165,12 @@ def _new_form(
     budget: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    defaults = {"type": "visibility", "currency": "USD", "max_views": "1000"}
+    defaults = {
+        "type": "visibility",
+        "currency": "USD",
+        "max_views": "1000",
+        "tracking_method": "ref_link",
+    }
     return render(
         request,
         "campaign_brand_new.html",
@@ -210,6 +222,18 @@ def _visibility_fields(
             errors[name] = f"Enter {label} as a whole number."
 
 
+# The API's fields by the form's names (a salesman campaign's destination is its shop).
+_FIELD_NAMES = {
+    False: {"starts_at": "starts_on", "ends_at": "ends_on"},
+    True: {
+        "starts_at": "starts_on",
+        "ends_at": "ends_on",
+        "commission_per_sale": "commission",
+        "destination_url": "shop_url",
+    },
+}
+
+
 def _campaign_create(
     values: dict[str, str], now: datetime
 ) -> tuple[CampaignCreate | None, dict[str, str], str | None]:
@@ -229,6 +253,8 @@ def _campaign_create(
         errors["currency"] = str(error)[:1].upper() + str(error)[1:] + "."
     if kind in WORK_TYPES:
         _range_fields(values, body, errors)
+    elif kind == CampaignType.SALESMAN:
+        salesman_fields(values, body, errors)
     else:
         _visibility_fields(values, body, errors)
     try:
@@ -254,10 +280,12 @@ def _campaign_create(
         budget = money(visibility_budget(cpv, views), body["currency"])
     if isinstance(body.get("max_budget"), int):
         budget = money(body["max_budget"], body["currency"])
+    if kind == CampaignType.SALESMAN and isinstance(body.get("budget"), int):
+        budget = money(body["budget"], body["currency"])
     try:
         draft = CampaignCreate.model_validate(body)
     except ValidationError as error:
-        names = {"starts_at": "starts_on", "ends_at": "ends_on"}
+        names = _FIELD_NAMES[kind == CampaignType.SALESMAN]
         for field, message in field_errors(error, names=names).items():
             errors.setdefault(field if field in FIELDS else "form", message)
         return None, errors, budget
@@ -287,6 +315,10 @@ async def create_campaign(
     ends_on: Short = "",
     min_budget: Short = "",
     max_budget: Short = "",
+    commission: Short = "",
+    tracking_method: Short = "",
+    budget: Short = "",
+    shop_url: Annotated[str, Form(max_length=2048)] = "",
 ) -> Response:
     may_act(me, moves_money=False)
     values = {
@@ -302,12 +334,16 @@ async def create_campaign(
         "ends_on": ends_on,
         "min_budget": min_budget,
         "max_budget": max_budget,
+        "commission": commission,
+        "tracking_method": tracking_method,
+        "budget": budget,
+        "shop_url": shop_url,
     }
     now = utcnow()
-    draft, errors, budget = _campaign_create(values, now)
+    draft, errors, preview = _campaign_create(values, now)
     if draft is None:
         raise PageError(
-            _new_form(request, values=values, errors=errors, budget=budget, status_code=422)
+            _new_form(request, values=values, errors=errors, budget=preview, status_code=422)
         )
     try:
         campaign = await service.create_campaign(
@@ -319,13 +355,12 @@ async def create_campaign(
     except Problem as problem:
         if problem.status >= 500:
             raise
-        field = {"starts_at": "starts_on", "ends_at": "ends_on"}.get(
-            problem_field(problem, "form"), problem_field(problem, "form")
-        )
+        named = problem_field(problem, "form")
+        field = _FIELD_NAMES[values["type"] == CampaignType.SALESMAN].get(named, named)
         errors = {field if field in FIELDS else "form": _sentence(problem.detail)}
         raise PageError(
             _new_form(
-                request, values=values, errors=errors, budget=budget, status_code=problem.status
+                request, values=values, errors=errors, budget=preview, status_code=problem.status
             )
         ) from None
     return redirect(f"/brand/campaigns/{campaign.id}", flash="campaign_created", request=request)
@@ -337,104 +372,6 @@ def _sentence(detail: str | None) -> str:
 
 
 # --- one campaign ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str  # what a screen reader's table says too; the bar's <title>
-
-
-@dataclass(frozen=True)
-class Panel:
-    heading: str
-    top: float  # the panel's baseline is at top + PANEL_HEIGHT
-    peak: str  # the scale's top, as read
-    color: str
-    bars: list[Bar]
-
-
-@dataclass(frozen=True)
-class Chart:
-    """Views counted and spend per day, two panels of bars over the same days (drawn in a
-    600 x 300 viewBox; the template only places what is computed here)."""
-
-    days: list[stats.DayStats]
-    panels: list[Panel]
-    ticks: list[tuple[float, str]]  # x and label of the days named under the bars
-    description: str
-
-    WIDTH = 600
-    LEFT = 70
-    PANEL_HEIGHT = 90
-
-
-def chart_of(figures: stats.CampaignStatsOut, currency: str) -> Chart:
-    """Every day of the range (days without views at zero), views and spend as bars."""
-    by_day = {day.day: day for day in figures.days}
-    days: list[stats.DayStats] = []
-    day = figures.from_day
-    while day <= figures.to_day:
-        days.append(by_day.get(day) or stats.DayStats(day=day, **_zero_counts()))
-        day += timedelta(days=1)
-    slot = (Chart.WIDTH - Chart.LEFT - 10) / max(len(days), 1)
-    width = min(max(slot * 0.7, 1.0), 40.0)
-
-    def panel(
-        heading: str, top: float, values: list[int], shown: list[str], peak: str, color: str
-    ) -> Panel:
-        highest = max(values) if values else 0
-        bars = []
-        for index, (value, label) in enumerate(zip(values, shown, strict=True)):
-            height = Chart.PANEL_HEIGHT * value / highest if highest else 0.0
-            bars.append(
-                Bar(
-                    x=round(Chart.LEFT + index * slot + (slot - width) / 2, 2),
-                    y=round(top + Chart.PANEL_HEIGHT - height, 2),
-                    width=round(width, 2),
-                    height=round(height, 2),
-                    label=label,
-                )
-            )
-        return Panel(heading, top, peak, color, bars)
-
-    counted = [d.counted for d in days]
-    spent = [d.paid_amount for d in days]
-    view_panel = panel(
-        "Views counted",
-        20,
-        counted,
-        [f"{d.day.isoformat()}: {d.counted} views counted" for d in days],
-        f"{max(counted, default=0):,}",
-        "#2f6fd6",
-    )
-    spend_panel = panel(
-        "Spend",
-        170,
-        spent,
-        [f"{d.day.isoformat()}: {money(d.paid_amount, currency)} spent" for d in days],
-        money(max(spent, default=0), currency),
-        "#1c8a4a",
-    )
-    step = max(1, len(days) // 5)
-    ticks = [
-        (round(Chart.LEFT + i * slot + slot / 2, 2), days[i].day.strftime("%d %b"))
-        for i in range(0, len(days), step)
-    ]
-    total_views, total_spent = sum(counted), sum(spent)
-    description = (
-        f"From {figures.from_day.isoformat()} to {figures.to_day.isoformat()}: "
-        f"{total_views:,} views counted and {money(total_spent, currency)} spent; "
-        f"the most views in a day {max(counted, default=0):,}."
-    )
-    return Chart(days, [view_panel, spend_panel], ticks, description)
-
-
-def _zero_counts() -> dict[str, int]:
-    return dict.fromkeys(stats.ViewCounts.model_fields, 0)
 
 
 @router.get("/brand/campaigns/{campaign_id}", response_class=HTMLResponse)
@@ -452,9 +389,11 @@ async def brand_campaign_page(
     *,
     failed: dict[str, Any] | None = None,
     status_code: int = 200,
+    shown: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    """The campaign's dashboard; `failed` is a work form's refusal shown on it (the form's
-    `key`, the `message` and what was typed, `values`: campaign_work_pages)."""
+    """The campaign's dashboard; `failed` is a work or sales form's refusal shown on it (the
+    form's `key`, the `message` and what was typed, `values`: campaign_work_pages); `shown`
+    what a sales form answered (campaign_sales_pages)."""
     view = await service.own_view(session, campaign_id, me.principal.id)
     campaign = view.campaign
     today = utcnow().date()
@@ -479,11 +418,15 @@ async def brand_campaign_page(
     if campaign.type in WORK_TYPES:
         found = await work_reads.campaign_applications(session, campaign_id, me.principal.id)
         applications = [presented(body) for body in found]
+    sold = None  # a salesman campaign's sales, totals and webhook
+    if campaign.type == CampaignType.SALESMAN:
+        sold = await brand_sales(request, session, campaign, me.principal.id, shown)
     return render(
         request,
         "campaign_brand.html",
         status_code,
         **words(
+            **sales_words(sold=sold),
             campaign=campaign,
             view=view,
             figures=figures,

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from creatorhub.campaigns import service, stats
-from creatorhub.campaigns.models import PromoterCampaign
+from creatorhub.campaigns.models import CampaignType, PromoterCampaign
 from creatorhub.campaigns.service.present import tracking_link
 from creatorhub.campaigns.work.models import WORK_TYPES
 from creatorhub.campaigns.work.service import page_reads
@@ -30,6 +30,7 @@ from creatorhub.kit.errors import NotFound
 from creatorhub.kit.state import AppSettings
 from creatorhub.web.acting import may_act, money
 from creatorhub.web.campaign_pages import PAUSE_REASONS, STATUS_LABELS, when
+from creatorhub.web.campaign_sales_view import creator_sales_page
 from creatorhub.web.campaign_work_view import presented, words
 from creatorhub.web.csrf import FormChecked
 from creatorhub.web.render import navigation, render
@@ -101,7 +102,8 @@ async def creator_campaign_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     """The campaign as the promoter sees it; for a consultant or seller campaign, their
-    application (`failed`: a work form's refusal shown on it, campaign_work_pages)."""
+    application (`failed`: a work form's refusal shown on it, campaign_work_pages); for a
+    salesman campaign, their sales (`failed`: the coupon form's, campaign_sales_pages)."""
     application: dict[str, Any] | None = None
     try:
         if failed is None:
@@ -139,6 +141,22 @@ async def creator_campaign_page(
     mine: dict[str, Any] | None = next(
         (p for p in view.promoters if p["promoter_id"] == str(me.principal.id)), None
     )
+    if campaign.type == CampaignType.SALESMAN:  # their referral link, coupon code and sales
+        joined = None
+        if mine is not None:
+            joined = await session.get(PromoterCampaign, uuid.UUID(mine["participation_id"]))
+        return await creator_sales_page(
+            request,
+            session,
+            settings,
+            campaign,
+            joined,
+            failed=failed or {},
+            status_code=status_code,
+            when=when,
+            labels=STATUS_LABELS,
+            reasons=PAUSE_REASONS,
+        )
     figures: stats.ParticipationStatsOut | None = None
     link = None
     participation: PromoterCampaign | None = None

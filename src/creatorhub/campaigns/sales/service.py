@@ -56,6 +56,7 @@ from creatorhub.campaigns.sales.models import (
     SalesWebhookSecret,
 )
 from creatorhub.campaigns.service.common import (
+    ENDED,
     CampaignConflict,
     lock_campaign,
     lock_own_campaign,
@@ -153,6 +154,10 @@ async def set_coupon(
         raise no_such_participation()
     campaign, participation = row[0], row[1]
     _refuse_not_salesman(campaign)
+    if campaign.status in ENDED:
+        raise CampaignConflict("the campaign has ended", code="campaign_ended")
+    if participation.status != ParticipationStatus.ACTIVE:
+        raise CampaignConflict("you are not in this campaign", code="not_joined")
     try:
         async with session.begin_nested():
             await session.execute(
@@ -516,7 +521,7 @@ async def _refund(
             currency=event.currency,
             commission=0,
             status=SaleStatus.REVERSED.value,
-            occurred_at=event.occurred_at or now,
+            occurred_at=min(event.occurred_at or now, now),
             verify_after=now,
             refunded_at=now,
         )
