@@ -100,6 +100,19 @@ async def test_sales_and_refunds_by_coupon_and_referral_code_to_the_cent(
     assert_problem(taken, 409, "coupon_taken")
     bad = await client.put(f"/v1/campaigns/{cid}/coupon", json={"code": "a"}, headers=ben.headers)
     assert_problem(bad, 422, "coupon_invalid")
+    stranger = await campaign_helpers.promoter(client)
+    response = await client.put(
+        f"/v1/campaigns/{cid}/coupon", json={"code": "MINE1"}, headers=stranger.headers
+    )
+    assert_problem(response, 404, "participation_not_found")
+    await campaign_helpers.join(client, cid, stranger)
+    assert (
+        await client.post(f"/v1/campaigns/{cid}/leave", headers=stranger.headers)
+    ).status_code == 200
+    response = await client.put(
+        f"/v1/campaigns/{cid}/coupon", json={"code": "MINE1"}, headers=stranger.headers
+    )
+    assert_problem(response, 409, "not_joined")
 
     # Ben's referral link: recorded, then on to the shop with his code.
     followed = await client.get(f"/r/{ben_code}")
