@@ -11,6 +11,9 @@ For each app process count (`--app-processes`, default 1 and 2), on the run's sc
      the request's transaction. Funding a job from a wallet moves money in one request too, but
      each request would need a job created by another request just before it; claims repeat
      from a pool of jobs set up ahead (bench/http_setup.py), at any rate wrk can send;
+   * `POST /v1/campaigns/{id}/sales-events` (issue 15): a salesman campaign's shop reporting a
+     sale, signed (HMAC-SHA256, computed by wrk's script through OpenSSL), its commission held
+     on the escrow; a new order each, over 16 campaigns;
    * `GET /t/{code}` (issue 14): a campaign's tracking link, one statement per click, each
      click a new visitor (an address of its own as X-Forwarded-For, which the served app takes
      from its local proxy; one of three browsers), so counted: its campaign's row locked; over
@@ -47,16 +50,17 @@ from bench.ledger import WALLETS
 
 ROOT = Path(__file__).resolve().parent.parent
 OPEN_LOOP_LOAD = 0.7
-OPERATIONS = ("reference", "funding", "claim", "tracking")
+OPERATIONS = ("reference", "funding", "claim", "tracking", "sales")
 MONEY_OPERATIONS = ("funding", "claim")
 # What the product's server is measured on: the money operations, then a campaign's tracking
 # link (issue 14: redirects per second against the same reference).
-PRODUCT_OPERATIONS = (*MONEY_OPERATIONS, "tracking")
+PRODUCT_OPERATIONS = (*MONEY_OPERATIONS, "tracking", "sales")
 ENDPOINTS = {
     "reference": "POST /transfer (bench/reference_app.py)",
     "funding": "POST /v1/funding",
     "claim": "POST /v1/marketplace/jobs/{uid}/claims",
     "tracking": "GET /t/{code} (302, a new visitor each)",
+    "sales": "POST /v1/campaigns/{id}/sales-events (a signed new sale each, its commission held)",
 }
 # Jobs are set up before each claim run for this many times the best rate seen so far (of claims,
 # or else of funding, measured just before on the same server), or the floor, per second.
@@ -166,6 +170,8 @@ class Driver:
             return wrk.Plan("funding", tokens=self.population.tokens, body=http_setup.FUNDING_BODY)
         if operation == "tracking":
             return wrk.Plan("tracking", codes=self.population.codes)
+        if operation == "sales":
+            return wrk.Plan("sales", sales=self.population.sales)
         return wrk.Plan(
             "claim",
             tokens=self.population.tokens,
@@ -341,6 +347,8 @@ async def measure(
         operations_asked = options.operations or PRODUCT_OPERATIONS
         if "tracking" in operations_asked:
             population.codes = await http_setup.tracking_links(local)
+        if "sales" in operations_asked:
+            population.sales = await http_setup.sales_campaigns(local)
         result["round_trips"] = await http_setup.count_round_trips(local, population)
         say(
             "  round trips per request: "

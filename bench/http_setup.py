@@ -196,6 +196,8 @@ class Population:
     window: int
     jobs: list[str] = field(default_factory=list)  # funded, open, in creation order
     codes: list[str] = field(default_factory=list)  # tracking codes (`tracking_links`)
+    # Salesman campaigns (`sales_campaigns`): id, webhook secret and a promoter's coupon each.
+    sales: list[dict[str, str]] = field(default_factory=list)
     brand_balance: int = 0  # what the brand's wallet still holds, as this process counts it
 
     @property
@@ -324,6 +326,123 @@ async def tracking_links(local: LocalApp) -> list[str]:
     return [codes[p] for p in range(len(promoters)) for codes in by_campaign]
 
 
+# Salesman campaigns whose shops report sales (issue 15): as many campaigns as tracking's, so
+# that sales in flight together go to different campaigns (a sale locks its campaign's row).
+SALES_CAMPAIGNS = 16
+SALES_BUDGET = 10**12  # never exhausted: every sale's commission is held on the escrow
+
+
+async def sales_campaigns(local: LocalApp) -> list[dict[str, str]]:
+    """Active salesman campaigns, each with a funded escrow (through the ledger, from the
+    provider clearing account, so the invariants hold), its webhook secret (sealed by the
+    service, as a brand asking for it would) and a promoter's coupon code."""
+    from creatorhub.campaigns.models import Campaign, PromoterCampaign
+    from creatorhub.campaigns.sales import service as sales
+    from creatorhub.campaigns.sales.models import CouponCode
+
+    database = local.app.state.db
+    settings = local.app.state.settings
+    now = datetime.now(UTC)
+    built: list[dict[str, str]] = []
+    async with database.session_scope() as session:
+        people = list(
+            (
+                await session.execute(
+                    text("SELECT id FROM identity.users ORDER BY created_at LIMIT 2")
+                )
+            ).scalars()
+        )
+        advertiser, promoter = people[0], people[-1]
+        clearing = (
+            await session.execute(
+                text(
+                    "SELECT ledger.ensure_account('platform',"
+                    " '00000000-0000-0000-0000-000000000000', 'provider_clearing', 'USD',"
+                    " 0::smallint, true)"
+                )
+            )
+        ).scalar_one()
+        for number in range(SALES_CAMPAIGNS):
+            campaign_id = uuid.uuid4()
+            escrow = (
+                await session.execute(
+                    text(
+                        "SELECT ledger.ensure_account('campaign', :id, 'escrow', 'USD',"
+                        " 0::smallint, false)"
+                    ),
+                    {"id": campaign_id},
+                )
+            ).scalar_one()
+            await session.execute(
+                text(
+                    "SELECT * FROM ledger.transfer(:debit, :credit, :amount, 'escrow_funding',"
+                    " :key)"
+                ),
+                {
+                    "debit": clearing,
+                    "credit": escrow,
+                    "amount": SALES_BUDGET,
+                    "key": f"bench:campaign:{campaign_id}:funding",
+                },
+            )
+            session.add(
+                Campaign(
+                    id=campaign_id,
+                    advertiser_id=advertiser,
+                    type="salesman",
+                    title="Bench sales",
+                    status="active",
+                    currency="USD",
+                    budget=SALES_BUDGET,
+                    starts_at=now,
+                    ends_at=now + timedelta(days=7),
+                    commission_per_sale=1_000,
+                    tracking_method="coupon",
+                    destination_url="https://shop.example.com/bench",
+                    escrow_account_id=escrow,
+                    funded_at=now,
+                )
+            )
+            await session.flush()
+            participation = PromoterCampaign(
+                campaign_id=campaign_id,
+                promoter_id=promoter,
+                tracking_code=uuid.uuid4().hex[:16],
+            )
+            session.add(participation)
+            await session.flush()
+            coupon = f"BENCH{number:02d}"
+            session.add(
+                CouponCode(
+                    promoter_campaign_id=participation.id, campaign_id=campaign_id, code=coupon
+                )
+            )
+            secret = await sales.webhook_secret(
+                session, settings, campaign_id=campaign_id, advertiser_id=advertiser, rotate=False
+            )
+            built.append({"id": str(campaign_id), "secret": secret, "coupon": coupon})
+    return built
+
+
+def sale_request(campaign: dict[str, str], order: str) -> tuple[str, bytes, dict[str, str]]:
+    """The path, body and headers of one signed sale (what wrk_load.lua's `sales` mode sends)."""
+    from creatorhub.campaigns.sales.service import SIGNATURE_HEADER as SALES_SIGNATURE
+
+    body = json.dumps(
+        {
+            "type": "sale",
+            "order_id": order,
+            "amount": 4_990,
+            "currency": "USD",
+            "coupon": campaign["coupon"],
+        },
+        separators=(",", ":"),
+    ).encode()
+    signature = sign(campaign["secret"], body, int(datetime.now(UTC).timestamp()))
+    headers = {SALES_SIGNATURE: signature, "Content-Type": "application/json"}
+    return f"/v1/campaigns/{campaign['id']}/sales-events", body, headers
+
+
 def _round_trips_module() -> ModuleType:
     """tests/round_trips.py, the suite's counter, loaded from its file (tests/ is no package)."""
     path = ROOT / "tests" / "round_trips.py"
@@ -369,6 +488,16 @@ async def count_round_trips(local: LocalApp, population: Population) -> dict[str
             201,
             "claim",
         )
+    sales = None
+    if population.sales:
+        campaign = population.sales[0]
+        for order in ("bench-warm-up", "bench-counted"):
+            path, body, headers = sale_request(campaign, order)
+            if order == "bench-counted":
+                with counter.counting() as sales:
+                    _checked(await client.post(path, content=body, headers=headers), 200, "sale")
+            else:
+                _checked(await client.post(path, content=body, headers=headers), 200, "sale")
     tracking = None
     if population.codes:
         link = f"/t/{population.codes[0]}"
@@ -383,6 +512,11 @@ async def count_round_trips(local: LocalApp, population: Population) -> dict[str
         **(
             {"tracking": {"count": tracking.count, "statements": tracking.statements}}
             if tracking is not None
+            else {}
+        ),
+        **(
+            {"sales": {"count": sales.count, "statements": sales.statements}}
+            if sales is not None
             else {}
         ),
     }

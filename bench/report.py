@@ -10,7 +10,8 @@ from typing import Any
 
 MONEY_OPERATIONS = ("funding", "claim")
 TRACKING = "tracking"  # a campaign's tracking link, GET /t/{code} (issue 14)
-HTTP_OPERATIONS = (*MONEY_OPERATIONS, TRACKING)
+SALES = "sales"  # a salesman campaign's signed sales webhook (issue 15): compared, no target
+HTTP_OPERATIONS = (*MONEY_OPERATIONS, TRACKING, SALES)
 DOCS_START = "<!-- bench results: written by `make bench` (bench/report.py); do not edit -->"
 DOCS_END = "<!-- end of bench results -->"
 # Issue #12's targets for the money operations, reported against, never asserted.
@@ -346,7 +347,11 @@ def markdown(document: dict[str, Any]) -> str:
                 VS_REFERENCE if money else TRACKING_VS_REFERENCE if operation == TRACKING else None
             )
             ref_cell = (
-                "-" if ref_target is None else _cell(vs_ref, 2, _at_least(vs_ref, ref_target))
+                _cell(vs_ref, 2, None)
+                if operation == SALES
+                else "-"
+                if ref_target is None
+                else _cell(vs_ref, 2, _at_least(vs_ref, ref_target))
             )
             cpu, p99 = f.get("app_cpu_ms_per_request"), f.get("p99_ms")
             latency = f"{_fmt(f.get('p50_ms'), 1)} / {_cell(p99, 1, _at_most(money, p99, P99_MS))}"

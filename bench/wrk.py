@@ -98,13 +98,14 @@ def _children_cpu_seconds() -> float:
 class Plan:
     """What the script sends; see wrk_load.lua for how each mode uses these."""
 
-    mode: str  # "reference", "funding", "claim" or "tracking"
+    mode: str  # "reference", "funding", "claim", "tracking" or "sales"
     tokens: Sequence[str] = ()  # Authorization header values
     jobs: Sequence[str] = ()  # claim: job uids, in windows of `window`
     window: int = 1
     body: str = ""  # funding: the JSON body
     wallets: int = 0  # reference: wallets 1..wallets
     codes: Sequence[str] = ()  # tracking: the links' codes (GET /t/{code})
+    sales: Sequence[Mapping[str, str]] = ()  # sales: campaigns' id, webhook secret, coupon
 
 
 @dataclass
@@ -234,6 +235,7 @@ async def run(
         "body": plan.body,
         "wallets": plan.wallets,
         "codes": list(plan.codes),
+        "sales": [dict(campaign) for campaign in plan.sales],
     }
     command = [
         wrk,

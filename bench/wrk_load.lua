@@ -9,6 +9,9 @@
 -- back by done()). From n come the fresh Idempotency-Key and, by mode:
 --   reference: a transfer between two random wallets of the reference endpoint;
 --   funding:   POST /v1/funding as user n mod #tokens;
+--   sales:     POST /v1/campaigns/{id}/sales-events of the campaigns in turn, a new order each
+--              (its number n), signed as a shop signs it: HMAC-SHA256 of "<t>.<body>" with the
+--              campaign's secret, computed by OpenSSL's libcrypto (wrk links it) through FFI;
 --   tracking:  GET /t/{code} of the links in turn, each as a new visitor (an address of its
 --              own from n, as X-Forwarded-For from the trusted local proxy, and one of three
 --              browsers' user agents), so that every click is counted (its campaign row locked);
@@ -23,6 +26,11 @@ local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
 int clock_gettime(int clock_id, bench_timespec *tp);
+typedef struct bench_evp_md bench_evp_md;
+const bench_evp_md *EVP_sha256(void);
+unsigned char *HMAC(const bench_evp_md *md, const void *key, int key_len,
+                    const unsigned char *data, size_t data_len,
+                    unsigned char *out, unsigned int *out_len);
 ]]
 local CLOCK_MONOTONIC = 1
 local clock = ffi.new("bench_timespec")
@@ -108,6 +116,32 @@ local function tracking_request(n)
    return wrk.format("GET", "/t/" .. plan.codes[(n % #plan.codes) + 1], tracking_headers, nil)
 end
 
+local digest = ffi.new("unsigned char[32]")
+local digest_len = ffi.new("unsigned int[1]")
+local hex = {}
+
+local function hmac_sha256_hex(key, data)
+   ffi.C.HMAC(ffi.C.EVP_sha256(), key, #key, data, #data, digest, digest_len)
+   for i = 0, 31 do
+      hex[i + 1] = string.format("%02x", digest[i])
+   end
+   return table.concat(hex)
+end
+
+local sales_headers = { ["Content-Type"] = "application/json" }
+
+local function sales_request(n)
+   local campaign = plan.sales[(n % #plan.sales) + 1]
+   local body = string.format(
+      '{"type":"sale","order_id":"%s%d","amount":%d,"currency":"USD","coupon":"%s"}',
+      plan.key_prefix, n, 1000 + n % 9000, campaign.coupon)
+   local t = os.time()
+   sales_headers["Creatorhub-Signature"] = string.format(
+      "t=%d,v1=%s", t, hmac_sha256_hex(campaign.secret, t .. "." .. body))
+   return wrk.format("POST", "/v1/campaigns/" .. campaign.id .. "/sales-events", sales_headers,
+                     body)
+end
+
 function request()
    local n = plan.offset + tid + sent * plan.threads
    sent = sent + 1
@@ -118,6 +152,8 @@ function request()
       return funding_request(n, key)
    elseif plan.mode == "tracking" then
       return tracking_request(n)
+   elseif plan.mode == "sales" then
+      return sales_request(n)
    else
       return claim_request(n, key)
    end

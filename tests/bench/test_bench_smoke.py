@@ -75,7 +75,7 @@ def test_a_short_run_of_every_section_produces_its_figures(
     http = figures["http"]
     assert http["skipped"] is None and http["errors"] == [], http
     assert http["round_trips"]["reference"]["count"] == 1
-    for operation in ("reference", "funding", "claim"):
+    for operation in ("reference", "funding", "claim", "sales"):
         measured = _http(figures, operation)
         assert measured["error"] is None, (operation, measured)
         assert measured["peak_rps"] > 0, operation
