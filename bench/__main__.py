@@ -76,8 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--http-operations",
         default="",
-        help="HTTP: the product's operations to measure, of funding,claim,tracking (default all;"
-        " the reference endpoint always runs)",
+        help="HTTP: the product's operations to measure, of funding,claim,tracking,sales"
+        " (default all; the reference endpoint always runs)",
     )
     add("--profile-connections", type=int, default=16, help="profile: wrk connections")
     add(

@@ -106,6 +106,42 @@ async def test_statements_equal_the_ledger_and_recompute_to_the_same_rows(
     assert summary["refunded"] == ledger_row["refunded"]
     assert summary["promoter_fees"] == summary["advertiser_fees"] == ledger_row["fees"] == 3_234
 
+    # And user by user: each promoter's earnings and fees, each advertiser's funding, spend,
+    # fees and refunds, straight from the transfers.
+    per_user = await fetch(
+        database,
+        "WITH escrow AS (SELECT c.escrow_account_id AS id, c.advertiser_id"
+        "  FROM campaigns.campaigns c),"
+        " wallets AS (SELECT id, owner_id FROM ledger.accounts WHERE owner_type = 'user')"
+        " SELECT s.user_id, s.role,"
+        "  CASE WHEN s.role = 'promoter' THEN"
+        "   (SELECT coalesce(sum(t.amount), 0) FROM ledger.transfers t JOIN escrow e"
+        "     ON e.id = t.debit_account_id JOIN wallets w ON w.id = t.credit_account_id"
+        "     WHERE w.owner_id = s.user_id AND t.kind <> 'refund')"
+        "  ELSE (SELECT coalesce(sum(t.amount), 0) FROM ledger.transfers t JOIN escrow e"
+        "     ON e.id = t.debit_account_id WHERE e.advertiser_id = s.user_id"
+        "     AND t.kind <> 'refund') END AS ledger_gross,"
+        "  s.earned_visibility + s.earned_consultant + s.earned_seller + s.earned_salesman"
+        "   + s.spent_visibility + s.spent_consultant + s.spent_seller + s.spent_salesman"
+        "   AS summary_gross,"
+        "  CASE WHEN s.role = 'promoter' THEN"
+        "   (SELECT coalesce(sum(t.amount), 0) FROM ledger.transfers t JOIN wallets w"
+        "     ON w.id = t.debit_account_id WHERE w.owner_id = s.user_id"
+        "     AND t.kind = 'platform_fee' AND t.metadata ->> 'fee_of' LIKE 'campaign%')"
+        "  ELSE s.fees END AS ledger_fees, s.fees AS summary_fees,"
+        "  CASE WHEN s.role = 'advertiser' THEN"
+        "   (SELECT coalesce(sum(t.amount), 0) FROM ledger.transfers t JOIN escrow e"
+        "     ON e.id = t.credit_account_id WHERE e.advertiser_id = s.user_id)"
+        "  ELSE 0 END AS ledger_funded, s.funded AS summary_funded"
+        " FROM campaigns.billing_period_summaries s WHERE s.period = :p",
+        p=datetime.now(UTC).date().replace(day=1),
+    )
+    assert len(per_user) == 3
+    for line in per_user:
+        assert line["ledger_gross"] == line["summary_gross"], line
+        assert line["ledger_fees"] == line["summary_fees"], line
+        assert line["ledger_funded"] == line["summary_funded"], line
+
     # The seed's reporting tables, as views, say the same.
     spends = await fetch(
         database,
