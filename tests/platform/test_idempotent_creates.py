@@ -316,12 +316,84 @@ async def a_participation(client: httpx.AsyncClient, database: Database) -> Call
     )
 
 
+async def an_application(client: httpx.AsyncClient, database: Database) -> Call:
+    from work_helpers import funded_work_campaign
+
+    owner = await campaign_advertiser(client, funds=200_000)
+    first = await funded_work_campaign(client, owner, "seller")
+    second = await funded_work_campaign(client, owner, "seller")
+    who = await promoter(client)
+    return Call(
+        who,
+        f"/v1/campaigns/{first['id']}/applications",
+        {"proposed_rate": 30_000},
+        f"/v1/campaigns/{second['id']}/applications",
+        {"proposed_rate": 30_000},
+        count_of("campaigns.campaign_applications", "promoter_id"),
+        who.id,
+    )
+
+
+async def _accepted_application(client: httpx.AsyncClient) -> tuple[Account, Account, str]:
+    from work_helpers import accept, apply, funded_work_campaign
+
+    owner = await campaign_advertiser(client, funds=100_000)
+    campaign = await funded_work_campaign(client, owner, "seller")
+    who = await promoter(client)
+    application = await apply(client, campaign["id"], who, 50_000)
+    await accept(client, application["id"], owner)
+    return owner, who, str(application["id"])
+
+
+async def a_deliverable(client: httpx.AsyncClient, database: Database) -> Call:
+    owner, _, application_id = await _accepted_application(client)
+    path = f"/v1/campaign-applications/{application_id}/deliverables"
+    return Call(
+        owner,
+        path,
+        {"title": "First cut", "amount": 10_000},
+        path,
+        {"title": "Second cut", "amount": 10_000},
+        count_of("campaigns.campaign_deliverables", "application_id"),
+        application_id,
+    )
+
+
+async def a_work(client: httpx.AsyncClient, database: Database) -> Call:
+    from work_helpers import agreed
+
+    owner, who, application_id = await _accepted_application(client)
+    first = await agreed(client, application_id, owner, who, 10_000)
+    second = await agreed(client, application_id, owner, who, 20_000)
+    links = {"links": ["https://drive.example.com/cut"]}
+    return Call(
+        who,
+        f"/v1/campaign-deliverables/{first}/works",
+        links,
+        f"/v1/campaign-deliverables/{second}/works",
+        links,
+        count_of("campaigns.campaign_works", "promoter_id"),
+        who.id,
+    )
+
+
 CREATES = [
     Create("/v1/campaigns", a_campaign),
     Create(
         "/v1/campaigns/{campaign_id}/join",
         a_participation,
         again_without_key=(409, "already_joined"),
+    ),
+    Create(
+        "/v1/campaigns/{campaign_id}/applications",
+        an_application,
+        again_without_key=(409, "already_applied"),
+    ),
+    Create("/v1/campaign-applications/{application_id}/deliverables", a_deliverable),
+    Create(
+        "/v1/campaign-deliverables/{deliverable_id}/works",
+        a_work,
+        again_without_key=(409, "work_in_review"),
     ),
     Create("/v1/marketplace/jobs", a_job),
     Create(

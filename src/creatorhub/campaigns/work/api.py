@@ -32,11 +32,17 @@ from creatorhub.campaigns.work.schemas import (
 )
 from creatorhub.campaigns.work.service import applications, deliverables, reads
 from creatorhub.db import DbSession
-from creatorhub.identity.deps import AdminPrincipal, CurrentPrincipal, require_roles
+from creatorhub.identity.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    OptionalIdempotency,
+    require_roles,
+)
 from creatorhub.identity.models import Role
 from creatorhub.identity.service import Principal
 from creatorhub.kit.clock import utcnow
 from creatorhub.kit.errors import problem_responses
+from creatorhub.kit.idempotency import OPTIONAL_IDEMPOTENCY_RESPONSES, Responder
 from creatorhub.kit.state import AppSettings
 
 router = APIRouter(
@@ -52,9 +58,17 @@ def _out(body: dict[str, Any]) -> ApplicationOut:
 
 
 async def _answer(
-    session: DbSession, application_id: uuid.UUID, viewer: uuid.UUID, status: int = 200
+    session: DbSession,
+    application_id: uuid.UUID,
+    viewer: uuid.UUID,
+    status: int = 200,
+    idem: Responder | None = None,
 ) -> JSONResponse:
+    """The application as it is now; for a create, stored with its Idempotency-Key (`idem`)
+    so that a retry is answered the same and creates nothing."""
     body = _out(await reads.application(session, application_id, viewer))
+    if idem is not None:
+        return await idem.respond(session, status, body)
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
@@ -65,10 +79,15 @@ async def _answer(
     "/v1/campaigns/{campaign_id}/applications",
     status_code=201,
     response_model=ApplicationOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
     summary="Apply to a consultant or seller campaign",
 )
 async def apply(
-    campaign_id: uuid.UUID, body: ApplicationIn, principal: CreatorPrincipal, session: DbSession
+    campaign_id: uuid.UUID,
+    body: ApplicationIn,
+    principal: CreatorPrincipal,
+    session: DbSession,
+    idem: OptionalIdempotency,
 ) -> JSONResponse:
     """Your proposal is the negotiation's first offer; the advertiser accepts it, counters or
     rejects it."""
@@ -80,7 +99,7 @@ async def apply(
         note=body.note,
         now=utcnow(),
     )
-    return await _answer(session, application.id, principal.id, 201)
+    return await _answer(session, application.id, principal.id, 201, idem)
 
 
 @router.get(
@@ -209,10 +228,15 @@ async def agree_to_close(
     "/v1/campaign-applications/{application_id}/deliverables",
     status_code=201,
     response_model=ApplicationOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
     summary="Propose a deliverable",
 )
 async def propose_deliverable(
-    application_id: uuid.UUID, body: DeliverableIn, principal: BrandPrincipal, session: DbSession
+    application_id: uuid.UUID,
+    body: DeliverableIn,
+    principal: BrandPrincipal,
+    session: DbSession,
+    idem: OptionalIdempotency,
 ) -> JSONResponse:
     """Against an accepted application, within what its agreed amount has left; nothing is
     held until the promoter agrees."""
@@ -226,7 +250,7 @@ async def propose_deliverable(
         amount=body.amount,
         now=utcnow(),
     )
-    return await _answer(session, application_id, principal.id, 201)
+    return await _answer(session, application_id, principal.id, 201, idem)
 
 
 @router.post(
@@ -264,10 +288,15 @@ async def cancel_deliverable(
     "/v1/campaign-deliverables/{deliverable_id}/works",
     status_code=201,
     response_model=ApplicationOut,
+    responses=OPTIONAL_IDEMPOTENCY_RESPONSES,
     summary="Submit a deliverable's work",
 )
 async def submit_work(
-    deliverable_id: uuid.UUID, body: WorkIn, principal: CreatorPrincipal, session: DbSession
+    deliverable_id: uuid.UUID,
+    body: WorkIn,
+    principal: CreatorPrincipal,
+    session: DbSession,
+    idem: OptionalIdempotency,
 ) -> JSONResponse:
     """Links to the work and a note; after a request for changes, the next revision."""
     deliverable = await deliverables.submit_work(
@@ -278,7 +307,7 @@ async def submit_work(
         note=body.note,
         now=utcnow(),
     )
-    return await _answer(session, deliverable.application_id, principal.id, 201)
+    return await _answer(session, deliverable.application_id, principal.id, 201, idem)
 
 
 @router.post(
