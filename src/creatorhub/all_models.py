@@ -15,6 +15,7 @@ from creatorhub.campaigns.billing import models as campaign_billing_models
 from creatorhub.campaigns.sales import models as campaign_sales_models
 from creatorhub.campaigns.work import models as campaign_work_models
 from creatorhub.db import Base
+from creatorhub.giveaways import models as giveaways_models
 from creatorhub.identity import models as identity_models
 from creatorhub.kit import idempotency as idempotency_models
 from creatorhub.ledger import models as ledger_models
@@ -38,6 +39,7 @@ MODEL_MODULES = (
     campaign_work_models,
     campaign_sales_models,
     campaign_billing_models,
+    giveaways_models,
 )
 
 metadata = Base.metadata

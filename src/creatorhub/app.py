@@ -29,6 +29,7 @@ from creatorhub.campaigns.work.api import router as campaign_work_router
 from creatorhub.config import Settings, get_settings
 from creatorhub.db import Database
 from creatorhub.embedded_db import resolve_database_url
+from creatorhub.giveaways.api import router as giveaways_router
 from creatorhub.identity.api import routers as identity_routers
 from creatorhub.jobs import JobRuntime, start_worker_task
 from creatorhub.kit.errors import (
@@ -68,6 +69,7 @@ from creatorhub.web.creator import router as creator_pages_router
 from creatorhub.web.errors import install_page_errors
 from creatorhub.web.funds import router as funds_pages_router
 from creatorhub.web.pages import router as pages_router
+from creatorhub.web.payment_methods_pages import router as payment_methods_pages_router
 from creatorhub.web.settings import router as settings_pages_router
 from creatorhub.web.statements_pages import router as statements_pages_router
 from creatorhub.web.studio import router as studio_pages_router
@@ -163,7 +165,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # Pages answer errors with pages, the API with problem+json (after kit's handlers: wraps them).
     install_page_errors(app)
     app.add_middleware(
-        RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_request_body_bytes
+        RequestMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_request_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
     )
 
     install_payments_handlers(app)
@@ -182,6 +187,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         campaign_stats_router,
         campaign_tracking_router,
         social_router,
+        giveaways_router,
         *workspace_routers,
         reviews_router,
         portfolio_router,
@@ -190,6 +196,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         settings_pages_router,
         brand_pages_router,
         funds_pages_router,
+        payment_methods_pages_router,
         creator_pages_router,
         wallet_pages_router,
         statements_pages_router,

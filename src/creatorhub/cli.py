@@ -15,6 +15,7 @@ import typer
 
 from creatorhub.config import Settings, get_settings
 from creatorhub.embedded_db import EmbeddedServerError, resolve_database_url
+from creatorhub.giveaways.cli import draw_cli
 from creatorhub.observability import configure_logging
 
 cli = typer.Typer(
@@ -32,6 +33,7 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(ledger_cli, name="ledger")
 keys_cli = typer.Typer(help="Encryption keys of the OAuth tokens at rest.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(draw_cli, name="draw")
 
 
 def _prepare(settings: Settings, *, migrate: bool) -> str:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         "feeds, onboarding returns, the sandbox's webhooks); unset = http://HOST:PORT as served",
     )
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(
+        default=52_428_800,
+        ge=1024,
+        description="body limit of the file imports (a giveaway's comments), 50 MB by default",
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-For is believed (comma-separated, or *): the "
@@ -177,6 +182,35 @@ class Settings(BaseSettings):
         ge=1,
         description="clicks one visitor (address and user agent) may make across all tracking "
         "links in a minute; the ones beyond are recorded as rate-limited, never counted",
+    )
+
+    # --- giveaways ---------------------------------------------------------------------------
+    giveaway_welcome_credits: int = Field(
+        default=3, ge=0, le=100, description="credits a user gets once, the first time they host"
+    )
+    giveaway_draw_credits: int = Field(
+        default=1,
+        ge=0,
+        le=100,
+        description="credits a draw reserves when created, used on completion",
+    )
+    giveaway_drand_url: str | None = Field(
+        default=None,
+        description="a drand HTTP endpoint (e.g. https://api.drand.sh): draws then mix in the "
+        "randomness of a future round named in their commitment; unset, no external beacon is used "
+        "and certificates say so",
+    )
+    giveaway_drand_chain_hash: str = Field(
+        default="52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971",
+        description="the drand chain (default: quicknet, unchained, a round every 3 seconds)",
+    )
+    giveaway_drand_genesis: int = Field(default=1692803367, ge=0)
+    giveaway_drand_period: int = Field(default=3, ge=1, le=3600)
+    giveaway_beacon_margin_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=3600,
+        description="the committed round is the first one at least this long after the commit",
     )
 
     # --- social platforms (OAuth connectors) ---------------------------------------------

@@ -23,6 +23,7 @@ from creatorhub.campaigns.sales.demo import DEMO_SALES_CAMPAIGNS, load_demo_sale
 from creatorhub.campaigns.work.demo import DEMO_WORK_CAMPAIGNS, load_demo_work
 from creatorhub.config import Settings
 from creatorhub.db import Database
+from creatorhub.giveaways.demo import DEMO_DRAWS, load_demo_giveaways
 from creatorhub.identity import passwords
 from creatorhub.identity.models import BrandProfile, CreatorProfile, FollowerEstimate, User
 from creatorhub.kit.clock import utcnow
@@ -279,6 +280,9 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
         )
         log.info("demo_work_loaded", titles=await load_demo_work(database, settings, users))
         log.info("demo_sales_loaded", titles=await load_demo_sales(database, settings, users))
+        log.info(
+            "demo_giveaways_loaded", titles=await load_demo_giveaways(database, settings, users)
+        )
     finally:
         await database.dispose()
     typer.echo("\nDemo accounts (password for all: " + DEMO_PASSWORD + ")")
@@ -302,6 +306,9 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
         typer.echo(f"  {work.title:<34} {work.brand:<32} {work.shows}")
     for selling in DEMO_SALES_CAMPAIGNS:
         typer.echo(f"  {selling.title:<34} {selling.brand:<32} {selling.shows}")
+    typer.echo("\nDemo giveaways of sarah@creatorhub.example (public history: /giveaways/hosts/…)")
+    for title, shows in DEMO_DRAWS:
+        typer.echo(f"  {title:<34} {shows}")
     if workspace.review_url is not None:
         typer.echo(f"\nA client review link, shown only now: {workspace.review_url}")
     return created

@@ -57,6 +57,7 @@ TASK_MODULES = [
     "creatorhub.marketplace.tasks",
     "creatorhub.campaigns.tasks",
     "creatorhub.social.tasks",
+    "creatorhub.giveaways.tasks",
 ]
 
 # The connector given here is replaced by `JobRuntime` with one bound to the configured

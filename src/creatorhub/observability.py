@@ -241,13 +241,22 @@ def _headers_read(scope: Scope) -> tuple[str | None, str | None, str | None]:
     return found.get(_REQUEST_ID_KEY), found.get(b"user-agent"), found.get(b"content-length")
 
 
+# The routes that take a file import (a draw's comments, by the API or its page).
+_UPLOAD_PATH = re.compile(r"^(?:/v1)?/giveaways/draws/[0-9a-fA-F-]{36}/entries$")
+
+
 class RequestMiddleware:
     """Request id, request context, access log, metrics and a request-body size limit."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, max_upload_bytes: int = 0
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # File imports (a giveaway's comments) take up to this much; every other route the
+        # general limit.
+        self.max_upload_bytes = max(max_upload_bytes, max_body_bytes)
         self.log = structlog.get_logger("creatorhub.http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -256,6 +265,11 @@ class RequestMiddleware:
             return
 
         request_id, user_agent, declared = _headers_read(scope)
+        limit = (
+            self.max_upload_bytes
+            if _UPLOAD_PATH.match(scope.get("path", "")) is not None
+            else self.max_body_bytes
+        )
         if request_id is None or _SANE_REQUEST_ID.match(request_id) is None:
             # 128 random bits in hex, as a UUID4's would be (without building one: 3 µs).
             request_id = os.urandom(16).hex()
@@ -292,15 +306,13 @@ class RequestMiddleware:
                     field=nul_in,
                 )
                 await response(scope, receive, send_with_request_id)
-            elif (
-                declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes
-            ):
+            elif declared is not None and declared.isdigit() and int(declared) > limit:
                 response = problem_response(
-                    413, "payload_too_large", detail=BodyTooLarge(self.max_body_bytes).detail
+                    413, "payload_too_large", detail=BodyTooLarge(limit).detail
                 )
                 await response(scope, receive, send_with_request_id)
             else:
-                await self.app(scope, _limited(receive, self.max_body_bytes), send_with_request_id)
+                await self.app(scope, _limited(receive, limit), send_with_request_id)
         except Exception as error:
             # An error no handler answered (a defect): answered here rather than by Starlette's
             # outermost handler, which runs after this middleware and so could give the

@@ -286,6 +286,8 @@ async def test_funding_a_registered_target_credits_its_escrow(
         )
         return funding.FundingTarget(escrow_account_id=escrow)
 
+    # Campaigns register their own handlers: this test's stand-in replaces them while it runs.
+    previous = funding.TARGET_RESOLVERS.get("campaign")
     funding.register_target("campaign", resolve)
     try:
         other = await account(client, roles=["brand"])
@@ -320,4 +322,7 @@ async def test_funding_a_registered_target_credits_its_escrow(
         )
         assert (await wallet(client, brand.headers))["available"] == 0
     finally:
-        funding.TARGET_RESOLVERS.pop("campaign", None)
+        if previous is None:
+            funding.TARGET_RESOLVERS.pop("campaign", None)
+        else:
+            funding.TARGET_RESOLVERS["campaign"] = previous

@@ -32,8 +32,14 @@ What localstripe (1.15.10) does not implement, and what these tests do about it:
 - Refunds: always `succeeded` at once, no check against refunding more than was charged, and
   no `charge.refunded` / `refund.*` events.
 - Webhooks: only some events are sent (here `payment_intent.succeeded` and
-  `payment_intent.payment_failed`; none for `payment_intent.canceled` or `.processing`), one
-  second after the fact, signed `t=<event created>,v1=<HMAC-SHA256>` like Stripe's.
+  `payment_intent.payment_failed`; none for `payment_intent.canceled` or `.processing`, nor any
+  `setup_intent.*` or `payment_method.*`), one second after the fact, signed
+  `t=<event created>,v1=<HMAC-SHA256>` like Stripe's.
+- Saved payment methods: SetupIntents and PaymentMethods are there, but a SetupIntent takes
+  only the older `payment_method_types` (not the library's `allowed_payment_method_types`,
+  which a bank account setup sends), a confirmed one does not attach its method to the
+  customer, and a decline names only the charge, not the PaymentIntent (see
+  test_payment_methods.py for the flows through the API).
 """
 
 from __future__ import annotations
@@ -57,13 +63,14 @@ from creatorhub.config import Settings
 from creatorhub.payments.providers.base import (
     EventKind,
     IntentStatus,
+    PaymentMethodKind,
     PaymentProvider,
     ProviderError,
     TransferStatus,
     WebhookSignatureError,
     WebhookStaleError,
 )
-from creatorhub.payments.providers.stripe_provider import StripeProvider
+from creatorhub.payments.providers.stripe_provider import StripeProvider, _payment_method
 
 if TYPE_CHECKING:
     # Not imported at run time: pytest loads it as a plugin (and rewrites its asserts).
@@ -741,6 +748,10 @@ def test_stale_check_uses_the_configured_tolerance(localstripe: LocalStripe) -> 
         ("payout.failed", {"id": "po_1"}, EventKind.PAYOUT_FAILED),
         ("payout.canceled", {"id": "po_1"}, EventKind.PAYOUT_CANCELED),
         ("account.updated", {"id": "acct_1"}, EventKind.PAYEE_ACCOUNT_UPDATED),
+        ("setup_intent.succeeded", {"id": "seti_1"}, EventKind.SETUP_SUCCEEDED),
+        ("setup_intent.setup_failed", {"id": "seti_1"}, EventKind.SETUP_FAILED),
+        ("setup_intent.canceled", {"id": "seti_1"}, EventKind.SETUP_FAILED),
+        ("payment_method.detached", {"id": "pm_1"}, EventKind.PAYMENT_METHOD_DETACHED),
         ("customer.created", {"id": "cus_1"}, EventKind.OTHER),
     ],
 )
@@ -782,3 +793,135 @@ async def test_localstripe_delivers_signed_events_that_verify(
         )
         with pytest.raises(WebhookSignatureError):
             provider.verify_webhook(delivery.body + b" ", delivery.headers, now=datetime.now(UTC))
+
+
+# --- saved payment methods -------------------------------------------------------------------
+
+
+async def test_a_card_is_saved_then_charged_off_session(
+    provider: StripeProvider,
+    customer_client: stripe.StripeClient,
+    recorded_requests: list[tuple[str, str, dict[str, str]]],
+) -> None:
+    customer = await provider.create_customer(user_id=uuid.uuid4(), email="brand@example.com")
+    setup_id = uuid.uuid4()
+    recorded_requests.clear()
+    setup = await provider.create_setup_intent(
+        setup_id=setup_id,
+        customer_reference=customer.reference,
+        kind=PaymentMethodKind.CARD,
+        metadata={"user_id": "u-1"},
+    )
+    assert setup.reference.startswith("seti_") and setup.status == "pending"
+    assert setup.client_secret and setup.client_secret.startswith(setup.reference)
+    assert [headers.get("Idempotency-Key") for _, _, headers in recorded_requests] == [
+        f"setup-intent-{setup_id}"
+    ]
+    at_stripe = await customer_client.v1.setup_intents.retrieve_async(setup.reference)
+    assert at_stripe.usage == "off_session" and at_stripe.customer == customer.reference
+    assert at_stripe.metadata.to_dict() == {"user_id": "u-1", "setup_id": str(setup_id)}
+
+    # Stripe.js in the browser confirms it with the card.
+    await customer_client.v1.setup_intents.confirm_async(
+        setup.reference, {"payment_method": "pm_card_visa"}
+    )
+    method = str(
+        (await customer_client.v1.setup_intents.retrieve_async(setup.reference)).payment_method
+    )
+    details = await provider.payment_method_details(method)
+    assert (details.reference, details.kind, details.brand, details.last4) == (
+        method,
+        PaymentMethodKind.CARD,
+        "visa",
+        "4242",
+    )
+    assert (details.exp_month, details.exp_year) == (12, 2030)
+
+    intent_id = uuid.uuid4()
+    charged = await provider.create_funding_intent(
+        intent_id=intent_id,
+        amount=1_250,
+        currency="USD",
+        customer_reference=customer.reference,
+        metadata={},
+        payment_method_reference=method,
+    )
+    assert charged.status is IntentStatus.SUCCEEDED and charged.failure_reason is None
+    paid = await customer_client.v1.payment_intents.retrieve_async(charged.reference)
+    assert (paid.customer, paid.payment_method, paid.amount) == (customer.reference, method, 1_250)
+
+    await customer_client.v1.payment_methods.attach_async(method, {"customer": customer.reference})
+    await provider.detach_payment_method(method)
+    assert (await customer_client.v1.payment_methods.retrieve_async(method)).customer is None
+
+
+async def test_a_saved_card_declined_off_session_is_a_failed_intent(
+    provider: StripeProvider, customer_client: stripe.StripeClient
+) -> None:
+    customer = await provider.create_customer(user_id=uuid.uuid4(), email="brand@example.com")
+    method = (
+        await customer_client.v1.payment_methods.retrieve_async("pm_card_chargeCustomerFail")
+    ).id
+
+    declined = await provider.create_funding_intent(
+        intent_id=uuid.uuid4(),
+        amount=900,
+        currency="USD",
+        customer_reference=customer.reference,
+        metadata={},
+        payment_method_reference=method,
+    )
+
+    # localstripe's decline names the charge only: the intent is found through it.
+    assert declined.reference.startswith("pi_")
+    assert declined.status is IntentStatus.FAILED
+    assert declined.failure_reason == "Your card was declined."
+
+
+async def test_a_bank_account_setup_asks_for_bank_account_types(
+    provider: StripeProvider,
+) -> None:
+    customer = await provider.create_customer(user_id=uuid.uuid4(), email="brand@example.com")
+    # localstripe knows only the older parameter: its refusal shows the one sent.
+    with pytest.raises(ProviderError, match="allowed_payment_method_types"):
+        await provider.create_setup_intent(
+            setup_id=uuid.uuid4(),
+            customer_reference=customer.reference,
+            kind=PaymentMethodKind.BANK_ACCOUNT,
+            metadata={},
+        )
+
+
+async def test_a_bank_accounts_details(
+    provider: StripeProvider, customer_client: stripe.StripeClient
+) -> None:
+    sepa = await customer_client.v1.payment_methods.create_async(
+        {"type": "sepa_debit", "sepa_debit": {"iban": "DE89370400440532013000"}}
+    )
+    details = await provider.payment_method_details(sepa.id)
+    assert (details.kind, details.last4, details.exp_month) == (
+        PaymentMethodKind.BANK_ACCOUNT,
+        "3000",
+        None,
+    )
+    us_bank = _payment_method(
+        {
+            "id": "pm_us",
+            "type": "us_bank_account",
+            "us_bank_account": {"bank_name": "STRIPE TEST BANK", "last4": "6789"},
+        }
+    )
+    assert (us_bank.kind, us_bank.brand, us_bank.last4) == (
+        PaymentMethodKind.BANK_ACCOUNT,
+        "STRIPE TEST BANK",
+        "6789",
+    )
+    with pytest.raises(ProviderError) as raised:
+        _payment_method({"id": "pm_link", "type": "link", "link": {}})
+    assert raised.value.code == "payment_method_unsupported"
+
+
+async def test_an_unknown_payment_method_is_a_provider_error(provider: StripeProvider) -> None:
+    with pytest.raises(ProviderError) as raised:
+        await provider.payment_method_details("pm_doesnotexist")
+    assert raised.value.retryable is False

@@ -434,6 +434,16 @@ async def test_demo_twice_creates_the_demo_accounts_once(
     assert portfolio.rating.count == 2
     assert portfolio.rating.average_rating == Decimal("4.5")
     assert sorted(review.rating for review in portfolio.reviews) == [4, 5]
+    # sarah's giveaways, one draw in each state, built once; the completed one rerolled (two
+    # certificates), her credits: 3 welcome + 5 granted - 5 reserved or used + 2 given back.
+    assert (
+        await scalar(
+            database, "SELECT string_agg(status, ',' ORDER BY status) FROM giveaways.draws"
+        )
+        == "cancelled,completed,failed,pending,processing"
+    )
+    assert await scalar(database, "SELECT count(*) FROM giveaways.certificates") == 2
+    assert "Winter boots giveaway" in second.stdout
 
 
 @pytest.mark.xdist_group("embedded_server")

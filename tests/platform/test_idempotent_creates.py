@@ -214,6 +214,62 @@ async def a_funding(client: httpx.AsyncClient, database: Database) -> Call:
     )
 
 
+async def a_payment_method(client: httpx.AsyncClient, database: Database) -> Call:
+    payer = await account(client, roles=["brand"])
+    return Call(
+        payer,
+        "/v1/me/payment-methods",
+        {"kind": "card"},
+        "/v1/me/payment-methods",
+        {"kind": "bank_account"},
+        count_of("payments.payment_methods", "user_id"),
+        payer.id,
+    )
+
+
+async def a_draw(client: httpx.AsyncClient, database: Database) -> Call:
+    from draw_helpers import CONFIG
+
+    host = await account(client)
+    body = {"title": "A giveaway", "platform": "instagram", "config": CONFIG}
+    return Call(
+        host,
+        "/v1/giveaways/draws",
+        body,
+        "/v1/giveaways/draws",
+        {**body, "title": "Another giveaway"},
+        count_of("giveaways.draws", "user_id"),
+        host.id,
+    )
+
+
+async def a_blacklist_entry(client: httpx.AsyncClient, database: Database) -> Call:
+    host = await account(client)
+    return Call(
+        host,
+        "/v1/giveaways/blacklist",
+        {"platform": "all", "username": "spammer"},
+        "/v1/giveaways/blacklist",
+        {"platform": "all", "username": "another"},
+        count_of("giveaways.blacklist", "user_id"),
+        host.id,
+    )
+
+
+async def a_credit_purchase(client: httpx.AsyncClient, database: Database) -> Call:
+    buyer = await account(client)
+    await fund_wallet(client, buyer.headers, 50_00)
+    return Call(
+        buyer,
+        "/v1/giveaways/credits/purchases",
+        {"pack": "single"},
+        "/v1/giveaways/credits/purchases",
+        {"pack": "five"},
+        count_of("giveaways.credits", "user_id"),
+        buyer.id,
+    )
+
+
 async def payee_with_funds(client: httpx.AsyncClient, funds: int) -> Account:
     payee = await account(client, roles=["creator"])
     made = await client.post("/v1/payout-accounts", json={"country": "US"}, headers=payee.headers)
@@ -405,6 +461,13 @@ CREATES = [
         "/v1/payout-accounts", a_payout_account, again_without_key=(409, "payout_account_exists")
     ),
     Create("/v1/plans", a_plan),
+    # Its answer carries the setup intent's client secret: stored sealed.
+    Create("/v1/me/payment-methods", a_payment_method),
+    Create("/v1/giveaways/draws", a_draw),
+    Create(
+        "/v1/giveaways/blacklist", a_blacklist_entry, again_without_key=(409, "blacklist_duplicate")
+    ),
+    Create("/v1/giveaways/credits/purchases", a_credit_purchase, required=True),
     Create("/v1/workspace/shoots", a_shoot),
     Create("/v1/workspace/uploads", an_upload),
     Create("/v1/workspace/calendar/blocks", a_block),

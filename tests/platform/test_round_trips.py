@@ -71,6 +71,9 @@ from round_trips_campaign_work import world as campaign_work_world
 from round_trips_campaign_work_pages import world as campaign_work_pages_world
 from round_trips_campaigns import world as campaigns_world
 from round_trips_creator_pages import world as creator_pages_world
+from round_trips_giveaways import world as giveaways_world
+from round_trips_payment_methods import pages_world as payment_methods_pages_world
+from round_trips_payment_methods import world as payment_methods_world
 from round_trips_settings_pages import world as settings_pages_world
 from round_trips_studio_pages import world as studio_pages_world
 from sqlalchemy.engine import make_url
@@ -849,6 +852,8 @@ async def platform_world(w: World) -> None:
 WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "identity": identity_world,
     "payments": payments_world,
+    "payment_methods": payment_methods_world,
+    "web_payment_methods": payment_methods_pages_world,
     "marketplace": marketplace_world,
     "social": social_world,
     "workspace": workspace_world,
@@ -864,6 +869,8 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "campaign_settlement": campaign_settlement_world,
     # Seed 002's consultant and seller work (issue 15).
     "campaign_work": campaign_work_world,
+    # Seed 003's giveaways (issue 16).
+    "giveaways": giveaways_world,
     "campaign_sales": campaign_sales_world,
     "campaign_billing": campaign_billing_world,
     "web_statements": statements_pages_world,

@@ -127,7 +127,8 @@ async def fund_campaign(
     idem: Idempotency,
 ) -> JSONResponse:
     """Move the budget into the campaign's escrow: from your wallet now (the campaign goes
-    active), or through a provider charge (active when the provider confirms it)."""
+    active), or through a provider charge (active when the provider confirms it), of one of
+    your saved payment methods with `payment_method_id`."""
     if body.source == "wallet":
         await service.fund_from_wallet(
             session, campaign_id=campaign_id, advertiser_id=principal.id, now=utcnow(), answer=idem
@@ -141,6 +142,7 @@ async def fund_campaign(
         advertiser_id=principal.id,
         auto_confirm=settings.sandbox_auto_confirm and provider.name == "sandbox",
         answer=idem,
+        payment_method_id=body.payment_method_id,
     )
     return idem.response
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from creatorhub.campaigns.models import CampaignType, TrackingMethod
 from creatorhub.identity.schemas import RequestModel, Tag, Url
@@ -59,6 +59,19 @@ class CampaignFund(RequestModel):
         description="wallet: from your available balance, at once; provider: a charge (the "
         "campaign goes active when the provider confirms it)",
     )
+    payment_method_id: uuid.UUID | None = Field(
+        default=None,
+        description="one of your active saved payment methods (`/v1/me/payment-methods`), "
+        "charged at once: a provider charge (`source` may be omitted)",
+    )
+
+    @model_validator(mode="after")
+    def _saved_method_is_a_charge(self) -> CampaignFund:
+        if self.payment_method_id is not None:
+            if "source" in self.model_fields_set and self.source == "wallet":
+                raise ValueError("a saved payment method is charged: source is provider")
+            self.source = "provider"
+        return self
 
 
 class AllocationOut(BaseModel):

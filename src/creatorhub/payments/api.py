@@ -42,6 +42,7 @@ from creatorhub.kit.state import AppDatabase, AppSettings
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import InsufficientFunds
 from creatorhub.payments import fees, funding, payouts, wallet, webhooks
+from creatorhub.payments.methods_api import router as payment_methods_router
 from creatorhub.payments.providers.base import WebhookSignatureError, WebhookStaleError
 from creatorhub.payments.providers.registry import provider_names
 from creatorhub.payments.schemas import (
@@ -130,7 +131,8 @@ async def list_wallet_transactions(
 
 @funding_router.post("", status_code=201, response_model=FundingOut)
 async def create_funding(body: FundingCreate, move: VerifiedMoneyMove) -> JSONResponse:
-    """Start bringing money in; it is credited when the provider confirms (webhook)."""
+    """Start bringing money in; it is credited when the provider confirms (webhook). With
+    `payment_method_id` (a saved method, `/v1/me/payment-methods`), it is charged at once."""
     # One dependency (session, verified principal, key): the hottest money route.
     provider = provider_in(move.session)
     await funding.create_intent(
@@ -143,6 +145,7 @@ async def create_funding(body: FundingCreate, move: VerifiedMoneyMove) -> JSONRe
         target_id=body.target_id,
         answer=move.idem,
         confirm=move.settings.sandbox_auto_confirm and provider.name == "sandbox",
+        payment_method_id=body.payment_method_id,
     )
     return move.idem.response
 
@@ -416,6 +419,7 @@ async def quote_fee(
 routers = [
     wallet_router,
     funding_router,
+    payment_methods_router,
     payout_accounts_router,
     payouts_router,
     webhooks_router,

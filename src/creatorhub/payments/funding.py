@@ -13,6 +13,11 @@ and a webhook's credit, with its ledger transfer, as one more. With a provider t
 connection, and the outcome is recorded in a second, short transaction. A process that dies in
 between leaves a job behind (`changes.defer_recovery`) that finishes the request:
 `recover_create` and `recover_confirm` below.
+
+An intent may charge one of the payer's saved payment methods (`payment_method_id`, see
+`payments.methods`): the provider charges it as it creates the intent, which is recorded
+`processing` (or `failed`, declined at once) and needs no confirmation; the money still arrives
+only with the provider's event.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from creatorhub.kit.idempotency import (
 )
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.models import AccountKind
+from creatorhub.payments import methods
 from creatorhub.payments.changes import (
     Change,
     defer_recovery,
@@ -59,8 +65,13 @@ from creatorhub.payments.changes import (
     hold,
     stored,
 )
-from creatorhub.payments.models import FundingIntent, FundingStatus
-from creatorhub.payments.providers.base import PaymentProvider, ProviderError, ProviderIntent
+from creatorhub.payments.models import FundingIntent, FundingStatus, PaymentMethod
+from creatorhub.payments.providers.base import (
+    IntentStatus,
+    PaymentProvider,
+    ProviderError,
+    ProviderIntent,
+)
 from creatorhub.payments.providers.registry import provider_problem
 from creatorhub.payments.schemas import FundingOut
 
@@ -185,14 +196,39 @@ def _audit(action: str, intent: FundingIntent, actor_id: uuid.UUID | None, **kw:
     )
 
 
-async def _ask_provider(provider: PaymentProvider, intent: FundingIntent) -> ProviderIntent:
+async def _ask_provider(
+    provider: PaymentProvider, intent: FundingIntent, method: PaymentMethod | None = None
+) -> ProviderIntent:
+    """The provider's intent; with a saved `method`, charged at once."""
     return await provider.create_funding_intent(
         intent_id=intent.id,
         amount=intent.amount,
         currency=intent.currency,
-        customer_reference=None,
+        customer_reference=method.customer_reference if method is not None else None,
         metadata={"funding_intent_id": str(intent.id), "user_id": str(intent.user_id)},
+        payment_method_reference=method.provider_reference if method is not None else None,
     )
+
+
+NEEDS_THE_PAYER = "the payment needs the payer to authenticate it: pay without the saved method"
+
+
+def _charged(created: ProviderIntent) -> dict[str, Any]:
+    """The state of an intent a saved method paid, as the provider answered its creation: in
+    progress (the money arrives with the provider's event, even when it says succeeded
+    already), or failed at once (declined)."""
+    if created.status in (IntentStatus.SUCCEEDED, IntentStatus.PROCESSING):
+        return {"status": FundingStatus.PROCESSING.value}
+    if created.status is IntentStatus.CANCELED:
+        return {"status": FundingStatus.CANCELED.value, "failure_reason": "canceled"}
+    reason = created.failure_reason if created.status is IntentStatus.FAILED else NEEDS_THE_PAYER
+    return {"status": FundingStatus.FAILED.value, "failure_reason": (reason or "declined")[:500]}
+
+
+async def _method_of(session: AsyncSession, intent: FundingIntent) -> PaymentMethod | None:
+    if intent.payment_method_id is None:
+        return None
+    return await session.get(PaymentMethod, intent.payment_method_id)
 
 
 async def _confirm_at_provider(provider: PaymentProvider, intent: FundingIntent) -> None:
@@ -217,14 +253,21 @@ async def create_intent(
     answer: Responder | None = None,
     answer_as: str = INTENT_ANSWER,
     confirm: bool = False,
+    payment_method_id: uuid.UUID | None = None,
 ) -> FundingIntent:
     """A new intent; with `answer`, the request's answer is stored with it: by default 201 and
     the intent, else the one registered as `answer_as` (`register_answer`).
 
-    `confirm` (the sandbox's auto-confirmation) confirms it at once. The intent returned is
-    the caller's image of the row, in no session.
+    `confirm` (the sandbox's auto-confirmation) confirms it at once. `payment_method_id`: one
+    of the payer's active saved methods (404 another's, 409 one not active), charged at once.
+    The intent returned is the caller's image of the row, in no session.
     """
     render = ANSWERS[answer_as]
+    method = None
+    if payment_method_id is not None:
+        method = await methods.chargeable(
+            session, method_id=payment_method_id, user_id=user_id, provider=provider.name
+        )
     if target_type != "wallet":
         handlers = TARGET_RESOLVERS.get(target_type)
         if handlers is None or target_id is None:
@@ -250,11 +293,16 @@ async def create_intent(
         created_at=now,
         updated_at=now,
         succeeded_at=None,
+        payment_method_id=method.id if method is not None else None,
     )
     if not provider.calls_out:
         # A local provider: its answer first, so the row is written once with its reference.
-        intent.provider_reference = (await _ask_provider(provider, intent)).reference
-        if confirm:
+        created = await _ask_provider(provider, intent, method)
+        intent.provider_reference = created.reference
+        if method is not None:
+            for name, value in _charged(created).items():
+                setattr(intent, name, value)
+        elif confirm:
             await _confirm_at_provider(provider, intent)
             intent.status = FundingStatus.PROCESSING.value
         # The intent, its audit row and the answer: statements built once, sent as one.
@@ -291,19 +339,24 @@ async def create_intent(
         recovery=recovery,
     )
     try:
-        created = await _ask_provider(provider, intent)
+        created = await _ask_provider(provider, intent, method)
     except ProviderError as error:
         await _give_up(session, intent, str(error), answer)
         raise provider_problem(error) from None
-    recorded = _record_reference(intent, created.reference)
+    recorded = _record_reference(intent, created, charged=method is not None)
     outcome = stored(answer, *await render(session, intent)) if answer is not None else ()
     await session.execute(together(*recorded, *outcome))
     return intent
 
 
-def _record_reference(intent: FundingIntent, reference: str) -> tuple[UpdateBase, ...]:
-    # Only if nothing recorded one yet (the recovery job and a very late request race here).
-    values = {"provider_reference": reference, "updated_at": utcnow()}
+def _record_reference(
+    intent: FundingIntent, created: ProviderIntent, *, charged: bool
+) -> tuple[UpdateBase, ...]:
+    """The provider's reference (and, for an intent a saved method paid, its state) recorded.
+    Only if nothing recorded one yet (the recovery job and a very late request race here)."""
+    values: dict[str, Any] = {"provider_reference": created.reference, "updated_at": utcnow()}
+    if charged:
+        values.update(_charged(created))
     _set(intent, **values)
     return (
         update(FundingIntent)
@@ -618,10 +671,13 @@ async def recover_create(
     request finished it."""
     async with database.read_scope() as session:
         intent = await session.get(FundingIntent, intent_id)
+        method = await _method_of(session, intent) if intent is not None else None
     if intent is None or intent.provider_reference is not None:
         return "nothing_to_recover"
     try:
-        created = await _ask_provider(provider, intent)
+        # The same request as the first (its key is derived from our id): the same intent,
+        # the same charge of a saved method, never a second.
+        created = await _ask_provider(provider, intent, method)
     except ProviderError as error:
         if error.retryable:
             raise  # the job is retried
@@ -638,7 +694,7 @@ async def recover_create(
             )
         return "canceled"
     async with database.session_scope() as session:
-        writes = _record_reference(intent, created.reference)
+        writes = _record_reference(intent, created, charged=method is not None)
         finished: tuple[UpdateBase, ...] = ()
         if key is not None:
             status_code, body = await ANSWERS[answer_as](session, intent)

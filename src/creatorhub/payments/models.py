@@ -1,8 +1,8 @@
 """Tables of the `payments` schema: what the platform asks of providers and what they answer.
 
 Money itself is in the ledger; these rows are the workflows around it (a funding intent, a
-payout, a subscription) and the evidence (webhook events, kept raw). Each workflow's state only
-moves forward: see `STATE_RANK`s in the services.
+payout, a subscription, a saved payment method) and the evidence (webhook events, kept raw).
+Each workflow's state only moves forward: see `STATE_RANK`s in the services.
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ class SubscriptionStatus(StrEnum):
     ACTIVE = "active"
     PAST_DUE = "past_due"
     CANCELED = "canceled"
+
+
+class PaymentMethodStatus(StrEnum):
+    PENDING = "pending"  # its setup intent awaits the customer, or the provider's outcome
+    ACTIVE = "active"
+    FAILED = "failed"  # the provider refused to save it (declined), or the setup was abandoned
+    DETACHED = "detached"
 
 
 class PlanInterval(StrEnum):
@@ -158,6 +165,76 @@ class FundingIntent(Base):
     created_at: Mapped[datetime] = inserted_at()
     updated_at: Mapped[datetime] = _updated_at()
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The saved method it charged (then it needs no confirmation); NULL: the payer's client
+    # gives a method at the provider and the intent is confirmed.
+    payment_method_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.payment_methods.id")
+    )
+
+
+class PaymentMethod(Base):
+    """A card or bank account a payer saved at the provider (seed 002 `payment_methods`).
+
+    The provider keeps the number; this row keeps what identifies it there (the customer, the
+    setup intent that saved it, the method's id) and what its owner is shown (brand, last four
+    digits, expiry). Saved through a setup intent: `pending` until the provider's event says it
+    succeeded (`active`) or failed; `detached` when removed. At most one default per user.
+    """
+
+    __tablename__ = "payment_methods"
+    # updated_at and other server values come back with the write (RETURNING): reading them
+    # later must not lazy-load outside the async context.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'active', 'failed', 'detached')", name="status_known"
+        ),
+        CheckConstraint("kind IN ('card', 'bank_account')", name="kind_known"),
+        CheckConstraint("last4 ~ '^[0-9]{4}$'", name="last4_four_digits"),
+        CheckConstraint("exp_month BETWEEN 1 AND 12", name="exp_month_range"),
+        CheckConstraint("exp_year BETWEEN 2000 AND 2999", name="exp_year_range"),
+        CheckConstraint(
+            "status <> 'active' OR (provider_reference IS NOT NULL AND last4 IS NOT NULL)",
+            name="active_has_details",
+        ),
+        CheckConstraint("NOT is_default OR status = 'active'", name="default_is_active"),
+        CheckConstraint(
+            "(status = 'detached') = (detached_at IS NOT NULL)", name="detached_at_iff_detached"
+        ),
+        UniqueConstraint("provider", "provider_reference"),
+        UniqueConstraint("provider", "setup_reference"),
+        Index(
+            "uq_payment_methods_one_default",
+            "user_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+        ),
+        Index("ix_payment_methods_user_id_created_at", "user_id", "created_at"),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("identity.users.id"), nullable=False
+    )
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    # The payer at the provider (a Stripe Customer), the same on each of the payer's methods.
+    customer_reference: Mapped[str | None] = mapped_column(Text)
+    # The setup intent saving it (NULL until a provider that calls out has answered).
+    setup_reference: Mapped[str | None] = mapped_column(Text)
+    # The saved method at the provider (NULL until its setup succeeded).
+    provider_reference: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text, nullable=False, server_default="card")
+    brand: Mapped[str | None] = mapped_column(Text)
+    last4: Mapped[str | None] = mapped_column(Text)
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    created_at: Mapped[datetime] = inserted_at()
+    updated_at: Mapped[datetime] = _updated_at()
+    detached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookEvent(Base):

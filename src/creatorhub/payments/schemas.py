@@ -44,6 +44,11 @@ class FundingCreate(CurrencyModel):
     amount: Amount
     target_type: Literal["wallet", "job", "campaign", "giveaway"] = "wallet"
     target_id: uuid.UUID | None = None
+    payment_method_id: uuid.UUID | None = Field(
+        default=None,
+        description="one of your active saved payment methods (`/v1/me/payment-methods`): it "
+        "is charged at once and the intent needs no confirmation",
+    )
 
 
 class FundingOut(BaseModel):
@@ -60,6 +65,7 @@ class FundingOut(BaseModel):
     failure_reason: str | None
     created_at: datetime
     succeeded_at: datetime | None
+    payment_method_id: uuid.UUID | None = None
 
 
 class PendingItemOut(BaseModel):
@@ -187,3 +193,50 @@ class FeeQuoteOut(BaseModel):
     net: int
     basis_points: int
     fixed_amount: int
+
+
+# --- saved payment methods --------------------------------------------------------------------
+
+
+class PaymentMethodCreate(RequestModel):
+    kind: Literal["card", "bank_account"] = Field(
+        default="card", description="what the payer is about to save"
+    )
+
+
+class PaymentMethodOut(BaseModel):
+    """A saved payment method: what identifies it at the provider and what its owner is shown
+    (never a card or account number: the provider keeps it)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    provider: str
+    provider_reference: str | None
+    kind: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    status: str = Field(description="pending, active, failed or detached")
+    is_default: bool
+    failure_reason: str | None
+    created_at: datetime
+    detached_at: datetime | None
+
+
+class PaymentMethodSetupOut(PaymentMethodOut):
+    client_secret: str | None = Field(
+        description="the setup intent's secret, for the provider's script in the payer's "
+        "browser (Stripe.js `confirmSetup`): the card or account details go from there to the "
+        "provider, never to this platform. The method is active once the provider confirms "
+        "(webhook)"
+    )
+
+
+class PaymentMethodConfirm(RequestModel):
+    """The sandbox provider's stand-in for the provider's script: a test method by its last
+    four digits ("4242" saved, "0002" declined, "0341" saved but declining every charge,
+    "4444" a mastercard, "6789" a bank account)."""
+
+    last4: Literal["4242", "4444", "0002", "0341", "6789"]

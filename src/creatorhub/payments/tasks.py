@@ -16,7 +16,7 @@ from creatorhub.jobs import defer, job_app, task_database, task_settings
 from creatorhub.kit.clock import utcnow
 from creatorhub.ledger import service as ledger
 from creatorhub.ledger.errors import InsufficientFunds, LedgerProblem
-from creatorhub.payments import earnings, funding, payouts
+from creatorhub.payments import earnings, funding, methods, payouts
 from creatorhub.payments.changes import RECOVERY_TASK
 from creatorhub.payments.providers.base import PaymentProvider
 from creatorhub.payments.providers.registry import get_provider
@@ -118,9 +118,26 @@ async def recover_call_out(
         outcome = await funding.recover_confirm(database, provider, target, idempotency_key)
     elif operation == payouts.CREATE_ACCOUNT and idempotency_key is not None:
         outcome = await payouts.recover_payout_account(database, provider, target, idempotency_key)
+    elif operation == methods.CREATE:
+        outcome = await methods.recover_create(database, target, idempotency_key)
     else:
         outcome = "unknown_operation"
     log.info("call_out_recovered", operation=operation, target_id=target_id, outcome=outcome)
+    return outcome
+
+
+@job_app.task(
+    name=methods.DETAILS_TASK,
+    queue="payments",
+    retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2),
+)
+async def fetch_payment_method_details(method_id: str) -> str:
+    """A saved method whose setup succeeded, named only by the provider's event: its display
+    fields asked of the provider (outside any transaction), then the method activated."""
+    outcome = await methods.complete_activation(
+        task_database(), get_provider(task_settings()), uuid.UUID(method_id)
+    )
+    log.info("payment_method_details", method_id=method_id, outcome=outcome)
     return outcome
 
 

@@ -9,25 +9,33 @@ order never undo a later state.
 One crediting delivery is five round trips: BEGIN, the event's INSERT, the intent's row locked,
 one statement with the intent's new state, its audit row, the ledger transfer (its accounts
 created there if new) and the event's outcome, and COMMIT. A funding event's statements are
-built once (`creatorhub.db.Prepared`, `funding.funding_event`); the rarer payout and account
-events build theirs per event.
+built once (`creatorhub.db.Prepared`, `funding.funding_event`); the rarer payout, account and
+payment method events build theirs per event.
+
+An intent that charges a saved payment method is paid while the provider creates it, so with a
+provider that calls out its event can arrive before the request has recorded the intent's
+provider reference: such an event (unknown reference, but its metadata names an intent of ours
+still without one) is refused 409 `webhook_too_early` and nothing is stored, so the provider
+delivers it again later, when the reference is there.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, update
+from sqlalchemy import Text, bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.db import Prepared, row_params, row_values, send, table_of
-from creatorhub.payments import funding, payouts
+from creatorhub.kit.errors import Conflict
+from creatorhub.payments import funding, methods, payouts
 from creatorhub.payments.changes import Change, send_change
-from creatorhub.payments.models import FundingStatus, PayoutStatus, WebhookEvent
+from creatorhub.payments.models import FundingIntent, FundingStatus, PayoutStatus, WebhookEvent
 from creatorhub.payments.providers.base import EventKind, PaymentProvider, ProviderEvent
 
 FUNDING_STATES = {
@@ -57,6 +65,13 @@ EVENT_OUTCOME = Prepared(
     .where(_EVENTS.c.id == bindparam("event_row_id", type_=_EVENTS.c.id.type))
     .values(outcome=bindparam("event_row_outcome", type_=Text))
 )
+
+
+SETUP_KINDS = frozenset({EventKind.SETUP_SUCCEEDED, EventKind.SETUP_FAILED})
+
+
+class WebhookTooEarly(Conflict):
+    code = "webhook_too_early"
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,40 @@ async def event_change(session: AsyncSession, provider: str, event: ProviderEven
                 session, provider=provider, reference=reference, payload=dict(obj)
             )
         )
+    if event.kind in SETUP_KINDS:
+        return await methods.setup_event_change(
+            session, provider=provider, reference=reference, kind=event.kind, obj=obj
+        )
+    if event.kind == EventKind.PAYMENT_METHOD_DETACHED:
+        return await methods.detached_event_change(session, provider=provider, reference=reference)
     return Change("ignored_type")
+
+
+async def _reference_not_recorded_yet(
+    session: AsyncSession, provider: str, obj: Mapping[str, Any]
+) -> bool:
+    """Whether the event's object names (in its metadata) one of our intents whose provider
+    reference its request has not recorded yet."""
+    metadata = obj.get("metadata")
+    named = metadata.get("intent_id") if isinstance(metadata, dict) else None
+    try:
+        intent_id = uuid.UUID(str(named)) if named else None
+    except ValueError:
+        return False
+    if intent_id is None:
+        return False
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    FundingIntent.id == intent_id,
+                    FundingIntent.provider == provider,
+                    FundingIntent.provider_reference.is_(None),
+                    FundingIntent.status == FundingStatus.REQUIRES_CONFIRMATION.value,
+                )
+            )
+        )
+    )
 
 
 async def receive(
@@ -142,6 +190,13 @@ async def receive(
             status=FUNDING_STATES[event.kind],
             reason=_failure_reason(obj),
         )
+        if prepared.outcome == "unknown_object" and await _reference_not_recorded_yet(
+            session, provider.name, obj
+        ):
+            raise WebhookTooEarly(
+                "the intent this event is about is still being recorded: deliver it again later",
+                headers={"Retry-After": "5"},
+            )
         recorded = EVENT_OUTCOME.bind(
             {"event_row_id": inserted, "event_row_outcome": prepared.outcome}
         )

@@ -456,9 +456,11 @@ async def fund_through_provider(
     advertiser_id: uuid.UUID,
     auto_confirm: bool,
     answer: Responder | None = None,
+    payment_method_id: uuid.UUID | None = None,
 ) -> FundingIntent:
     """An intent for exactly the budget, credited to the campaign's escrow when the provider
-    confirms it (the campaign goes active then: `funding_credited`)."""
+    confirms it (the campaign goes active then: `funding_credited`); with `payment_method_id`,
+    a saved payment method of the advertiser's, charged at once."""
     campaign = await own_view(session, campaign_id, advertiser_id)
     return await create_intent(
         session,
@@ -471,6 +473,7 @@ async def fund_through_provider(
         answer=answer,
         answer_as=FUND_CAMPAIGN_ANSWER,
         confirm=auto_confirm,
+        payment_method_id=payment_method_id,
     )
 
 

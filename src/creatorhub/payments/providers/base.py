@@ -62,6 +62,9 @@ class EventKind(StrEnum):
     PAYOUT_FAILED = "payout.failed"
     PAYOUT_CANCELED = "payout.canceled"
     PAYEE_ACCOUNT_UPDATED = "payee_account.updated"
+    SETUP_SUCCEEDED = "setup.succeeded"
+    SETUP_FAILED = "setup.failed"
+    PAYMENT_METHOD_DETACHED = "payment_method.detached"
     OTHER = "other"
 
 
@@ -74,6 +77,8 @@ class ProviderIntent:
     amount: int
     currency: str
     client_secret: str | None = None
+    # Why a charge of a saved payment method failed at once (declined), when it did.
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,41 @@ class ProviderSubscription:
     current_period_end: datetime | None
 
 
+class SetupStatus(StrEnum):
+    """Where saving a payment method stands at the provider."""
+
+    PENDING = "pending"  # waiting for the customer's client (Stripe.js) to confirm it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class PaymentMethodKind(StrEnum):
+    CARD = "card"
+    BANK_ACCOUNT = "bank_account"
+
+
+@dataclass(frozen=True)
+class ProviderSetupIntent:
+    """Saving a payment method (a Stripe SetupIntent, or the sandbox's own). The card or bank
+    details go from the customer's client to the provider with `client_secret`: never to us."""
+
+    reference: str
+    status: SetupStatus
+    client_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderPaymentMethod:
+    """A saved payment method as shown to its owner: display fields only, never a number."""
+
+    reference: str
+    kind: PaymentMethodKind
+    brand: str | None  # a card's network (visa, mastercard…), a bank account's bank name
+    last4: str | None
+    exp_month: int | None = None  # cards only
+    exp_year: int | None = None
+
+
 @dataclass(frozen=True)
 class ProviderEvent:
     """A verified webhook event, normalized."""
@@ -137,7 +177,13 @@ class PaymentProvider(Protocol):
         currency: str,
         customer_reference: str | None,
         metadata: Mapping[str, str],
-    ) -> ProviderIntent: ...
+        payment_method_reference: str | None = None,
+    ) -> ProviderIntent:
+        """A funding intent. With `payment_method_reference` (a saved method of the customer
+        `customer_reference`), it is charged at once, the customer not present: the intent
+        comes back `PROCESSING` or `SUCCEEDED` (the money still arrives by webhook) or `FAILED`
+        with its `failure_reason` (declined), and needs no confirmation."""
+        ...
 
     async def confirm_funding_intent(
         self, reference: str, *, amount: int, currency: str
@@ -174,6 +220,24 @@ class PaymentProvider(Protocol):
     ) -> ProviderSubscription: ...
 
     async def cancel_subscription(self, reference: str) -> ProviderSubscription: ...
+
+    async def create_setup_intent(
+        self,
+        *,
+        setup_id: uuid.UUID,
+        customer_reference: str,
+        kind: PaymentMethodKind,
+        metadata: Mapping[str, str],
+    ) -> ProviderSetupIntent:
+        """Start saving a payment method of `kind` for the customer (idempotent per
+        `setup_id`). Its outcome arrives as a `SETUP_SUCCEEDED` / `SETUP_FAILED` event."""
+        ...
+
+    async def payment_method_details(self, reference: str) -> ProviderPaymentMethod: ...
+
+    async def detach_payment_method(self, reference: str) -> None:
+        """The method can no longer be charged (detached from its customer)."""
+        ...
 
     def verify_webhook(
         self, payload: bytes, headers: Mapping[str, str], *, now: datetime

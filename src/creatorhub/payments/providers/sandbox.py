@@ -8,6 +8,13 @@ same scheme as Stripe's (`t=<unix time>,v1=<HMAC-SHA256 of "t.body">`), so the w
 exercised for real: wrong secrets and stale timestamps are refused.
 
 Outcomes are configurable: intents and payouts whose amount is in `sandbox_fail_amounts` fail.
+
+Saved payment methods: `create_setup_intent` answers a setup intent waiting for the customer's
+client, which with the sandbox is `confirm_setup_intent` (the platform's stand-in for Stripe.js,
+`POST /v1/me/payment-methods/{id}/confirm` and the payment methods page) given one of the
+`TEST_METHODS` by its last four digits: "4242" is saved, "0002" is declined (a `setup.failed`
+event), "0341" is saved but declines every charge. No number is ever given or kept: the method's
+reference names the test method, so its details and outcomes need no stored state.
 """
 
 from __future__ import annotations
@@ -17,19 +24,25 @@ import hmac
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from creatorhub.payments.providers.base import (
     EventKind,
     IntentStatus,
+    PaymentMethodKind,
     ProviderCustomer,
+    ProviderError,
     ProviderEvent,
     ProviderIntent,
     ProviderPayeeAccount,
+    ProviderPaymentMethod,
     ProviderRefund,
+    ProviderSetupIntent,
     ProviderSubscription,
     ProviderTransfer,
+    SetupStatus,
     TransferStatus,
     WebhookSignatureError,
     WebhookStaleError,
@@ -39,6 +52,51 @@ SIGNATURE_HEADER = "sandbox-signature"
 
 # Delivers one event body (already serialized); the platform binds it to a job.
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SandboxMethod:
+    """A payment method the sandbox knows by its last four digits (Stripe's test numbers')."""
+
+    kind: PaymentMethodKind
+    brand: str
+    expiry: tuple[int, int] | None = (12, 2030)
+    declined_when_saved: bool = False
+    declined_when_charged: bool = False
+
+
+TEST_METHODS: dict[str, SandboxMethod] = {
+    "4242": SandboxMethod(PaymentMethodKind.CARD, "visa"),
+    "4444": SandboxMethod(PaymentMethodKind.CARD, "mastercard"),
+    "0002": SandboxMethod(PaymentMethodKind.CARD, "visa", declined_when_saved=True),
+    "0341": SandboxMethod(PaymentMethodKind.CARD, "visa", declined_when_charged=True),
+    "6789": SandboxMethod(PaymentMethodKind.BANK_ACCOUNT, "STRIPE TEST BANK", expiry=None),
+}
+DECLINED = "sandbox: card declined"
+_METHOD_PREFIX = "sbx_pm_"
+
+
+def method_reference(setup_reference: str, last4: str) -> str:
+    """The saved method a setup intent confirmed with a test method gives: it names the test
+    method (`sbx_pm_<last4>_<setup intent's id>`)."""
+    return f"{_METHOD_PREFIX}{last4}_{setup_reference.rsplit('_', 1)[-1]}"
+
+
+def sandbox_method(reference: str) -> tuple[str, SandboxMethod]:
+    """The test method a sandbox payment method reference names (`ProviderError` if none)."""
+    last4 = reference.removeprefix(_METHOD_PREFIX).split("_", 1)[0]
+    method = TEST_METHODS.get(last4) if reference.startswith(_METHOD_PREFIX) else None
+    if method is None:
+        raise ProviderError(
+            f"sandbox: no such payment method {reference!r}", code="resource_missing"
+        )
+    return last4, method
+
+
+def method_details(reference: str) -> ProviderPaymentMethod:
+    last4, method = sandbox_method(reference)
+    month, year = method.expiry or (None, None)
+    return ProviderPaymentMethod(reference, method.kind, method.brand, last4, month, year)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -119,7 +177,19 @@ class SandboxProvider:
         currency: str,
         customer_reference: str | None,
         metadata: Mapping[str, str],
+        payment_method_reference: str | None = None,
     ) -> ProviderIntent:
+        if payment_method_reference is not None:
+            # A saved method, charged at once: the outcome follows as the event, as it would
+            # after a confirmation.
+            _, method = sandbox_method(payment_method_reference)
+            reference = f"sbx_pi_{intent_id.hex}"
+            obj = {"id": reference, "amount": amount, "currency": currency.lower()}
+            if method.declined_when_charged or amount in self.fail_amounts:
+                await self._send(EventKind.FUNDING_FAILED, {**obj, "failure_message": DECLINED})
+            else:
+                await self._send(EventKind.FUNDING_SUCCEEDED, obj)
+            return ProviderIntent(reference, IntentStatus.PROCESSING, amount, currency)
         return ProviderIntent(
             reference=f"sbx_pi_{intent_id.hex}",
             status=IntentStatus.REQUIRES_CONFIRMATION,
@@ -210,6 +280,54 @@ class SandboxProvider:
 
     async def cancel_subscription(self, reference: str) -> ProviderSubscription:
         return ProviderSubscription(reference, "canceled", None)
+
+    # --- saved payment methods -------------------------------------------------------------
+
+    async def create_setup_intent(
+        self,
+        *,
+        setup_id: uuid.UUID,
+        customer_reference: str,
+        kind: PaymentMethodKind,
+        metadata: Mapping[str, str],
+    ) -> ProviderSetupIntent:
+        reference = f"sbx_seti_{setup_id.hex}"
+        return ProviderSetupIntent(
+            reference, SetupStatus.PENDING, f"{reference}_secret_{uuid.uuid4().hex[:16]}"
+        )
+
+    async def confirm_setup_intent(self, reference: str, *, last4: str) -> ProviderSetupIntent:
+        """What the customer's client does with the provider's script: give the payment method
+        (here one of `TEST_METHODS`, by its last four digits). The outcome follows as an event,
+        with the method's display details in it (Stripe's names only the method's id)."""
+        method = TEST_METHODS.get(last4)
+        if method is None:
+            raise ProviderError(f"sandbox: no test payment method {last4!r}", code="invalid_number")
+        if method.declined_when_saved:
+            await self._send(EventKind.SETUP_FAILED, {"id": reference, "failure_message": DECLINED})
+            return ProviderSetupIntent(reference, SetupStatus.FAILED)
+        details = method_details(method_reference(reference, last4))
+        await self._send(
+            EventKind.SETUP_SUCCEEDED,
+            {
+                "id": reference,
+                "payment_method": {
+                    "id": details.reference,
+                    "type": details.kind.value,
+                    "brand": details.brand,
+                    "last4": details.last4,
+                    "exp_month": details.exp_month,
+                    "exp_year": details.exp_year,
+                },
+            },
+        )
+        return ProviderSetupIntent(reference, SetupStatus.SUCCEEDED)
+
+    async def payment_method_details(self, reference: str) -> ProviderPaymentMethod:
+        return method_details(reference)
+
+    async def detach_payment_method(self, reference: str) -> None:
+        sandbox_method(reference)  # refuses what the sandbox never gave
 
     # --- webhooks --------------------------------------------------------------------------
 

@@ -14,6 +14,18 @@ What each method does at Stripe:
   intent that is no longer awaiting confirmation is returned as it is (one still without a payment
   method stays `REQUIRES_CONFIRMATION`), and a declined card gives a `FAILED` intent rather than
   an error.
+  With a saved payment method (`payment_method_reference`), the PaymentIntent is created with
+  the customer and the method, `confirm=true` and `off_session=true` (the customer is not
+  there to authenticate): it comes back succeeded or processing, or declined: Stripe answers a
+  decline with a `CardError` naming the PaymentIntent (or only its charge: localstripe), which
+  is read back and reported `FAILED` with the decline's message, not raised.
+- saved payment methods: a SetupIntent for the customer (`usage=off_session`; the method types
+  allowed for a bank account: `us_bank_account` and `sepa_debit`, none named for a card, as for
+  funding intents; idempotency key `setup-intent-{setup_id}`), confirmed by the customer's
+  client (Stripe.js) with the `client_secret`: card numbers go from the browser to Stripe, never
+  through the platform. Its `setup_intent.succeeded` event names the PaymentMethod by id only;
+  `payment_method_details` reads its display fields (brand, last four digits, expiry; a bank
+  account's bank name and last four), and `detach_payment_method` detaches it from the customer.
 - refunds: a Refund of the PaymentIntent, idempotency key `refund-{refund_id}`.
 - payees: a Connect Express account (card_payments and transfers requested; idempotency key
   `payee-account-{user_id}`), an `account_onboarding` AccountLink, and the account's
@@ -51,34 +63,44 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import stripe
 
 from creatorhub.payments.providers.base import (
     EventKind,
     IntentStatus,
+    PaymentMethodKind,
     PaymentProvider,
     ProviderCustomer,
     ProviderError,
     ProviderEvent,
     ProviderIntent,
     ProviderPayeeAccount,
+    ProviderPaymentMethod,
     ProviderRefund,
+    ProviderSetupIntent,
     ProviderSubscription,
     ProviderTransfer,
+    SetupStatus,
     TransferStatus,
     WebhookSignatureError,
     WebhookStaleError,
 )
 
 if TYPE_CHECKING:
-    from stripe.params import PaymentIntentCreateParams
+    from stripe.params import PaymentIntentCreateParams, SetupIntentCreateParams
 
     from creatorhub.config import Settings
 
 SIGNATURE_HEADER = "Stripe-Signature"
 SUBSCRIPTION_INTERVALS = frozenset({"month", "year"})
+# The payment method types a bank account setup allows (a card's sends none: the account's
+# enabled methods, cards among them, as for funding intents; see the module docstring).
+BANK_ACCOUNT_TYPES: list[Literal["us_bank_account", "sepa_debit"]] = [
+    "us_bank_account",
+    "sepa_debit",
+]
 
 # Stripe event type -> what it means to us (refund.created/updated also need the object).
 _EVENT_KINDS: dict[str, EventKind] = {
@@ -94,6 +116,10 @@ _EVENT_KINDS: dict[str, EventKind] = {
     "payout.failed": EventKind.PAYOUT_FAILED,
     "payout.canceled": EventKind.PAYOUT_CANCELED,
     "account.updated": EventKind.PAYEE_ACCOUNT_UPDATED,
+    "setup_intent.succeeded": EventKind.SETUP_SUCCEEDED,
+    "setup_intent.setup_failed": EventKind.SETUP_FAILED,
+    "setup_intent.canceled": EventKind.SETUP_FAILED,
+    "payment_method.detached": EventKind.PAYMENT_METHOD_DETACHED,
 }
 
 
@@ -162,12 +188,60 @@ def _intent_status(intent: Mapping[str, Any]) -> IntentStatus:
 
 
 def _intent(intent: Mapping[str, Any]) -> ProviderIntent:
+    status = _intent_status(intent)
+    error = intent.get("last_payment_error") or {}
     return ProviderIntent(
         reference=str(intent["id"]),
-        status=_intent_status(intent),
+        status=status,
         amount=int(intent["amount"]),
         currency=str(intent["currency"]).upper(),
         client_secret=intent.get("client_secret"),
+        failure_reason=(
+            str(error.get("message") or error.get("code") or "declined")[:500]
+            if status is IntentStatus.FAILED
+            else None
+        ),
+    )
+
+
+def _setup_intent(setup: Mapping[str, Any]) -> ProviderSetupIntent:
+    status = setup.get("status")
+    return ProviderSetupIntent(
+        reference=str(setup["id"]),
+        status=(
+            SetupStatus.SUCCEEDED
+            if status == "succeeded"
+            else SetupStatus.FAILED
+            if status == "canceled"
+            else SetupStatus.PENDING
+        ),
+        client_secret=setup.get("client_secret"),
+    )
+
+
+def _payment_method(method: Mapping[str, Any]) -> ProviderPaymentMethod:
+    """A PaymentMethod's display fields. Kinds we do not save are a `ProviderError`."""
+    reference, kind = str(method["id"]), method.get("type")
+    details: Mapping[str, Any] = method.get(str(kind)) or {}
+    if kind == "card":
+        return ProviderPaymentMethod(
+            reference,
+            PaymentMethodKind.CARD,
+            brand=details.get("brand"),
+            last4=details.get("last4"),
+            exp_month=details.get("exp_month"),
+            exp_year=details.get("exp_year"),
+        )
+    if kind in ("us_bank_account", "sepa_debit"):
+        return ProviderPaymentMethod(
+            reference,
+            PaymentMethodKind.BANK_ACCOUNT,
+            brand=details.get("bank_name") or details.get("bank_code"),
+            last4=details.get("last4"),
+        )
+    raise ProviderError(
+        f"stripe: payment method {reference} is a {kind}, which is not saved here",
+        code="payment_method_unsupported",
     )
 
 
@@ -309,6 +383,7 @@ class StripeProvider:
         currency: str,
         customer_reference: str | None,
         metadata: Mapping[str, str],
+        payment_method_reference: str | None = None,
     ) -> ProviderIntent:
         params: PaymentIntentCreateParams = {
             "amount": amount,
@@ -317,11 +392,40 @@ class StripeProvider:
         }
         if customer_reference:
             params["customer"] = customer_reference
+        if payment_method_reference:
+            # Charged now, the customer not present (Stripe may then claim exemptions from
+            # authentication, or decline with `authentication_required`).
+            params["payment_method"] = payment_method_reference
+            params["confirm"] = True
+            params["off_session"] = True
         with _stripe_errors():
-            intent = await self._client.v1.payment_intents.create_async(
-                params, {"idempotency_key": f"funding-intent-{intent_id}"}
-            )
+            try:
+                intent = await self._client.v1.payment_intents.create_async(
+                    params, {"idempotency_key": f"funding-intent-{intent_id}"}
+                )
+            except stripe.CardError as declined:
+                if not payment_method_reference:
+                    raise
+                return _intent(await self._declined_intent(declined))
         return _intent(intent.to_dict())
+
+    async def _declined_intent(self, declined: stripe.CardError) -> dict[str, Any]:
+        """The PaymentIntent a decline is about: named by the error (Stripe), or found through
+        the declined charge (localstripe names only the charge)."""
+        error = declined.error
+        named = getattr(error, "payment_intent", None) if error is not None else None
+        if named is not None and getattr(named, "id", None):
+            reference = str(named.id)
+        else:
+            charge_id = getattr(error, "charge", None) if error is not None else None
+            if not charge_id:
+                raise declined
+            charge = await self._client.v1.charges.retrieve_async(str(charge_id))
+            if not charge.payment_intent:
+                raise declined
+            reference = str(getattr(charge.payment_intent, "id", charge.payment_intent))
+        intent = await self._client.v1.payment_intents.retrieve_async(reference)
+        return intent.to_dict()
 
     async def confirm_funding_intent(
         self, reference: str, *, amount: int, currency: str
@@ -455,6 +559,40 @@ class StripeProvider:
         with _stripe_errors():
             subscription = await self._client.v1.subscriptions.cancel_async(reference)
         return _subscription(subscription.to_dict())
+
+    # --- saved payment methods ----------------------------------------------------------------
+
+    async def create_setup_intent(
+        self,
+        *,
+        setup_id: uuid.UUID,
+        customer_reference: str,
+        kind: PaymentMethodKind,
+        metadata: Mapping[str, str],
+    ) -> ProviderSetupIntent:
+        params: SetupIntentCreateParams = {
+            "customer": customer_reference,
+            "usage": "off_session",
+            "metadata": {**metadata, "setup_id": str(setup_id)},
+        }
+        if kind is PaymentMethodKind.BANK_ACCOUNT:
+            # The library's API version's name (localstripe knows only the older
+            # `payment_method_types`, and no bank account type but SEPA debits).
+            params["allowed_payment_method_types"] = list(BANK_ACCOUNT_TYPES)
+        with _stripe_errors():
+            setup = await self._client.v1.setup_intents.create_async(
+                params, {"idempotency_key": f"setup-intent-{setup_id}"}
+            )
+        return _setup_intent(setup.to_dict())
+
+    async def payment_method_details(self, reference: str) -> ProviderPaymentMethod:
+        with _stripe_errors():
+            method = await self._client.v1.payment_methods.retrieve_async(reference)
+        return _payment_method(method.to_dict())
+
+    async def detach_payment_method(self, reference: str) -> None:
+        with _stripe_errors():
+            await self._client.v1.payment_methods.detach_async(reference)
 
     # --- webhooks -----------------------------------------------------------------------------
 

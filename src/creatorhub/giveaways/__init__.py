@@ -1,0 +1,1 @@
+"""Giveaways (seed 003, "Cleack"): credits, verifiable draws, certificates, blacklists."""

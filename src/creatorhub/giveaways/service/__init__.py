@@ -1,0 +1,2 @@
+"""The giveaways' workflows: `drawing` (create, import, commit, cancel), `execution` (draw,
+sign, reroll), `blacklist`, `reads` (what the API and pages show)."""
