@@ -68,6 +68,9 @@ from creatorhub.web.campaign_work_promoter_pages import router as campaign_work_
 from creatorhub.web.creator import router as creator_pages_router
 from creatorhub.web.errors import install_page_errors
 from creatorhub.web.funds import router as funds_pages_router
+from creatorhub.web.giveaway_draw_pages import router as giveaway_draw_pages_router
+from creatorhub.web.giveaway_pages import router as giveaway_pages_router
+from creatorhub.web.giveaway_public_pages import router as giveaway_public_pages_router
 from creatorhub.web.pages import router as pages_router
 from creatorhub.web.payment_methods_pages import router as payment_methods_pages_router
 from creatorhub.web.settings import router as settings_pages_router
@@ -207,6 +210,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         campaign_work_promoter_router,
         campaign_work_admin_pages_router,
         campaign_sales_pages_router,
+        giveaway_pages_router,
+        giveaway_draw_pages_router,
+        giveaway_public_pages_router,
         admin_pages_router,
         workspace_pages_router,
     ]

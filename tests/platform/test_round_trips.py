@@ -71,6 +71,7 @@ from round_trips_campaign_work import world as campaign_work_world
 from round_trips_campaign_work_pages import world as campaign_work_pages_world
 from round_trips_campaigns import world as campaigns_world
 from round_trips_creator_pages import world as creator_pages_world
+from round_trips_giveaway_pages import world as giveaway_pages_world
 from round_trips_giveaways import world as giveaways_world
 from round_trips_payment_methods import pages_world as payment_methods_pages_world
 from round_trips_payment_methods import world as payment_methods_world
@@ -871,6 +872,7 @@ WORLDS: dict[str, Callable[[World], Awaitable[None]]] = {
     "campaign_work": campaign_work_world,
     # Seed 003's giveaways (issue 16).
     "giveaways": giveaways_world,
+    "web_giveaways": giveaway_pages_world,
     "campaign_sales": campaign_sales_world,
     "campaign_billing": campaign_billing_world,
     "web_statements": statements_pages_world,
