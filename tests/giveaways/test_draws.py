@@ -118,6 +118,10 @@ async def test_a_draw_from_file_to_certificate(client: httpx.AsyncClient) -> Non
         f"/v1/giveaways/draws/{made['id']}/inclusion", params={"username": "nobody"}
     )
     assert_problem(nobody, 404, "entrant_not_found")
+    malformed = await client.get(
+        f"/v1/giveaways/draws/{made['id']}/inclusion", params={"username": "a@b"}
+    )
+    assert_problem(malformed, 422, "invalid_username", field="query.username")
     # The entries file is the host's: others see the root and their own line only.
     stranger = await account(client)
     denied = await client.get(

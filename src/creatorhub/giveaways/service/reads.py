@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.giveaways import engine
 from creatorhub.giveaways.models import Certificate, Draw, DrawHistory, SigningKey
-from creatorhub.giveaways.service.blacklist import normalize_username
+from creatorhub.giveaways.service.blacklist import InvalidUsername, normalize_username
 from creatorhub.giveaways.service.drawing import DrawNotFound, entry_lines
 from creatorhub.kit.errors import Conflict, NotFound
 
@@ -152,7 +152,10 @@ async def inclusion(session: AsyncSession, draw_id: uuid.UUID, username: str) ->
     draw = await get_draw(session, draw_id)
     if draw.commitment is None:
         raise NotCommitted("the draw has no commitment yet: its entries are still open")
-    name = normalize_username(username)
+    try:
+        name = normalize_username(username)
+    except InvalidUsername as error:
+        raise InvalidUsername(error.detail, field="query.username") from error
     lines = await entry_lines(session, draw_id)
     certificate = await latest_certificate(session, draw_id)
     found = engine.inclusion(lines, name, certificate)
