@@ -58,6 +58,7 @@ TASK_MODULES = [
     "creatorhub.campaigns.tasks",
     "creatorhub.social.tasks",
     "creatorhub.giveaways.tasks",
+    "creatorhub.giveaways.connected_import",
 ]
 
 # The connector given here is replaced by `JobRuntime` with one bound to the configured

@@ -59,7 +59,7 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # and form posts, nothing inline and nothing from elsewhere (an injected <script> or style
 # attribute does nothing); no <base>, and no framing by any site (clickjacking).
 DEFAULT_PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 # Pages are only ever linked from e-mails and from each other; token pages carry secrets in

@@ -17,6 +17,11 @@ documentation says the platforms do, strictly enough to catch mistakes:
   string), `transient` (503), `rate_limited` (429), `invalid_grant`. A rotated refresh token
   replaces the old one, which then gets `invalid_grant`, as TikTok does;
 * profile APIs: the account that consented, with its follower count (`accounts[platform]`);
+* post comments (`add_comments`): Instagram `GET /{media-id}/comments` (replies nested) and
+  Facebook `GET /{post-id}/comments` (`filter=stream`: replies flat with their `parent`; the
+  commenter's `from` only to a Page token from `/me/accounts`), `limit` per page and an opaque
+  `after` cursor; `rate_limit_page(media_id, page)` answers 429 with `Retry-After` once when
+  that page (0-based) is asked for;
 * `hang(path_part)`: requests to a matching path wait, once received, until the test lets
   them through (a platform that does not answer, for as long as the test needs).
 
@@ -122,8 +127,13 @@ class FakePlatforms:
     # (method, path, parameters) of every request
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     gates: dict[str, Gate] = field(default_factory=dict)
+    # media id → its comments (top-level, each with its replies under `replies`)
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rate_limited: dict[str, set[int]] = field(default_factory=dict)
 
     def reset(self) -> None:
+        self.comments.clear()
+        self.rate_limited.clear()
         for gate in self.gates.values():
             gate.release.set()
         self.gates.clear()
@@ -165,6 +175,65 @@ class FakePlatforms:
             if token.platform == platform and token.kind == "refresh"
         ]
         return live[0] if len(live) == 1 else None
+
+    def add_comments(
+        self, platform: str, media_id: str, count: int, *, replies_every: int = 0
+    ) -> int:
+        """`count` comments on a post (and a reply to every `replies_every`-th); how many
+        comments and replies in all."""
+        made: list[dict[str, Any]] = []
+        total = 0
+        for number in range(count):
+            comment = _comment(platform, f"{media_id}-{number:05d}", number, None)
+            comment["replies"] = []
+            if replies_every and number % replies_every == 0:
+                reply_id = f"{media_id}-{number:05d}-r"
+                comment["replies"].append(_comment(platform, reply_id, number + 500, comment))
+            total += 1 + len(comment["replies"])
+            made.append(comment)
+        self.comments[media_id] = made
+        return total
+
+    def rate_limit_page(self, media_id: str, page: int) -> None:
+        self.rate_limited.setdefault(media_id, set()).add(page)
+
+    def _comments(self, platform: str, media_id: str, request: web.Request) -> web.Response:
+        token = self._bearer(request, platform)
+        page_token = self._token_for(request.query.get("access_token"), platform, "page")
+        if token is None and page_token is None:
+            return _graph_error(190, "Invalid OAuth access token.")
+        if media_id not in self.comments:
+            return _graph_error(100, "Unsupported get request.")
+        items: list[dict[str, Any]] = []
+        for comment in self.comments[media_id]:
+            if platform == "instagram":
+                replies = comment["replies"]
+                shown = {k: v for k, v in comment.items() if k != "replies"}
+                items.append({**shown, **({"replies": {"data": replies}} if replies else {})})
+            else:  # filter=stream: replies flat, after their comment
+                if request.query.get("filter") != "stream":
+                    return _graph_error(100, "this fake serves filter=stream only")
+                items.extend([comment, *comment["replies"]])
+        if platform == "facebook":
+            items = [{k: v for k, v in c.items() if k != "replies"} for c in items]
+            if page_token is None:  # a user token: the commenters are not named
+                items = [{k: v for k, v in c.items() if k != "from"} for c in items]
+        limit = int(request.query.get("limit", "25"))
+        after = request.query.get("after")
+        start = int(base64.urlsafe_b64decode(after.encode()).decode()) if after else 0
+        page = start // limit
+        if page in self.rate_limited.get(media_id, set()):
+            self.rate_limited[media_id].discard(page)
+            response = _graph_error(4, "Application request limit reached", 429)
+            response.headers["Retry-After"] = "120"
+            return response
+        chunk = items[start : start + limit]
+        end = start + len(chunk)
+        cursor = lambda at: base64.urlsafe_b64encode(str(at).encode()).decode()  # noqa: E731
+        paging: dict[str, Any] = {"cursors": {"before": cursor(start), "after": cursor(end)}}
+        if end < len(items):
+            paging["next"] = f"{self.url}/{request.path}?after={cursor(end)}&access_token=x"
+        return web.json_response({"data": chunk, "paging": paging})
 
     # --- issuing ----------------------------------------------------------------------------
 
@@ -371,7 +440,12 @@ class FakePlatforms:
                 return _graph_error(190, "Invalid OAuth access token.")
             if path.endswith("/me/accounts"):
                 pages = [
-                    {"id": f"page-{i}", "name": f"Page {i}", "followers_count": count}
+                    {
+                        "id": f"page-{i}",
+                        "name": f"Page {i}",
+                        "followers_count": count,
+                        "access_token": self._issue("facebook", account, "page"),
+                    }
                     for i, count in enumerate(account.pages)
                 ]
                 return web.json_response({"data": pages, "paging": {"next": None}})
@@ -465,6 +539,10 @@ class FakePlatforms:
                 return self._profile("instagram", path, request)
             if host == "graph.facebook.com" and path in (f"{graph}/me", f"{graph}/me/accounts"):
                 return self._profile("facebook", path, request)
+            if host in ("graph.instagram.com", "graph.facebook.com") and path.endswith("/comments"):
+                platform = "instagram" if host == "graph.instagram.com" else "facebook"
+                media_id = path.removeprefix(f"{graph}/").removesuffix("/comments")
+                return self._comments(platform, media_id, request)
             if host == "www.googleapis.com" and path == "/youtube/v3/channels":
                 if query.get("mine") != "true" or "statistics" not in query.get("part", ""):
                     return web.json_response({"error": {"code": 400}}, status=400)
@@ -495,6 +573,38 @@ class FakePlatforms:
                 "expires_in": self.expires_in["facebook_short"],
             }
         )
+
+
+def _comment(
+    platform: str, comment_id: str, number: int, parent: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A comment as the platform's Graph API gives it."""
+    user = f"fan{number:04d}"
+    when = f"2026-11-{1 + number % 28:02d}T10:{number % 60:02d}:00+0000"
+    text = f"I want it! @friend{number % 5}"
+    if platform == "instagram":
+        comment: dict[str, Any] = {
+            "id": comment_id,
+            "text": text,
+            "timestamp": when,
+            "username": user,
+            "like_count": number % 7,
+            "from": {"id": f"ig-{number:04d}", "username": user},
+        }
+        if parent is not None:
+            comment["parent_id"] = parent["id"]
+        return comment
+    comment = {
+        "id": comment_id,
+        "message": text,
+        "created_time": when,
+        "from": {"id": f"fb-{number:04d}", "name": user},
+        "like_count": number % 7,
+        "comment_count": 0,
+    }
+    if parent is not None:
+        comment["parent"] = {"id": parent["id"]}
+    return comment
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,16 @@ entrant's own inclusion, the platform's signing keys)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Header, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from creatorhub.db import DbSession
-from creatorhub.giveaways import credits, imports, metrics
+from creatorhub.giveaways import connected_import, credits, imports, metrics
 from creatorhub.giveaways.schemas import (
     BlacklistIn,
     BlacklistListOut,
@@ -397,6 +398,57 @@ async def certificate(
     return Response(body, media_type="application/json")
 
 
+# A video is named by its certificate's hash and made from it alone: its bytes never change.
+VIDEO_CACHE = "public, max-age=31536000, immutable"
+_RANGE = re.compile(r"bytes=([0-9]{1,15})?-([0-9]{1,15})?")
+
+
+def byte_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """A `Range: bytes=…` header's one range: (first, last), (first, None) or (None, suffix);
+    None (the whole body) when absent, for several ranges or not understood, as RFC 9110
+    allows a server to answer."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None:
+        return None
+    first, last = (None if g is None else int(g) for g in match.groups())
+    if first is None:
+        return None if last is None else (None, last)
+    if last is not None and last < first:
+        return None
+    return first, last
+
+
+@router.get(
+    "/v1/giveaways/videos/{certificate_hash}.mp4",
+    summary="A certificate's replay video (MP4, H.264), once rendered",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "The video"},
+        206: {"content": {"video/mp4": {}}, "description": "The byte range asked for"},
+        **problem_responses(416),
+    },
+)
+async def replay_video(
+    certificate_hash: Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$")],
+    session: DbSession,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    """The draw's replay, rendered from the certificate after the draw (404 `video_not_found`
+    until then): the draw's `video_url` points here once it is. Byte ranges are served (a
+    browser seeks with them); the certificate's SHA-256 is also in the MP4's `comment`."""
+    wanted = byte_range(range_header)
+    total, first, data = await reads.video_part(session, certificate_hash, wanted)
+    headers = {
+        "Cache-Control": VIDEO_CACHE,
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{certificate_hash.lower()}"',
+    }
+    if wanted is None:
+        return Response(data, media_type="video/mp4", headers=headers)
+    headers["Content-Range"] = f"bytes {first}-{first + len(data) - 1}/{total}"
+    return Response(data, status_code=206, media_type="video/mp4", headers=headers)
+
+
 @router.get(
     "/v1/giveaways/hosts/{host_id}/draws",
     response_model=DrawListOut,
@@ -463,3 +515,7 @@ async def list_metrics(
     if last < first or (last - first).days > 366:
         raise InvalidPeriod("`to` is on or after `from`, at most 366 days later", field="query.to")
     return MetricsOut.model_validate({"items": await metrics.list_days(session, first, last)})
+
+
+# Comment imports from a connected account (`connected_import`).
+router.routes.extend(connected_import.router.routes)

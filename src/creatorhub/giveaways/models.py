@@ -324,3 +324,83 @@ class SystemMetric(Base):
         "metadata", JSONB, nullable=False, server_default="{}"
     )
     computed_at: Mapped[datetime] = inserted_at()
+
+
+class CommentImportStatus(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"  # rate-limited or the platform unavailable: resumes at `retry_at`
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class CommentImport(Base):
+    """A draw's comments being read from the host's connected account, a page at a time
+    (`giveaways.connected_import`): where it stands (`next_cursor`, the platform's `after`
+    cursor or next-page URL) so a rate limit resumes it instead of restarting it."""
+
+    __tablename__ = "comment_imports"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_sql_list(CommentImportStatus)})", name="status_known"),
+        CheckConstraint("platform IN ('instagram', 'facebook')", name="platform_known"),
+        CheckConstraint("pages >= 0 AND imported >= 0 AND duplicates >= 0", name="counts_nonneg"),
+        CheckConstraint("(status = 'waiting') = (retry_at IS NOT NULL)", name="retry_at_waiting"),
+        Index("ix_comment_imports_draw_id", "draw_id", "started_at"),
+        # One import in flight per draw.
+        Index(
+            "uq_comment_imports_in_flight",
+            "draw_id",
+            unique=True,
+            postgresql_where=text("status IN ('running', 'waiting')"),
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()
+    )
+    draw_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.draws.id", ondelete="CASCADE"), nullable=False
+    )
+    platform: Mapped[str] = mapped_column(Text, nullable=False)
+    media_id: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="running")
+    next_cursor: Mapped[str | None] = mapped_column(Text)
+    pages: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    imported: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    duplicates: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = inserted_at()
+    updated_at: Mapped[datetime] = inserted_at()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DrawVideo(Base):
+    """A certificate's replay video (`giveaways.video`), rendered by the `render_draw_video`
+    job: an H.264 MP4 made from the certificate's bytes alone, so it is named by the
+    certificate's hash and never changes. The draw's `video_url` points at the video of its
+    latest certificate once that one is rendered."""
+
+    __tablename__ = "draw_videos"
+    __table_args__ = (
+        CheckConstraint("bytes = octet_length(mp4)", name="bytes_of_mp4"),
+        CheckConstraint("duration_ms > 0", name="duration_ms_positive"),
+        Index("ix_draw_videos_draw_id", "draw_id"),
+        {"schema": SCHEMA},
+    )
+
+    certificate_hash: Mapped[str] = mapped_column(
+        Text,
+        ForeignKey(f"{SCHEMA}.certificates.certificate_hash", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    draw_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey(f"{SCHEMA}.draws.id", ondelete="CASCADE"), nullable=False
+    )
+    # Kept uncompressed (STORAGE EXTERNAL, migration 0026): an MP4 does not compress, and a
+    # byte range is then read from its chunks alone.
+    mp4: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    rendered_at: Mapped[datetime] = inserted_at()

@@ -1,26 +1,33 @@
-"""The giveaways' background jobs: drawing committed draws once their drand round is out, and
-the daily system metrics.
+"""The giveaways' background jobs: drawing committed draws once their drand round is out,
+rendering each certificate's replay video, and the daily system metrics.
 
 A draw's beacon round is fetched over HTTP with no transaction open; then the draw is made in
 its own transaction. A round not out yet is left for the next run; a beacon that cannot be
 reached is retried each minute (`retried` in the draw's history) and after
 `BEACON_ATTEMPTS` tries the draw fails and its credits come back.
+
+A replay video (`render_draw_video`, deferred with each new certificate) is rendered with no
+transaction open, in a thread (seconds of CPU), from the certificate's bytes; then stored, and
+the draw's `video_url` set if that certificate is still the draw's latest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
+import procrastinate
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import LargeBinary, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from creatorhub.config import Settings
 from creatorhub.db import Database
-from creatorhub.giveaways import beacon_client, engine, metrics
-from creatorhub.giveaways.models import Draw, DrawStatus, HistoryAction
+from creatorhub.giveaways import beacon_client, engine, metrics, video
+from creatorhub.giveaways.models import Certificate, Draw, DrawStatus, DrawVideo, HistoryAction
 from creatorhub.giveaways.service import drawing, execution
 from creatorhub.jobs import job_app, task_database, task_settings
 from creatorhub.kit.clock import utcnow
@@ -130,3 +137,69 @@ async def compute_metrics(database: Database, day: date) -> dict[str, object]:
 async def compute_giveaway_metrics(timestamp: int) -> dict[str, object]:
     """Daily, shortly after midnight UTC: yesterday's system metrics."""
     return await compute_metrics(task_database(), (utcnow() - timedelta(days=1)).date())
+
+
+async def render_video(database: Database, certificate_hash: str) -> str:
+    """Render and keep the replay video of a certificate: `rendered`, or `exists` (rendered
+    before: nothing changes) or `gone` (the certificate was deleted with its draw)."""
+    async with database.session_scope() as session:
+        found = (
+            await session.execute(
+                select(Certificate.body, DrawVideo.certificate_hash.label("rendered"))
+                .outerjoin(DrawVideo, DrawVideo.certificate_hash == Certificate.certificate_hash)
+                .where(Certificate.certificate_hash == certificate_hash)
+            )
+        ).one_or_none()
+    if found is None:
+        return "gone"
+    if found.rendered is not None:
+        return "exists"
+    # Seconds of CPU, with no transaction open, off the event loop.
+    replay = await asyncio.to_thread(video.render, bytes(found.body))
+    async with database.session_scope() as session:
+        # From the certificate's row: a certificate deleted meanwhile stores nothing.
+        stored = await session.execute(
+            insert(DrawVideo)
+            .from_select(
+                ["certificate_hash", "draw_id", "mp4", "bytes", "duration_ms"],
+                select(
+                    Certificate.certificate_hash,
+                    Certificate.draw_id,
+                    literal(replay.mp4, LargeBinary),
+                    literal(len(replay.mp4)),
+                    literal(replay.duration_ms),
+                ).where(Certificate.certificate_hash == certificate_hash),
+            )
+            .on_conflict_do_nothing()
+            .returning(DrawVideo.draw_id)
+        )
+        draw_id = stored.scalar_one_or_none()
+        if draw_id is None:
+            return "exists"
+        # Only the video of the draw's latest certificate is the draw's (a reroll since then
+        # has its own video coming).
+        await session.execute(
+            update(Draw)
+            .where(Draw.id == draw_id, Draw.certificate_hash == certificate_hash)
+            .values(video_url=video_url(certificate_hash))
+        )
+    log.info(
+        "giveaway_video_rendered",
+        certificate_hash=certificate_hash,
+        bytes=len(replay.mp4),
+        duration_ms=replay.duration_ms,
+    )
+    return "rendered"
+
+
+def video_url(certificate_hash: str) -> str:
+    return f"/v1/giveaways/videos/{certificate_hash}.mp4"
+
+
+@job_app.task(
+    name=execution.VIDEO_TASK,
+    queue="media",
+    retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2),
+)
+async def render_draw_video(certificate_hash: str) -> str:
+    return await render_video(task_database(), certificate_hash)

@@ -57,11 +57,20 @@ class ErrorKind(StrEnum):
 
 
 class ConnectorError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
+        # Seconds the platform asked to wait (its `Retry-After` header), if it said.
+        self.retry_after = retry_after
 
 
 class PlatformAnswerError(Exception):
@@ -107,6 +116,14 @@ def error_kind(status: int | None, error: Any) -> ErrorKind:
     if status == 401:
         return ErrorKind.INVALID_GRANT
     return ErrorKind.REJECTED
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A `Retry-After` in seconds (its HTTP-date form, which the Graph API does not send, is
+    not read)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
 
 
 def _tiktok_client_auth(
@@ -191,6 +208,7 @@ class Connector:
         self._client: Any = None
         self._request: dict[str, Any] | None = None
         self._response: dict[str, Any] | None = None
+        self._retry_after: float | None = None
 
     async def __aenter__(self) -> Connector:
         client = AsyncOAuth2Client(
@@ -224,10 +242,12 @@ class Connector:
     async def _on_response(self, response: httpx.Response) -> None:
         await response.aread()
         self._response = describe_response(response)
+        self._retry_after = _retry_after(response.headers.get("Retry-After"))
 
     async def _call(self, action: str, send: Callable[[], Awaitable[T]]) -> T:
         """Run one HTTP exchange, log it, and turn its failure into a `ConnectorError`."""
         self._request = self._response = None
+        self._retry_after = None
         try:
             result = await send()
         except (
@@ -242,6 +262,7 @@ class Connector:
         ) as error:
             status = self._response["status"] if self._response else None
             failure = self._failure(error, status)
+            failure.retry_after = self._retry_after
             self.book.add(
                 action,
                 LogStatus.FAILURE,
@@ -483,3 +504,17 @@ class Connector:
             )
 
         return await self._call("fetch_profile", fetch)
+
+    # --- reading a post's comments (giveaways) --------------------------------------------
+
+    async def graph_get(
+        self, action: str, address: str, params: dict[str, str], *, access_token: str
+    ) -> dict[str, Any]:
+        """One Graph API GET (a page of a post's comments, the user's Pages), logged as
+        `action`; failures are `ConnectorError`s (with the platform's `Retry-After`)."""
+        self.book.secret(access_token)
+
+        async def fetch() -> dict[str, Any]:
+            return await self._get_json(address, params={**params, "access_token": access_token})
+
+        return await self._call(action, fetch)

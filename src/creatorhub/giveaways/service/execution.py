@@ -4,7 +4,9 @@ issued; the reserved credits are used. A reroll (a winner disqualified) takes th
 alternate and issues a new certificate that records it.
 
 The beacon is fetched over HTTP before this transaction begins (`tasks.run_due_draws`): no
-network call happens while the draw row is locked.
+network call happens while the draw row is locked. Each new certificate defers its replay
+video's rendering (`tasks.render_draw_video`) in the same transaction, so a committed
+certificate always gets its video; until it is rendered the draw has no `video_url`.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from creatorhub.giveaways.service.drawing import (
     lock_own_draw,
     open_seed,
 )
+from creatorhub.jobs import defer, job_app
 from creatorhub.kit.crypto import keyring_from_settings
 from creatorhub.kit.errors import Conflict, Unprocessable
 from creatorhub.ledger import service as ledger
+
+# The replay video's job (`giveaways.tasks`, which imports this module), deferred by name.
+VIDEO_TASK = "creatorhub.giveaways.tasks.render_draw_video"
 
 
 class DrawNotCompleted(Conflict):
@@ -113,6 +119,9 @@ async def _store_certificate(
         Certificate(certificate_hash=certificate.hash, draw_id=draw.id, body=certificate.body_bytes)
     )
     draw.certificate_hash = certificate.hash
+    # A video of an earlier certificate is not this one's: the job sets the new one's.
+    draw.video_url = None
+    await defer(session, job_app.configure_task(VIDEO_TASK), certificate_hash=certificate.hash)
 
 
 async def lock_draw(session: AsyncSession, draw_id: uuid.UUID) -> Draw:

@@ -8,14 +8,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from creatorhub.giveaways import engine
-from creatorhub.giveaways.models import Certificate, Draw, DrawHistory, SigningKey
+from creatorhub.giveaways.models import Certificate, Draw, DrawHistory, DrawVideo, SigningKey
 from creatorhub.giveaways.service.blacklist import InvalidUsername, normalize_username
 from creatorhub.giveaways.service.drawing import DrawNotFound, entry_lines
-from creatorhub.kit.errors import Conflict, NotFound
+from creatorhub.kit.errors import Conflict, NotFound, Problem
 
 
 class CertificateNotFound(NotFound):
@@ -28,6 +28,14 @@ class NotCommitted(Conflict):
 
 class EntrantNotFound(NotFound):
     code = "entrant_not_found"
+
+
+class VideoNotFound(NotFound):
+    code = "video_not_found"
+
+
+class RangeNotSatisfiable(Problem):
+    status, code = 416, "range_not_satisfiable"
 
 
 def draw_body(draw: Draw, history: Sequence[DrawHistory] | None = None) -> dict[str, Any]:
@@ -127,6 +135,42 @@ async def certificate_bytes(session: AsyncSession, certificate_hash: str) -> byt
     if body is None:
         raise CertificateNotFound("no certificate with that hash")
     return body
+
+
+async def video_part(
+    session: AsyncSession, certificate_hash: str, wanted: tuple[int | None, int | None] | None
+) -> tuple[int, int, bytes]:
+    """A certificate's replay video, whole (`wanted` None) or the byte range `wanted`: (first,
+    last) offsets, inclusive, either open (None): (first, None) to the end, (None, n) the last
+    n bytes. Returns (the video's size, the offset of the part, the part); only the part's
+    bytes are read (the column is stored uncompressed)."""
+    size = DrawVideo.bytes
+    if wanted is None:
+        first: Any = literal(0)
+        part: Any = DrawVideo.mp4
+    elif wanted[0] is None:
+        suffix = wanted[1] or 0
+        first = func.greatest(size - suffix, 0)
+        part = func.substring(DrawVideo.mp4, first + 1, suffix)
+    else:
+        first = literal(wanted[0])
+        if wanted[1] is None:
+            part = func.substring(DrawVideo.mp4, wanted[0] + 1)
+        else:
+            part = func.substring(DrawVideo.mp4, wanted[0] + 1, wanted[1] - wanted[0] + 1)
+    row = (
+        await session.execute(
+            select(size, first, part).where(DrawVideo.certificate_hash == certificate_hash.lower())
+        )
+    ).one_or_none()
+    if row is None:
+        raise VideoNotFound("no video of that certificate (yet: it is rendered after the draw)")
+    total, offset, data = int(row[0]), int(row[1]), bytes(row[2])
+    if wanted is not None and (offset >= total or not data):
+        raise RangeNotSatisfiable(
+            f"the video is {total} bytes", headers={"Content-Range": f"bytes */{total}"}
+        )
+    return total, offset, data
 
 
 async def latest_certificate(session: AsyncSession, draw_id: uuid.UUID) -> bytes | None:
