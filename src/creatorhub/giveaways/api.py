@@ -308,16 +308,9 @@ async def commit_draw(
     draw_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, settings: AppSettings
 ) -> DrawOut:
     """Without a beacon the draw is made at once; with one, when its round is published."""
-    now = utcnow()
-    draw = await drawing.commit_draw(
-        session,
-        settings,
-        draw_id=draw_id,
-        host_id=principal.id,
-        now=now,
+    await execution.commit_and_draw(
+        session, settings, draw_id=draw_id, host_id=principal.id, now=utcnow()
     )
-    if draw.beacon_round is None:
-        await execution.execute_draw(session, settings, draw_id=draw.id, beacon=None, now=now)
     return DrawOut.model_validate(await reads.own_draw(session, draw_id, principal.id))
 
 

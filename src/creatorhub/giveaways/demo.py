@@ -159,8 +159,7 @@ async def load_demo_giveaways(
         entries=demo_comments(60, start=start, post="wb"),
     )
     async with database.session_scope() as session:
-        await drawing.commit_draw(session, settings, draw_id=completed, host_id=host, now=now)
-        await execution.execute_draw(session, settings, draw_id=completed, beacon=None, now=now)
+        await execution.commit_and_draw(session, settings, draw_id=completed, host_id=host, now=now)
     async with database.session_scope() as session:
         await execution.reroll(
             session,
@@ -211,8 +210,7 @@ async def load_demo_giveaways(
         entries=demo_comments(5, start=start, post="rh"),
     )
     async with database.session_scope() as session:
-        await drawing.commit_draw(session, settings, draw_id=rehearsal, host_id=host, now=now)
-        await execution.execute_draw(session, settings, draw_id=rehearsal, beacon=None, now=now)
+        await execution.commit_and_draw(session, settings, draw_id=rehearsal, host_id=host, now=now)
 
     wrong = await _draw(database, settings, host, "Wrong post giveaway")
     async with database.session_scope() as session:

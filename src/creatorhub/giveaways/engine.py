@@ -165,17 +165,14 @@ def _signed(body: dict[str, Any], key: Ed25519PrivateKey, key_id: str) -> Signed
 
 
 def _result_json(certificate: dict[str, Any], table: EntryTable | None) -> dict[str, Any]:
-    """What the services keep of a result: the final winners (after rerolls) with their
-    comment's text when the entries are at hand, the counts and the rerolls."""
-    holders = {p["rank"]: p for p in certificate["winners"]}
-    alternates = {p["index"]: p for p in certificate["alternates"]}
-    for change in certificate["rerolls"]:
-        holders[change["rank"]] = {**alternates[change["alternate_index"]], "rank": change["rank"]}
+    """What the services keep of a result: the final winners (after rerolls: the proof's
+    `final_winners`) with their comment's text when the entries are at hand, the counts and
+    the rerolls."""
     winners = []
-    for rank in sorted(holders):
-        pick = dict(holders[rank])
-        pick["text"] = table.text[pick["index"]] if table is not None else ""
-        winners.append(pick)
+    for pick in _result_from_certificate(certificate).final_winners():
+        winner = pick.to_dict()
+        winner["text"] = table.text[pick.index] if table is not None else ""
+        winners.append(winner)
     return {"winners": winners, "counts": certificate["counts"], "rerolls": certificate["rerolls"]}
 
 

@@ -361,6 +361,38 @@ class _JsonReader:
                 self.problem((*at, key), f"{key} is not a date and time: {str(value)[:40]!r}")
         return parsed
 
+    def add_comment(
+        self,
+        at: Path,
+        *,
+        comment_id: str,
+        user_id: str,
+        username: str,
+        text: str,
+        created: datetime,
+        likes: int,
+        mentions: list[str],
+        verified: bool | None,
+        parent: str | None,
+    ) -> None:
+        """A comment of an API export: the platforms' comment endpoints say nothing of the
+        account's followers or business status."""
+        entry: EntryDict = {
+            "platform": self.platform,
+            "comment_id": comment_id,
+            "platform_user_id": user_id,
+            "username": username,
+            "text": text,
+            "created_at": created,
+            "likes": likes,
+            "mentions": mentions,
+            "followers": None,
+            "is_business": None,
+            "is_verified": verified,
+            "parent_id": parent,
+        }
+        self.add(entry, at)
+
     def add(self, entry: EntryDict, at: Path) -> None:
         first = self.first_seen.get(entry["comment_id"])
         if first is not None:
@@ -416,21 +448,18 @@ class _JsonReader:
         if len(self.problems) == problems:
             assert comment_id and created and text is not None and likes is not None
             assert username is not None
-            entry: EntryDict = {
-                "platform": self.platform,
-                "comment_id": comment_id,
-                "platform_user_id": user_id or f"username:{username}",
-                "username": username,
-                "text": text,
-                "created_at": created,
-                "likes": likes,
-                "mentions": extract_mentions(text),
-                "followers": None,
-                "is_business": None,
-                "is_verified": verified,
-                "parent_id": parent,
-            }
-            self.add(entry, at)
+            self.add_comment(
+                at,
+                comment_id=comment_id,
+                user_id=user_id or f"username:{username}",
+                username=username,
+                text=text,
+                created=created,
+                likes=likes,
+                mentions=extract_mentions(text),
+                verified=verified,
+                parent=parent,
+            )
         answers = c.get("answers")
         if answers is not None and comment_id is not None:
             read = _JsonReader.instaloader_comment
@@ -459,21 +488,18 @@ class _JsonReader:
         if len(self.problems) == problems:
             assert comment_id and created and text is not None and likes is not None
             assert username is not None
-            entry: EntryDict = {
-                "platform": self.platform,
-                "comment_id": comment_id,
-                "platform_user_id": user_id or f"username:{username}",
-                "username": username,
-                "text": text,
-                "created_at": created,
-                "likes": likes,
-                "mentions": extract_mentions(text),
-                "followers": None,
-                "is_business": None,
-                "is_verified": None,
-                "parent_id": parent_id,
-            }
-            self.add(entry, at)
+            self.add_comment(
+                at,
+                comment_id=comment_id,
+                user_id=user_id or f"username:{username}",
+                username=username,
+                text=text,
+                created=created,
+                likes=likes,
+                mentions=extract_mentions(text),
+                verified=None,
+                parent=parent_id,
+            )
         replies = c.get("replies")
         if replies is not None and comment_id is not None:
             self.edge(replies, (*at, "replies"), _JsonReader.instagram_comment, comment_id)
@@ -513,21 +539,18 @@ class _JsonReader:
             assert username is not None and user_id is not None
             for handle in extract_mentions(text):
                 mentions.append(handle)
-            entry: EntryDict = {
-                "platform": self.platform,
-                "comment_id": comment_id,
-                "platform_user_id": user_id,
-                "username": username,
-                "text": text,
-                "created_at": created,
-                "likes": likes,
-                "mentions": list(dict.fromkeys(m for m in mentions if m)),
-                "followers": None,
-                "is_business": None,
-                "is_verified": None,
-                "parent_id": parent_id,
-            }
-            self.add(entry, at)
+            self.add_comment(
+                at,
+                comment_id=comment_id,
+                user_id=user_id,
+                username=username,
+                text=text,
+                created=created,
+                likes=likes,
+                mentions=list(dict.fromkeys(m for m in mentions if m)),
+                verified=None,
+                parent=parent_id,
+            )
         replies = c.get("comments")
         if replies is not None and comment_id is not None:
             self.edge(replies, (*at, "comments"), _JsonReader.facebook_comment, comment_id)

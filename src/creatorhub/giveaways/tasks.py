@@ -55,7 +55,7 @@ async def _due(
 async def _note_retry(database: Database, draw_id: uuid.UUID, reason: str) -> None:
     """Count a failed beacon fetch; past the limit the draw fails (credits back)."""
     async with database.session_scope() as session:
-        draw = await execution.lock_draw(session, draw_id)
+        draw = await drawing.lock_draw(session, draw_id)
         if draw.status != DrawStatus.PROCESSING:
             return
         await session.execute(

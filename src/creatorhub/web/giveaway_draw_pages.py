@@ -196,15 +196,11 @@ async def commit_draw(
     may_act(me, moves_money=False)
 
     async def action() -> str:
-        now = utcnow()
-        draw = await drawing.commit_draw(
-            session, settings, draw_id=draw_id, host_id=me.principal.id, now=now
+        made = await execution.commit_and_draw(
+            session, settings, draw_id=draw_id, host_id=me.principal.id, now=utcnow()
         )
-        if draw.beacon_round is not None:
+        if made.status == "processing":
             return "giveaway_committed"
-        made = await execution.execute_draw(
-            session, settings, draw_id=draw.id, beacon=None, now=now
-        )
         return "giveaway_drawn" if made.status == "completed" else "giveaway_failed"
 
     flash = await refused_as_page(

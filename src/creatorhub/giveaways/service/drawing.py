@@ -15,6 +15,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,18 +99,24 @@ def history(
     )
 
 
-async def lock_own_draw(session: AsyncSession, draw_id: uuid.UUID, host_id: uuid.UUID) -> Draw:
+async def lock_draw(
+    session: AsyncSession, draw_id: uuid.UUID, host_id: uuid.UUID | None = None
+) -> Draw:
+    """The draw, locked for this transaction (its host's, when `host_id` is given: another
+    host's draw is a 404 like a missing one)."""
+    query = select(Draw).where(Draw.id == draw_id)
+    if host_id is not None:
+        query = query.where(Draw.user_id == host_id)
     draw = (
-        await session.execute(
-            select(Draw)
-            .where(Draw.id == draw_id, Draw.user_id == host_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        await session.execute(query.with_for_update().execution_options(populate_existing=True))
     ).scalar_one_or_none()
     if draw is None:
-        raise DrawNotFound("no such draw of yours")
+        raise DrawNotFound("no such draw of yours" if host_id is not None else "no such draw")
     return draw
+
+
+async def lock_own_draw(session: AsyncSession, draw_id: uuid.UUID, host_id: uuid.UUID) -> Draw:
+    return await lock_draw(session, draw_id, host_id)
 
 
 def _refuse_not_pending(draw: Draw, doing: str) -> None:
@@ -176,12 +183,19 @@ async def create_draw(
 # --- entries ---------------------------------------------------------------------------------
 
 
-async def _copy_entries(session: AsyncSession, rows: Sequence[tuple[str, str, str, str]]) -> None:
-    """COPY the rows into a temporary table of this transaction: one stream, whatever their
-    number (a million comments take seconds, not the minutes of row-by-row inserts)."""
+async def _driver(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under the session's transaction (for COPY, which SQLAlchemy
+    does not speak)."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return driver
+
+
+async def _copy_entries(session: AsyncSession, rows: Sequence[tuple[str, str, str, str]]) -> None:
+    """COPY the rows into a temporary table of this transaction: one stream, whatever their
+    number (a million comments take seconds, not the minutes of row-by-row inserts)."""
+    driver = await _driver(session)
     async with driver.cursor() as cursor:
         await cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS giveaway_entries_in"
@@ -243,9 +257,7 @@ async def add_entries(
 async def entry_lines(session: AsyncSession, draw_id: uuid.UUID) -> list[bytes]:
     """The draw's canonical lines in the proof's order (platform, then comment id, compared
     by code point: the "C" collation, which is Python's order of `str`)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    driver = await _driver(session)
     lines: list[bytes] = []
     async with (
         driver.cursor() as cursor,
@@ -258,6 +270,12 @@ async def entry_lines(session: AsyncSession, draw_id: uuid.UUID) -> list[bytes]:
         async for row in copy.rows():
             lines.append(row[0].encode())
     return lines
+
+
+@dataclass(frozen=True)
+class Committed:
+    draw: Draw
+    lines: list[bytes]  # the ENTRIES the commitment is over, in the proof's order
 
 
 def beacon_round(settings: Settings, now: datetime) -> tuple[int, datetime] | None:
@@ -278,10 +296,11 @@ async def commit_draw(
     draw_id: uuid.UUID,
     host_id: uuid.UUID,
     now: datetime,
-) -> Draw:
+) -> Committed:
     """Close the entries and publish the commitment: the Merkle root and SHA-256 of the
     canonical entries, the SHA-256 of the config with the blacklist, the seed's SHA-256 (public
-    since creation) and the beacon round to come. From here nothing of the inputs can change."""
+    since creation) and the beacon round to come. From here nothing of the inputs can change.
+    The committed lines come back with the draw, for a draw made in the same transaction."""
     draw = await lock_own_draw(session, draw_id, host_id)
     _refuse_not_pending(draw, "a draw is committed")
     if draw.entries_count == 0:
@@ -338,7 +357,7 @@ async def commit_draw(
         )
     )
     await session.flush()
-    return draw
+    return Committed(draw, lines)
 
 
 # --- cancel ----------------------------------------------------------------------------------

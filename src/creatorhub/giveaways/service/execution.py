@@ -11,7 +11,6 @@ certificate always gets its video; until it is rendered the draw has no `video_u
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import datetime
@@ -26,10 +25,11 @@ from creatorhub.config import Settings
 from creatorhub.giveaways import engine
 from creatorhub.giveaways.models import Certificate, Draw, DrawStatus, HistoryAction, SigningKey
 from creatorhub.giveaways.service.drawing import (
-    DrawNotFound,
+    commit_draw,
     entry_lines,
     fail_draw,
     history,
+    lock_draw,
     lock_own_draw,
     open_seed,
 )
@@ -124,20 +124,6 @@ async def _store_certificate(
     await defer(session, job_app.configure_task(VIDEO_TASK), certificate_hash=certificate.hash)
 
 
-async def lock_draw(session: AsyncSession, draw_id: uuid.UUID) -> Draw:
-    draw = (
-        await session.execute(
-            select(Draw)
-            .where(Draw.id == draw_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-    if draw is None:
-        raise DrawNotFound("no such draw")
-    return draw
-
-
 async def execute_draw(
     session: AsyncSession,
     settings: Settings,
@@ -145,17 +131,20 @@ async def execute_draw(
     draw_id: uuid.UUID,
     beacon: engine.Beacon | None,
     now: datetime,
+    lines: list[bytes] | None = None,
 ) -> Draw:
     """Draw a committed draw (status `processing`). With a beacon round in its commitment,
-    `beacon` is that round, fetched by the caller; without, None. Too few eligible entries
-    fails the draw (credits back) and says how many there were."""
+    `beacon` is that round, fetched by the caller; without, None. `lines`: the committed
+    entries when the caller has them (read again otherwise). Too few eligible entries fails
+    the draw (credits back) and says how many there were."""
     draw = await lock_draw(session, draw_id)
     if draw.status != DrawStatus.PROCESSING:
         return draw  # made, failed or cancelled meanwhile: nothing to do
     if draw.beacon_round is not None and beacon is None:
         raise BeaconNotDue(f"the draw waits for drand round {draw.beacon_round}")
     assert draw.commitment is not None and draw.blacklist is not None
-    lines = await entry_lines(session, draw.id)
+    if lines is None:
+        lines = await entry_lines(session, draw.id)
     key_id, key = await signing_key(session, settings)
     try:
         certificate, result = engine.draw_and_certify(
@@ -256,5 +245,19 @@ async def reroll(
     return draw
 
 
-def certificate_digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
+async def commit_and_draw(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    draw_id: uuid.UUID,
+    host_id: uuid.UUID,
+    now: datetime,
+) -> Draw:
+    """Commit a draw and, without a beacon, make it at once from the lines just committed;
+    with one it waits for its round (`tasks.run_due_draws`)."""
+    committed = await commit_draw(session, settings, draw_id=draw_id, host_id=host_id, now=now)
+    if committed.draw.beacon_round is not None:
+        return committed.draw
+    return await execute_draw(
+        session, settings, draw_id=draw_id, beacon=None, now=now, lines=committed.lines
+    )
